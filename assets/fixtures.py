@@ -1,0 +1,35 @@
+"""fixtures (suite × tool): generated repositories, prepared for one tool, cached on disk."""
+
+
+from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
+
+from assets.partitions import suite_tool, suite_tool_partitions
+from bench_pipeline.progress import tee
+from bench_pipeline.suite import find_suite
+from bench_pipeline.suite_run import prepare_fixtures
+
+
+class FixturesConfig(Config):
+    sizes: list[str] = []  # empty: the suite's default sizes
+    quick: bool = False
+
+
+@asset(partitions_def=suite_tool_partitions, pool="measure", group_name="pipeline",
+       description="Deterministic generated repositories, prepared by each tool's setup commands (cached).")
+def fixtures(context: AssetExecutionContext, config: FixturesConfig) -> MaterializeResult:
+    suite_name, tool = suite_tool(context.partition_key)
+    suite = find_suite(suite_name)
+    if tool not in suite.tools:
+        return MaterializeResult(metadata={"status": f"suite {suite_name} has no tool {tool}: nothing to prepare"})
+    sizes = config.sizes or (suite.quick.sizes if config.quick else suite.settings.sizes)
+    prepared, unavailable = prepare_fixtures(suite, [tool], list(sizes), tee(context.log.info))
+    if unavailable:
+        raise RuntimeError(f"{tool}: {unavailable[tool]}")
+    rows = [f"| {tf.size} | {tf.commits} | {tf.files} | {tf.generation_seconds:.1f} | {tf.setup_seconds:.1f} | `{tf.root}` |"
+            for tf in prepared.values()]
+    table = "| size | commits | files | generation s | setup s | path |\n|---|---|---|---|---|---|\n" + "\n".join(rows)
+    return MaterializeResult(metadata={
+        "sizes": MetadataValue.json(list(sizes)),
+        "fixtures": MetadataValue.md(table),
+        "commits": MetadataValue.int(sum(tf.commits for tf in prepared.values())),
+    })

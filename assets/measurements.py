@@ -1,0 +1,63 @@
+"""measurements (suite): one interleaved run of all selected tools, landed as Parquet files.
+
+Suite-partitioned on purpose: randomised interleaving needs every tool of the run inside one
+step (SPEC §4.1), while containers and landing files stay per suite × tool.
+"""
+
+
+from dagster import (
+    AssetDep,
+    AssetExecutionContext,
+    Config,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
+
+from assets.fixtures import fixtures
+from assets.partitions import by_suite, suite_partitions
+from bench_pipeline.progress import tee
+from bench_pipeline.suite import find_suite
+from bench_pipeline.suite_run import RunRequest, run_suite
+from resources import BackendResource, StoreResource
+
+
+class MeasureConfig(Config):
+    tools: list[str] = []  # empty: every tool of the suite
+    sizes: list[str] = []  # empty: the suite's default (or quick) sizes
+    quick: bool = False
+    backend: str = ""  # empty: the backend resource's choice
+    trigger: str = "manual"
+    git_tag: str = ""
+    git_commit: str = ""
+    run_id: str = ""
+    seed: int = -1
+
+
+@asset(
+    partitions_def=suite_partitions,
+    deps=[AssetDep(fixtures, partition_mapping=by_suite)],
+    pool="measure",
+    group_name="pipeline",
+    description="Executes the suite's operations for its tools in randomised rounds; writes landing Parquet.",
+)
+def measurements(context: AssetExecutionContext, config: MeasureConfig, store: StoreResource,
+                 backend: BackendResource) -> MaterializeResult:
+    suite = find_suite(context.partition_key)
+    request = RunRequest(
+        suite=suite, tools=config.tools, sizes=config.sizes, quick=config.quick,
+        backend=config.backend or backend.backend, trigger=config.trigger,
+        git_tag=config.git_tag or None, git_commit=config.git_commit or None,
+        run_id=config.run_id or None, seed=None if config.seed < 0 else config.seed,
+    )
+    outcome = run_suite(request, store=store.get(), progress=tee(context.log.info))
+    return MaterializeResult(metadata={
+        "run_id": outcome.run_id,
+        "samples": MetadataValue.int(outcome.samples),
+        "cells": MetadataValue.json(outcome.cells),
+        "backend": f"{outcome.backend} ({outcome.backend_reason})",
+        "seconds": MetadataValue.float(round(outcome.seconds, 2)),
+        "tool_versions": MetadataValue.json(outcome.tool_versions),
+        "unavailable": MetadataValue.json(outcome.unavailable),
+        "landing": MetadataValue.json([str(p) for p in outcome.landing]),
+    })

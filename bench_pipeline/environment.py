@@ -1,0 +1,78 @@
+"""Environment capture: what machine, kernel, filesystem and tool versions a run measured on.
+
+Recorded per run (SPEC §4.4) so that comparisons across different hosts are flagged instead
+of silently mixed.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import subprocess
+from pathlib import Path
+
+import psutil
+
+from bench_pipeline import __version__
+from bench_pipeline.paths import PROJECT_ROOT
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def filesystem_type(path: Path) -> str:
+    """The filesystem type of the mount holding ``path`` (longest matching mount point)."""
+    path = path.resolve()
+    best, fstype = "", "unknown"
+    try:
+        for line in Path("/proc/mounts").read_text().splitlines():
+            parts = line.split()
+            if len(parts) >= 3 and str(path).startswith(parts[1]) and len(parts[1]) > len(best):
+                best, fstype = parts[1], parts[2]
+    except OSError:
+        pass
+    return fstype
+
+
+def cgroup_version() -> str:
+    if Path("/sys/fs/cgroup/cgroup.controllers").exists():
+        return "v2"
+    if Path("/sys/fs/cgroup/memory").exists():
+        return "v1"
+    return "none"
+
+
+def project_commit() -> str | None:
+    if not shutil.which("git") or not (PROJECT_ROOT / ".git").exists():
+        return None
+    proc = subprocess.run(["git", "-C", str(PROJECT_ROOT), "rev-parse", "HEAD"], capture_output=True, text=True)
+    return proc.stdout.strip() or None if proc.returncode == 0 else None
+
+
+def host_info(work_dir: Path) -> dict:
+    """A JSON-able description of this host; ``fingerprint`` identifies comparable machines."""
+    vm = psutil.virtual_memory()
+    info = {
+        "hostname": platform.node(),
+        "cpu_model": _cpu_model(),
+        "cores": os.cpu_count(),
+        "memory_bytes": vm.total,
+        "kernel": platform.release(),
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "work_fs": filesystem_type(work_dir),
+        "cgroup": cgroup_version(),
+        "load_avg": list(os.getloadavg()),
+        "bench_pipeline_version": __version__,
+        "bench_pipeline_commit": project_commit(),
+    }
+    info["fingerprint"] = f"{info['cpu_model']}|{info['cores']}|{vm.total // (1 << 30)}GiB|{info['kernel']}"
+    return info

@@ -1,0 +1,352 @@
+"""Executing a suite run: randomised interleaved rounds with adaptive run counts (SPEC §4.1).
+
+One worker per tool (local process or container). Rounds: every still-active cell
+(tool × operation × fixture) gets one run per round, in a fresh random order each round, so
+machine drift spreads over all tools instead of masquerading as a difference between them.
+The first ``warmup`` rounds are recorded as warmups (kept, flagged, excluded from statistics).
+After ``min_runs`` timed rounds a cell stops once the 95% CI of its median is within
+``target_ci`` of the median; all cells stop at ``max_runs`` or when the time budget is spent.
+Mutating operations get a pristine copy of the fixture before every run (untimed).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+
+import polars as pl
+
+from bench_pipeline.backends import Backend, Worker, WorkerSpec
+from bench_pipeline.determinism import command_env
+from bench_pipeline.errors import RunnerError
+from bench_pipeline.suite import Operation, Suite, ToolCommand, expand, expand_argv
+from bench_pipeline.tool_fixtures import ToolFixture, tool_fixture_dir
+
+Progress = Callable[[str], None]
+
+SAMPLE_SCHEMA = {
+    "run_id": pl.Utf8, "suite": pl.Utf8, "tool": pl.Utf8, "operation": pl.Utf8, "fixture": pl.Utf8,
+    "backend": pl.Utf8, "round": pl.Int32, "iteration": pl.Int32, "warmup": pl.Boolean,
+    "wall_ns": pl.Int64, "user_ns": pl.Int64, "sys_ns": pl.Int64, "peak_rss_bytes": pl.Int64,
+    "read_bytes": pl.Int64, "write_bytes": pl.Int64, "ctx_switches": pl.Int64, "exit_code": pl.Int32,
+    "timed_out": pl.Boolean, "ok": pl.Boolean, "stdout_bytes": pl.Int64, "stderr_bytes": pl.Int64,
+    "stderr_tail": pl.Utf8, "created_at": pl.Datetime("us", "UTC"),
+}
+CELL_SCHEMA = {
+    "run_id": pl.Utf8, "suite": pl.Utf8, "tool": pl.Utf8, "operation": pl.Utf8, "fixture": pl.Utf8,
+    "category": pl.Utf8, "status": pl.Utf8, "reason": pl.Utf8, "n_ok": pl.Int32, "n_failed": pl.Int32,
+    "stop": pl.Utf8,
+}
+
+
+@dataclass(frozen=True)
+class EffectiveSettings:
+    warmup: int
+    min_runs: int
+    max_runs: int
+    target_ci: float
+    time_budget_s: float
+    timeout_s: float
+
+    @classmethod
+    def for_suite(cls, suite: Suite, quick: bool) -> EffectiveSettings:
+        s = suite.settings
+        if not quick:
+            return cls(s.warmup, s.min_runs, s.max_runs, s.target_ci, s.time_budget_s, s.timeout_s)
+        q = suite.quick
+        return cls(q.warmup, q.min_runs, max(q.min_runs, q.max_runs), s.target_ci, q.time_budget_s, s.timeout_s)
+
+
+@dataclass
+class Cell:
+    tool: str
+    operation: Operation
+    fixture: str
+    command: ToolCommand | None
+    status: str = "pending"  # pending → measured | failed | na | unavailable
+    reason: str = ""
+    stop: str = ""
+    walls: list[int] = field(default_factory=list)
+    n_failed: int = 0
+    consecutive_failures: int = 0
+    iterations: int = 0
+
+
+@dataclass
+class RunResult:
+    samples: pl.DataFrame
+    cells: pl.DataFrame
+    tool_versions: dict[str, str]
+    backend_info: dict
+    seconds: float
+    rounds: int
+
+
+def median_ci_halfwidth(values: list[int]) -> float:
+    """Relative half-width of the distribution-free 95% CI of the median (inf when n < 6).
+
+    Order statistics x(j) and x(n−j+1) with j the largest index such that
+    P(Binomial(n, ½) < j) ≤ 2.5% (normal approximation of the binomial, adequate for the
+    stopping rule; the reported CIs use the exact binomial, see ``bench_pipeline.stats``).
+    """
+    n = len(values)
+    if n < 6:
+        return math.inf
+    xs = sorted(values)
+    j = max(1, math.floor(n / 2 - 0.98 * math.sqrt(n)))
+    lo, hi = xs[j - 1], xs[n - j]
+    med = xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
+    return math.inf if med <= 0 else (hi - lo) / 2 / med
+
+
+def plan_cells(suite: Suite, tools: list[str], sizes: list[str], quick: bool) -> list[Cell]:
+    cells = []
+    for op in suite.operations:
+        if quick and not op.quick:
+            continue
+        for size in sizes:
+            for tool in tools:
+                cmd = op.commands.get(tool)
+                cell = Cell(tool, op, size, cmd)
+                if cmd is None:
+                    cell.status, cell.reason = "na", op.na.get(tool, "not defined for this tool")
+                cells.append(cell)
+    return cells
+
+
+class _ToolSession:
+    """A tool's worker plus the paths and template values of its fixtures, in the worker's view."""
+
+    def __init__(self, suite: Suite, tool: str, worker: Worker, fixtures: dict[str, ToolFixture]) -> None:
+        self.suite = suite
+        self.tool = tool
+        self.worker = worker
+        self.fixtures = fixtures
+        self.seed = 0
+        w = PurePosixPath(worker.work_root)
+        self.home = str(w / "home")
+        self.pristine = {size: str(PurePosixPath(worker.fixture_root) / f.dir_name / "root") for size, f in fixtures.items()}
+        self.shared = {size: str(w / size / "shared") for size in fixtures}
+        self.scratch = {size: str(w / size / "mutable") for size in fixtures}
+
+    def restore(self, size: str, root: str) -> str:
+        """A fresh copy of the pristine fixture at ``root``, fixed up by the tool's after_restore steps."""
+        self.worker.restore(self.pristine[size], root)
+        values = self.values(size, root, "restore")
+        where = f"{self.suite.source}: tools.{self.tool}.after_restore"
+        return _run_steps(self, self.suite.tools[self.tool].after_restore, root, values, where, 120)
+
+    def env(self, values: dict[str, str]) -> dict[str, str]:
+        self.seed += 1
+        return command_env(self.suite, self.tool, home=self.home, path=self.worker.path, seed=self.seed, values=values)
+
+    def values(self, size: str, root: str, op: str) -> dict[str, str]:
+        tool = self.suite.tools[self.tool]
+        return {
+            **self.fixtures[size].vars,
+            "root": root, "repo": str(PurePosixPath(root) / tool.workdir), "work": self.worker.work_root,
+            "src": str(PurePosixPath(self.pristine[size]) / tool.source), "tool": self.tool, "operation": op, "fixture": size,
+        }
+
+
+def _check_tool(session: _ToolSession) -> tuple[str | None, str]:
+    """(version, "") when the tool runs in its worker, else (None, reason)."""
+    tool = session.suite.tools[session.tool]
+    env = session.env({})
+    for exe in tool.requires:
+        probe = session.worker.capture(["sh", "-c", f'command -v "{exe}"'], session.worker.work_root, env, 10)
+        if probe["exit_code"] != 0:
+            return None, f"{exe!r} not found on PATH in the {session.worker.description} worker"
+    res = session.worker.capture(tool.version, session.worker.work_root, env, 30)
+    if res["exit_code"] != 0:
+        return None, f"`{' '.join(tool.version)}` failed (exit {res['exit_code']}): {res['stderr_tail'].strip()[:200]}"
+    return res["stdout"].strip().splitlines()[0] if res["stdout"].strip() else "unknown", ""
+
+
+def _run_steps(session: _ToolSession, steps: list[list[str]], cwd: str, values: dict[str, str], where: str, timeout: float) -> str:
+    """Run untimed prepare/conclude steps; return an error text or ''."""
+    for i, argv in enumerate(steps):
+        cmd = expand_argv(argv, values, where=f"{where}[{i}]")
+        res = session.worker.capture(cmd, cwd, session.env(values), timeout)
+        if res["exit_code"] != 0:
+            return f"{where}[{i}] `{' '.join(cmd)}` exited {res['exit_code']}: {res['stderr_tail'].strip()[-300:]}"
+    return ""
+
+
+def _measure_once(session: _ToolSession, cell: Cell, settings: EffectiveSettings) -> dict:
+    """One untimed preparation plus one timed run of a cell; returns the runner's result."""
+    op, cmd, size = cell.operation, cell.command, cell.fixture
+    assert cmd is not None
+    root = session.scratch[size] if op.mutating else session.shared[size]
+    if op.mutating:
+        error = session.restore(size, root)
+        if error:
+            return {"prepare_error": error}
+    values = session.values(size, root, op.name)
+    where = f"{session.suite.source}: operations.{op.name}.commands.{cell.tool}"
+    cwd = expand(cmd.cwd, values, where=f"{where}.cwd") if cmd.cwd else values["repo"]
+    if not str(cwd).startswith("/"):
+        cwd = str(PurePosixPath(root) / cwd)
+    error = _run_steps(session, cmd.prepare if cmd.prepare is not None else op.prepare, cwd, values,
+                       f"{where}.prepare", settings.timeout_s)
+    if error:
+        return {"prepare_error": error}
+    argv = expand_argv(cmd.argv(), values, where=f"{where}.run")
+    result = session.worker.exec(argv, cwd, session.env(values), settings.timeout_s)
+    result["ok"] = (not result["timed_out"]) and result["exit_code"] in cmd.expect_exit
+    conclude_error = _run_steps(session, cmd.conclude if cmd.conclude is not None else op.conclude, cwd, values,
+                                f"{where}.conclude", settings.timeout_s)
+    if conclude_error:
+        result["ok"] = False
+        result["stderr_tail"] = conclude_error
+    return result
+
+
+def execute_run(
+    suite: Suite,
+    run_id: str,
+    tools: list[str],
+    sizes: list[str],
+    *,
+    quick: bool,
+    backend: Backend,
+    tool_fixtures: dict[tuple[str, str], ToolFixture],
+    fixture_cache: Path,
+    work_dir: Path,
+    seed: int | None = None,
+    progress: Progress | None = None,
+) -> RunResult:
+    """Measure every cell of ``suite`` for ``tools`` × ``sizes``; nothing is written here."""
+    say = progress or (lambda _msg: None)
+    settings = EffectiveSettings.for_suite(suite, quick)
+    cells = plan_cells(suite, tools, sizes, quick)
+    rng = random.Random(seed if seed is not None else time.time_ns())
+    sessions: dict[str, _ToolSession] = {}
+    versions: dict[str, str] = {}
+    rows: list[dict] = []
+    started = time.monotonic()
+    rounds = 0
+    try:
+        for tool in tools:
+            spec = WorkerSpec(
+                suite=suite.name, tool=tool, run_id=run_id, work_dir=work_dir / tool,
+                fixture_dir=tool_fixture_dir(fixture_cache, suite.name, tool), profile=suite.settings.profile,
+            )
+            worker = backend.start_worker(spec)
+            session = _ToolSession(suite, tool, worker, {s: tool_fixtures[(tool, s)] for s in sizes if (tool, s) in tool_fixtures})
+            sessions[tool] = session
+            version, why = _check_tool(session)
+            if version is None:
+                say(f"{tool}: unavailable — {why}")
+                for cell in cells:
+                    if cell.tool == tool and cell.status == "pending":
+                        cell.status, cell.reason = "unavailable", why
+                continue
+            versions[tool] = version
+            for size in sizes:
+                if size not in session.fixtures:
+                    for cell in cells:
+                        if cell.tool == tool and cell.fixture == size and cell.status == "pending":
+                            cell.status, cell.reason = "unavailable", f"no {size} fixture prepared for {tool}"
+                    continue
+                error = session.restore(size, session.shared[size])
+                if error:
+                    raise RunnerError(f"{tool}: preparing the working copy failed: {error}")
+        active = [c for c in cells if c.status == "pending"]
+        say(f"{len(active)} cells to measure ({len(cells) - len(active)} n/a or unavailable); "
+            f"warmup {settings.warmup}, runs {settings.min_runs}–{settings.max_runs}, budget {settings.time_budget_s:.0f}s")
+        total_rounds = settings.warmup + settings.max_runs
+        while active and rounds < total_rounds:
+            order = active[:]
+            rng.shuffle(order)
+            warm = rounds < settings.warmup
+            for cell in order:
+                result = _measure_once(sessions[cell.tool], cell, settings)
+                if "prepare_error" in result:
+                    cell.status, cell.reason, cell.stop = "failed", result["prepare_error"], "prepare failed"
+                    continue
+                if not warm:
+                    cell.iterations += 1
+                rows.append(_row(run_id, suite.name, backend.name, cell, rounds, warm, result))
+                if warm:
+                    continue
+                if result["ok"]:
+                    cell.walls.append(result["wall_ns"])
+                    cell.consecutive_failures = 0
+                else:
+                    cell.n_failed += 1
+                    cell.consecutive_failures += 1
+            rounds += 1
+            timed = rounds - settings.warmup
+            elapsed = time.monotonic() - started
+            for cell in active:
+                if cell.status != "pending":
+                    continue
+                if cell.consecutive_failures >= 2 and not cell.walls:
+                    cell.status, cell.stop = "failed", "failing"
+                    cell.reason = _failure_reason(rows, cell)
+                elif timed >= settings.min_runs and median_ci_halfwidth(cell.walls) <= settings.target_ci:
+                    cell.status, cell.stop = "measured", "converged"
+            active = [c for c in active if c.status == "pending"]
+            say(f"round {rounds}/{total_rounds}{' (warmup)' if warm else ''}: "
+                f"{len(active)} cells still measuring, {elapsed:.0f}s elapsed")
+            if timed >= 1 and elapsed > settings.time_budget_s:
+                for cell in active:
+                    cell.stop = "time budget"
+                say(f"time budget of {settings.time_budget_s:.0f}s spent after {timed} timed rounds")
+                break
+        for cell in cells:
+            if cell.status == "pending":
+                cell.stop = cell.stop or "max_runs"
+                cell.status = "measured" if cell.walls else "failed"
+                if not cell.walls:
+                    cell.reason = _failure_reason(rows, cell)
+    finally:
+        for session in sessions.values():
+            try:
+                session.worker.close()
+            except RunnerError:
+                pass
+    samples = pl.DataFrame(rows, schema=SAMPLE_SCHEMA) if rows else pl.DataFrame(schema=SAMPLE_SCHEMA)
+    cell_rows = [
+        {"run_id": run_id, "suite": suite.name, "tool": c.tool, "operation": c.operation.name, "fixture": c.fixture,
+         "category": c.operation.category, "status": c.status, "reason": c.reason, "n_ok": len(c.walls),
+         "n_failed": c.n_failed, "stop": c.stop}
+        for c in cells
+    ]
+    return RunResult(
+        samples=samples,
+        cells=pl.DataFrame(cell_rows, schema=CELL_SCHEMA),
+        tool_versions=versions,
+        backend_info=backend.describe(),
+        seconds=time.monotonic() - started,
+        rounds=rounds,
+    )
+
+
+def _failure_reason(rows: list[dict], cell: Cell) -> str:
+    for row in reversed(rows):
+        if row["tool"] == cell.tool and row["operation"] == cell.operation.name and row["fixture"] == cell.fixture \
+                and not row["ok"]:
+            what = "timed out" if row["timed_out"] else f"exit {row['exit_code']}"
+            return f"{what}: {(row['stderr_tail'] or '').strip()[-300:]}"
+    return cell.reason or "no successful run"
+
+
+def _row(run_id: str, suite: str, backend: str, cell: Cell, round_idx: int, warm: bool, r: dict) -> dict:
+    return {
+        "run_id": run_id, "suite": suite, "tool": cell.tool, "operation": cell.operation.name,
+        "fixture": cell.fixture, "backend": backend, "round": round_idx,
+        "iteration": -1 if warm else cell.iterations - 1, "warmup": warm,
+        "wall_ns": r["wall_ns"], "user_ns": r["user_ns"], "sys_ns": r["sys_ns"],
+        "peak_rss_bytes": r["peak_rss_bytes"], "read_bytes": r["read_bytes"], "write_bytes": r["write_bytes"],
+        "ctx_switches": r["ctx_switches"], "exit_code": r["exit_code"], "timed_out": r["timed_out"], "ok": r["ok"],
+        "stdout_bytes": r["stdout_bytes"], "stderr_bytes": r["stderr_bytes"],
+        "stderr_tail": None if r["ok"] else (r.get("stderr_tail") or "")[-1000:],
+        "created_at": datetime.now(UTC),
+    }

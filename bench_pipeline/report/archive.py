@@ -1,0 +1,55 @@
+"""Writing reports: ``<reports>/<suite>/<run_id>/report.<ext>``, atomically, plus a ``latest`` link.
+
+Another run's report is never touched; re-rendering the same run replaces its files atomically.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from bench_pipeline.report.json_export import render_json
+from bench_pipeline.report.markdown import render_markdown
+from bench_pipeline.report.model import Report
+
+FORMATS = ("md", "json")
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _point_latest(suite_dir: Path, run_id: str) -> None:
+    link = suite_dir / "latest"
+    tmp = suite_dir / f".latest-{os.getpid()}"
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(run_id)
+    os.replace(tmp, link)
+
+
+def write_reports(report: Report, reports_dir: Path, formats: tuple[str, ...] | list[str] = FORMATS, *,
+                  point_latest: bool = True) -> dict[str, Path]:
+    """Write the report in each format; ``point_latest`` moves ``<suite>/latest`` to this run."""
+    unknown = set(formats) - set(FORMATS)
+    if unknown:
+        raise ValueError(f"unknown report format(s) {sorted(unknown)}; known: {', '.join(FORMATS)}")
+    suite_dir = reports_dir / report.suite
+    run_dir = suite_dir / report.run.run_id
+    written: dict[str, Path] = {}
+    renderers = {"md": lambda: render_markdown(report), "json": lambda: render_json(report)}
+    for fmt in formats:
+        path = run_dir / f"report.{fmt}"
+        _atomic_write(path, renderers[fmt]())
+        written[fmt] = path
+    if point_latest:
+        _point_latest(suite_dir, report.run.run_id)
+    return written

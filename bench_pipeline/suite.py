@@ -1,0 +1,340 @@
+"""Suite files: the YAML that says which tools perform which operations on which fixtures.
+
+A suite is data (SPEC §3). This module holds its pydantic models, loads and validates a file
+with errors that name the file, the line, the field and the fix, and expands the ``${name}``
+templates of commands. See ``docs/suite-format.md`` for the format.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import string
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from bench_pipeline.errors import SuiteError
+from bench_pipeline.paths import SUITES_DIR
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+SIZES = ("small", "medium", "large")
+# Names every command may use besides the fixture's own vars (see fixtures.Fixture.vars).
+BUILTIN_VARS = frozenset({"repo", "root", "work", "src", "seed", "tool", "operation", "fixture"})
+# Fixture vars every generated repository provides (kept in step with bench_pipeline.fixtures).
+FIXTURE_VARS = frozenset({
+    "main", "head", "feature", "base_commit", "ff_branch", "stack_branch", "stack_base",
+    "conflict_branch", "conflict_path", "tag", "old_commit", "old_commit_parent", "path", "dir",
+    "grep_word", "pickaxe", "author", "message_word",
+})
+KNOWN_VARS = BUILTIN_VARS | FIXTURE_VARS
+
+Argv = list[str]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_name(value: str, what: str) -> str:
+    if not NAME_RE.match(value):
+        raise ValueError(
+            f"{what} {value!r} must be 1-64 characters of letters, digits, '_', '.', '-' "
+            "and start with a letter or digit (it becomes a partition key and a file name)"
+        )
+    return value
+
+
+class Settings(_Strict):
+    """Run settings; ``quick`` overrides some of them for ``--quick`` runs."""
+
+    warmup: int = Field(1, ge=0, le=100)
+    min_runs: int = Field(5, ge=1, le=10_000)
+    max_runs: int = Field(30, ge=1, le=100_000)
+    target_ci: float = Field(0.02, gt=0, lt=1, description="target relative half-width of the median's 95% CI")
+    time_budget_s: float = Field(900, gt=0)
+    timeout_s: float = Field(60, gt=0)
+    delta: float = Field(0.03, gt=0, lt=1, description="practical margin of verdicts")
+    profile: Literal["micro", "small", "medium", "large", "xlarge"] = "medium"
+    sizes: list[Literal["small", "medium", "large"]] = Field(default_factory=lambda: ["small"])
+    keep_raw: bool = False
+
+    @model_validator(mode="after")
+    def _runs_ordered(self) -> Settings:
+        if self.max_runs < self.min_runs:
+            raise ValueError(f"max_runs ({self.max_runs}) must be >= min_runs ({self.min_runs})")
+        return self
+
+
+class QuickSettings(_Strict):
+    warmup: int = Field(1, ge=0)
+    min_runs: int = Field(3, ge=1)
+    max_runs: int = Field(5, ge=1)
+    time_budget_s: float = Field(110, gt=0)
+    sizes: list[Literal["small", "medium", "large"]] = Field(default_factory=lambda: ["small"])
+
+
+class Tool(_Strict):
+    """A competing tool: how to ask its version, how to prepare a fixture for it, where it works."""
+
+    version: Argv = Field(description="argv printing the tool's version")
+    requires: list[str] = Field(default_factory=list, description="executables that must exist")
+    setup: list[Argv] = Field(default_factory=list, description="run once in ${root} on a copy of the fixture")
+    after_restore: list[Argv] = Field(
+        default_factory=list,
+        description="untimed, after every copy of the pristine fixture (e.g. `git worktree repair`: worktrees record absolute paths)",
+    )
+    workdir: str = Field("repo", description="directory (relative to ${root}) commands run in")
+    source: str = Field("repo", description="repository (relative to ${root}) that ${src} names, e.g. for clones")
+    env: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("workdir", "source")
+    @classmethod
+    def _relative(cls, v: str) -> str:
+        if v.startswith("/") or ".." in Path(v).parts:
+            raise ValueError(f"workdir {v!r} must be a relative path inside the tool's root")
+        return v
+
+
+class ToolCommand(_Strict):
+    """How one tool performs one operation."""
+
+    run: Argv | str
+    shell: bool = False
+    prepare: list[Argv] | None = None
+    conclude: list[Argv] | None = None
+    cwd: str | None = None
+    expect_exit: list[int] = Field(default_factory=lambda: [0])
+
+    @model_validator(mode="after")
+    def _shell_consistent(self) -> ToolCommand:
+        if isinstance(self.run, str) and not self.shell:
+            raise ValueError("`run` is a string but `shell` is not true: give an argv list, or set shell: true")
+        if isinstance(self.run, list) and not self.run:
+            raise ValueError("`run` is empty")
+        return self
+
+    def argv(self) -> Argv:
+        return ["sh", "-c", self.run] if isinstance(self.run, str) else list(self.run)
+
+
+class Operation(_Strict):
+    name: str
+    category: str = "other"
+    description: str = ""
+    mutating: bool = Field(False, description="restore the pristine fixture before every timed run")
+    quick: bool = Field(True, description="included in --quick runs")
+    prepare: list[Argv] = Field(default_factory=list, description="untimed, before every timed run")
+    conclude: list[Argv] = Field(default_factory=list, description="untimed, after every timed run")
+    commands: dict[str, ToolCommand] = Field(default_factory=dict)
+    na: dict[str, str] = Field(default_factory=dict, description="tool -> why the operation has no meaning")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return _check_name(v, "operation name")
+
+
+class Suite(_Strict):
+    name: str
+    description: str = ""
+    settings: Settings = Field(default_factory=Settings)
+    quick: QuickSettings = Field(default_factory=QuickSettings)
+    env: dict[str, str] = Field(default_factory=dict)
+    tools: dict[str, Tool]
+    operations: list[Operation]
+    source: str = Field("", exclude=True)
+    sha256: str = Field("", exclude=True)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return _check_name(v, "suite name")
+
+    @field_validator("tools")
+    @classmethod
+    def _tool_names(cls, v: dict[str, Tool]) -> dict[str, Tool]:
+        if not v:
+            raise ValueError("a suite needs at least one tool")
+        for name in v:
+            _check_name(name, "tool name")
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Suite:
+        seen: set[str] = set()
+        for op in self.operations:
+            if op.name in seen:
+                raise ValueError(f"operation {op.name!r} is defined twice")
+            seen.add(op.name)
+            for tool in [*op.commands, *op.na]:
+                if tool not in self.tools:
+                    raise ValueError(
+                        f"operation {op.name!r} names tool {tool!r}, which is not in `tools` "
+                        f"(known: {', '.join(self.tools)})"
+                    )
+            both = set(op.commands) & set(op.na)
+            if both:
+                raise ValueError(f"operation {op.name!r} gives both a command and n/a for {sorted(both)}")
+            missing = set(self.tools) - set(op.commands) - set(op.na)
+            if missing:
+                raise ValueError(
+                    f"operation {op.name!r} says nothing about tool(s) {sorted(missing)}: "
+                    "add a command, or `na: {tool: reason}` where the operation has no meaning"
+                )
+            for tool, cmd in op.commands.items():
+                unknown = _template_names(cmd, op) - KNOWN_VARS
+                if unknown:
+                    raise ValueError(
+                        f"operation {op.name!r}, tool {tool!r} uses unknown template name(s) "
+                        f"{', '.join('${' + u + '}' for u in sorted(unknown))}; known: {', '.join(sorted(KNOWN_VARS))}"
+                    )
+        if not self.operations:
+            raise ValueError("a suite needs at least one operation")
+        return self
+
+    def operation(self, name: str) -> Operation:
+        for op in self.operations:
+            if op.name == name:
+                return op
+        raise SuiteError(f"suite {self.name!r} has no operation {name!r}", fix="`bench-pipeline suites` lists them")
+
+    def select_tools(self, requested: list[str] | None) -> list[str]:
+        if not requested:
+            return list(self.tools)
+        unknown = [t for t in requested if t not in self.tools]
+        if unknown:
+            raise SuiteError(
+                f"suite {self.name!r} has no tool {', '.join(map(repr, unknown))}",
+                fix=f"choose among: {', '.join(self.tools)}",
+            )
+        return list(dict.fromkeys(requested))
+
+
+def _template_names(cmd: ToolCommand, op: Operation) -> set[str]:
+    texts: list[str] = [cmd.run] if isinstance(cmd.run, str) else list(cmd.run)
+    for group in (cmd.prepare or op.prepare, cmd.conclude or op.conclude):
+        for argv in group:
+            texts.extend(argv)
+    if cmd.cwd:
+        texts.append(cmd.cwd)
+    names: set[str] = set()
+    for text in texts:
+        for match in string.Template.pattern.finditer(text):
+            name = match.group("named") or match.group("braced")
+            if name:
+                names.add(name)
+    return names
+
+
+def expand(text: str, values: dict[str, str], *, where: str) -> str:
+    """Substitute ``${name}``/``$name``; ``$$`` is a literal ``$``. Unknown names are an error."""
+    try:
+        return string.Template(text).substitute(values)
+    except KeyError as exc:
+        raise SuiteError(f"unknown template name ${{{exc.args[0]}}}", where=where) from None
+    except ValueError as exc:
+        raise SuiteError(f"bad template {text!r}: {exc}", where=where, fix="write a literal $ as $$") from None
+
+
+def expand_argv(argv: Argv, values: dict[str, str], *, where: str) -> Argv:
+    return [expand(a, values, where=where) for a in argv]
+
+
+# ---------------------------------------------------------------------------- loading
+
+
+def _line_index(text: str) -> dict[tuple[Any, ...], int]:
+    """Map each YAML path (keys and list indexes) to its 1-based line, for error messages."""
+    index: dict[tuple[Any, ...], int] = {}
+
+    def walk(node: yaml.Node, path: tuple[Any, ...]) -> None:
+        index[path] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                k = key.value
+                index[(*path, k)] = key.start_mark.line + 1
+                walk(value, (*path, k))
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                walk(item, (*path, i))
+
+    try:
+        root = yaml.compose(text)
+    except yaml.YAMLError:
+        return index
+    if root is not None:
+        walk(root, ())
+    return index
+
+
+def _line_for(index: dict[tuple[Any, ...], int], loc: tuple[Any, ...]) -> int | None:
+    loc = tuple(p for p in loc if not (isinstance(p, str) and p.startswith("function-after")))
+    while loc:
+        if loc in index:
+            return index[loc]
+        loc = loc[:-1]
+    return index.get(())
+
+
+def parse_suite(text: str, source: str = "<string>") -> Suite:
+    """Parse and validate suite YAML; every problem is a SuiteError naming source:line and field."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}" if mark else source
+        raise SuiteError(f"not valid YAML: {getattr(exc, 'problem', exc)}", where=where,
+                         fix="check indentation and quoting near that line") from None
+    if not isinstance(data, dict):
+        raise SuiteError("a suite file must be a YAML mapping with `name`, `tools` and `operations`",
+                         where=source, fix="see docs/suite-format.md")
+    try:
+        suite = Suite.model_validate(data)
+    except ValidationError as exc:
+        index = _line_index(text)
+        problems = []
+        for err in exc.errors()[:5]:
+            loc = tuple(err["loc"])
+            line = _line_for(index, loc)
+            field = ".".join(str(p) for p in loc) or "(top level)"
+            problems.append(f"{source}:{line or '?'}: field `{field}`: {err['msg']}")
+        more = len(exc.errors()) - len(problems)
+        if more > 0:
+            problems.append(f"... and {more} more problem(s)")
+        raise SuiteError("invalid suite file\n  " + "\n  ".join(problems), where=source,
+                         fix="correct the field(s) above; docs/suite-format.md describes each one") from None
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    return suite.model_copy(update={"source": source, "sha256": digest})
+
+
+def load_suite_file(path: Path) -> Suite:
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise SuiteError("suite file not found", where=str(path), fix="check the path") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SuiteError(f"cannot read suite file: {exc}", where=str(path)) from None
+    return parse_suite(text, str(path))
+
+
+def available_suites(suites_dir: Path = SUITES_DIR) -> dict[str, Path]:
+    return {p.stem: p for p in sorted(suites_dir.glob("*.yaml"))}
+
+
+def find_suite(name_or_path: str, suites_dir: Path = SUITES_DIR) -> Suite:
+    """A suite by name (``suites/<name>.yaml``) or by path to a YAML file."""
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        return load_suite_file(path)
+    known = available_suites(suites_dir)
+    if name_or_path not in known:
+        raise SuiteError(f"no suite named {name_or_path!r}",
+                         fix=f"known suites: {', '.join(known) or '(none)'}; or pass a path to a suite file")
+    suite = load_suite_file(known[name_or_path])
+    if suite.name != name_or_path:
+        raise SuiteError(f"file declares name {suite.name!r}", where=str(known[name_or_path]),
+                         fix=f"rename the file to {suite.name}.yaml or set `name: {name_or_path}`")
+    return suite

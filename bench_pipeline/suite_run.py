@@ -1,0 +1,151 @@
+"""A suite run from its first record to its landing files: the library behind ``measurements``.
+
+Records the run as ``running`` (with this process's pid, so a later invocation can tell an
+interrupted run), prepares tool fixtures, measures through the chosen backend, writes samples
+and cell states to the landing area, then records ``succeeded`` (or ``failed`` with the reason).
+Loading the landing files into DuckDB is the ingestion step's job.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+
+from bench_pipeline import paths
+from bench_pipeline.backends import select_backend
+from bench_pipeline.environment import host_info
+from bench_pipeline.errors import BenchError
+from bench_pipeline.execution import EffectiveSettings, execute_run
+from bench_pipeline.landing import write_landing
+from bench_pipeline.store import Store
+from bench_pipeline.suite import Suite
+from bench_pipeline.tool_fixtures import ToolFixture, ensure_tool_fixture
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class RunRequest:
+    suite: Suite
+    tools: list[str] = field(default_factory=list)  # empty: all tools of the suite
+    sizes: list[str] = field(default_factory=list)  # empty: the suite's (or quick) default sizes
+    quick: bool = False
+    backend: str = "auto"
+    trigger: str = "manual"
+    git_tag: str | None = None
+    git_commit: str | None = None
+    run_id: str | None = None
+    seed: int | None = None
+
+    def resolved_tools(self) -> list[str]:
+        return self.suite.select_tools(self.tools)
+
+    def resolved_sizes(self) -> list[str]:
+        if self.sizes:
+            return list(dict.fromkeys(self.sizes))
+        return list(self.suite.quick.sizes if self.quick else self.suite.settings.sizes)
+
+
+@dataclass
+class RunOutcome:
+    run_id: str
+    status: str
+    samples: int
+    cells: dict[str, int]
+    backend: str
+    backend_reason: str
+    seconds: float
+    landing: list[Path]
+    tool_versions: dict[str, str]
+    unavailable: dict[str, str]
+
+
+def new_run_id(suite: str) -> str:
+    return f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}-{suite}-{uuid.uuid4().hex[:6]}"
+
+
+def prepare_fixtures(suite: Suite, tools: list[str], sizes: list[str], progress: Progress | None = None,
+                     cache_dir: Path | None = None) -> tuple[dict[tuple[str, str], ToolFixture], dict[str, str]]:
+    """Every (tool, size) fixture; a tool whose setup cannot run is reported, not fatal."""
+    say = progress or (lambda _m: None)
+    cache_dir = cache_dir or paths.fixtures_dir()
+    prepared: dict[tuple[str, str], ToolFixture] = {}
+    unavailable: dict[str, str] = {}
+    for size in sizes:
+        for tool in tools:
+            if tool in unavailable:
+                continue
+            try:
+                tf = ensure_tool_fixture(suite, tool, size, cache_dir, progress=say)
+            except BenchError as exc:
+                unavailable[tool] = exc.message
+                say(f"{tool}: fixture setup failed — {exc.message}")
+                continue
+            prepared[(tool, size)] = tf
+            say(f"fixture {size} for {tool}: {tf.commits} commits, {tf.files} files")
+    return prepared, unavailable
+
+
+def run_suite(request: RunRequest, *, store: Store | None = None, progress: Progress | None = None) -> RunOutcome:
+    say = progress or (lambda _m: None)
+    store = store or Store()
+    suite = request.suite
+    tools = request.resolved_tools()
+    sizes = request.resolved_sizes()
+    run_id = request.run_id or new_run_id(suite.name)
+    store.reap_interrupted()
+    backend, reason = select_backend(request.backend, bin_dir=paths.home() / "bin")
+    say(f"backend: {reason}")
+    work = paths.work_dir() / run_id
+    host = host_info(paths.home())
+    settings = EffectiveSettings.for_suite(suite, request.quick).__dict__
+    store.create_run(
+        run_id, suite.name, trigger=request.trigger, backend=backend.name, host=host, settings=settings,
+        tools=tools, sizes=sizes, quick=request.quick, suite_sha256=suite.sha256,
+        git_tag=request.git_tag, git_commit=request.git_commit,
+    )
+    say(f"run {run_id}: suite {suite.name}, tools {', '.join(tools)}, sizes {', '.join(sizes)}")
+    try:
+        fixtures, unavailable = prepare_fixtures(suite, tools, sizes, say)
+        result = execute_run(
+            suite, run_id, tools, sizes, quick=request.quick, backend=backend, tool_fixtures=fixtures,
+            fixture_cache=paths.fixtures_dir(), work_dir=work, seed=request.seed, progress=say,
+        )
+        cells = result.cells
+        for tool, why in unavailable.items():  # setup failures explain the cells better than the worker
+            cells = cells.with_columns(
+                reason=pl.when((pl.col("tool") == tool) & (pl.col("status") == "unavailable"))
+                .then(pl.lit(why)).otherwise(pl.col("reason"))
+            )
+        landed = []
+        for tool in tools:
+            tool_samples = result.samples.filter(result.samples["tool"] == tool)
+            tool_cells = cells.filter(cells["tool"] == tool)
+            landed.append(write_landing(tool_samples, paths.landing_dir(), run_id=run_id, kind="samples",
+                                        suite=suite.name, tool=tool))
+            landed.append(write_landing(tool_cells, paths.landing_dir(), run_id=run_id, kind="cells",
+                                        suite=suite.name, tool=tool))
+        all_unavailable = {**unavailable, **{t: "unavailable" for t in tools if t not in result.tool_versions and t not in unavailable}}
+        store.finish_run(run_id, "succeeded", tool_versions=result.tool_versions, seconds=result.seconds,
+                         host={**host, "backend": result.backend_info})
+    except BaseException as exc:
+        message = exc.message if isinstance(exc, BenchError) else f"{type(exc).__name__}: {exc}"
+        # an exception is a failed run; Ctrl-C or SystemExit an interrupted one
+        store.finish_run(run_id, "failed" if isinstance(exc, Exception) else "interrupted", message=message[:2000])
+        raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    counts = {status: int(n) for status, n in cells.group_by("status").len().iter_rows()}
+    say(f"run {run_id}: {result.samples.height} samples in {result.seconds:.1f}s; cells: "
+        + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    return RunOutcome(
+        run_id=run_id, status="succeeded", samples=int((~result.samples["warmup"]).sum()), cells=counts,
+        backend=backend.name, backend_reason=reason, seconds=result.seconds, landing=landed,
+        tool_versions=result.tool_versions, unavailable=all_unavailable,
+    )

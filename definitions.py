@@ -1,0 +1,17 @@
+"""The Dagster code location of bench-pipeline: assets, resources and jobs wired together."""
+
+from dagster import Definitions
+
+from assets.cell_stats import cell_stats
+from assets.fixtures import fixtures
+from assets.measurements import measurements
+from assets.report import report
+from assets.samples import samples
+from jobs import JOBS
+from resources import BackendResource, StoreResource
+
+defs = Definitions(
+    assets=[fixtures, measurements, samples, cell_stats, report],
+    jobs=JOBS,
+    resources={"store": StoreResource(), "backend": BackendResource()},
+)

@@ -1,0 +1,100 @@
+"""Running the pipeline in-process, as the CLI does: the same jobs and assets the UI materializes.
+
+A Dagster run covers one partitions definition, so a suite run is a short sequence of runs:
+fixtures (per tool) → measurements (suite) → samples + cell_stats (per tool) → report (suite).
+They share the project-local Dagster instance, so they show up in the UI like any other run.
+"""
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench_pipeline import paths
+from bench_pipeline.errors import BenchError, RunnerError
+
+PROJECT_DAGSTER_YAML = paths.PROJECT_ROOT / "dagster.yaml"
+
+
+def ensure_dagster_home() -> Path:
+    """Point DAGSTER_HOME at $BENCH_PIPELINE_HOME/dagster holding the project's dagster.yaml."""
+    home = Path(os.environ.get("DAGSTER_HOME") or paths.dagster_home())
+    home.mkdir(parents=True, exist_ok=True)
+    target = home / "dagster.yaml"
+    if not target.exists() or target.read_bytes() != PROJECT_DAGSTER_YAML.read_bytes():
+        shutil.copyfile(PROJECT_DAGSTER_YAML, target)
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+@dataclass
+class PipelineResult:
+    run_id: str
+    suite: str
+    status: str
+    samples: int
+    reports: dict[str, str] = field(default_factory=dict)
+    cells: dict[str, int] = field(default_factory=dict)
+    backend: str = ""
+    dagster_runs: list[str] = field(default_factory=list)
+
+
+def _execute(job_name: str, partition_key, run_config: dict, instance, tags: dict | None = None):
+    from dagster import DagsterExecutionInterruptedError
+
+    from definitions import defs
+
+    job = defs.resolve_job_def(job_name)
+    try:
+        result = job.execute_in_process(run_config=run_config, partition_key=partition_key, instance=instance,
+                                        tags=tags or {}, raise_on_error=True)
+    except DagsterExecutionInterruptedError:
+        raise KeyboardInterrupt from None
+    except BenchError:
+        raise
+    except Exception as exc:  # a step failed: surface the library error when there is one
+        cause = exc
+        while cause is not None and not isinstance(cause, BenchError):
+            cause = cause.__cause__ or getattr(cause, "user_exception", None)
+        if isinstance(cause, BenchError):
+            raise cause from None
+        raise RunnerError(f"{job_name} failed: {exc}") from exc
+    return result
+
+
+def run_pipeline(suite: str, *, tools: list[str] | None = None, sizes: list[str] | None = None, quick: bool = False,
+                 backend: str = "auto", trigger: str = "manual", git_tag: str | None = None,
+                 git_commit: str | None = None, formats: tuple[str, ...] = ("md", "json")) -> PipelineResult:
+    ensure_dagster_home()
+    from dagster import DagsterInstance
+
+    from assets.partitions import suite_tool_key
+    from bench_pipeline.suite import find_suite
+
+    definition = find_suite(suite)  # fail fast, with the suite loader's message
+    selected = definition.select_tools(tools)
+    instance = DagsterInstance.get()
+    tags = {"bench/trigger": trigger, **({"bench/git_tag": git_tag} if git_tag else {})}
+    dagster_runs = []
+    for tool in selected:
+        r = _execute("fixtures_job", suite_tool_key(suite, tool),
+                     {"ops": {"fixtures": {"config": {"sizes": list(sizes or []), "quick": quick}}}}, instance, tags)
+        dagster_runs.append(r.run_id)
+    measure_cfg = {"tools": selected, "sizes": list(sizes or []), "quick": quick, "backend": backend,
+                   "trigger": trigger, "git_tag": git_tag or "", "git_commit": git_commit or ""}
+    r = _execute("measure_job", suite, {"ops": {"measurements": {"config": measure_cfg}}}, instance, tags)
+    dagster_runs.append(r.run_id)
+    mat = r.asset_materializations_for_node("measurements")[0]
+    meta = {k: v.value for k, v in mat.metadata.items()}
+    run_id = str(meta["run_id"])
+    for tool in selected:
+        r = _execute("ingest_job", suite_tool_key(suite, tool), {}, instance, tags)
+        dagster_runs.append(r.run_id)
+    r = _execute("report_job", suite, {"ops": {"report": {"config": {"run": run_id, "formats": list(formats)}}}},
+                 instance, tags)
+    dagster_runs.append(r.run_id)
+    rep = {k: v.value for k, v in r.asset_materializations_for_node("report")[0].metadata.items()}
+    reports = {fmt: str(rep[f"{fmt}_path"]) for fmt in formats if f"{fmt}_path" in rep}
+    return PipelineResult(run_id=run_id, suite=suite, status="succeeded", samples=int(meta["samples"]),
+                          reports=reports, cells=dict(meta["cells"]), backend=str(meta["backend"]),
+                          dagster_runs=dagster_runs)

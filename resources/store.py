@@ -1,0 +1,17 @@
+"""The DuckDB store as a Dagster resource (the database path follows BENCH_PIPELINE_HOME)."""
+
+
+from pathlib import Path
+
+from dagster import ConfigurableResource
+
+from bench_pipeline.store import Store
+
+
+class StoreResource(ConfigurableResource):
+    """``database``: path of the DuckDB file; empty means ``$BENCH_PIPELINE_HOME/bench.duckdb``."""
+
+    database: str = ""
+
+    def get(self) -> Store:
+        return Store(Path(self.database) if self.database else None)
