@@ -7,7 +7,7 @@ from assets.fixtures import fixtures
 from assets.measurements import measurements
 from assets.report import report
 from assets.samples import samples
-from jobs import JOBS
+from jobs.stages import JOBS
 from resources import BackendResource, StoreResource
 
 defs = Definitions(

@@ -5,7 +5,7 @@ Layout (all overridable only through the environment variable, so every process 
     $BENCH_PIPELINE_HOME/            default ./data (relative to the working directory)
         bench.duckdb                 the store
         landing/                     Parquet files written by measuring steps, loaded by ingestion
-        fixtures/                    content-addressed fixture cache
+        fixtures/                    content-addressed fixture cache (or $BENCH_PIPELINE_FIXTURE_CACHE)
         work/                        per-run working directories (deleted after the run)
         reports/                     rendered reports, archived per run
         dagster/                     DAGSTER_HOME for runs started by the CLI
@@ -18,6 +18,20 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SUITES_DIR = PROJECT_ROOT / "suites"
+
+
+def suite_dirs() -> list[Path]:
+    """``suites/`` plus any directories listed in ``BENCH_PIPELINE_SUITES`` (``:``-separated)."""
+    extra = [Path(p).resolve() for p in os.environ.get("BENCH_PIPELINE_SUITES", "").split(os.pathsep) if p]
+    return [SUITES_DIR, *[p for p in extra if p != SUITES_DIR]]
+
+
+def add_suite_dir(directory: Path) -> None:
+    """Make suites in ``directory`` known to this process and to the Dagster code location it loads."""
+    directory = directory.resolve()
+    if directory not in suite_dirs():
+        current = os.environ.get("BENCH_PIPELINE_SUITES", "")
+        os.environ["BENCH_PIPELINE_SUITES"] = os.pathsep.join(p for p in (current, str(directory)) if p)
 
 
 def home() -> Path:
@@ -33,7 +47,9 @@ def landing_dir() -> Path:
 
 
 def fixtures_dir() -> Path:
-    return home() / "fixtures"
+    """The fixture cache; ``BENCH_PIPELINE_FIXTURE_CACHE`` may share one cache between homes."""
+    shared = os.environ.get("BENCH_PIPELINE_FIXTURE_CACHE")
+    return Path(shared).resolve() if shared else home() / "fixtures"
 
 
 def work_dir() -> Path:

@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bench_pipeline.errors import SuiteError
-from bench_pipeline.paths import SUITES_DIR
+from bench_pipeline.paths import suite_dirs
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 SIZES = ("small", "medium", "large")
@@ -320,16 +320,21 @@ def load_suite_file(path: Path) -> Suite:
     return parse_suite(text, str(path))
 
 
-def available_suites(suites_dir: Path = SUITES_DIR) -> dict[str, Path]:
-    return {p.stem: p for p in sorted(suites_dir.glob("*.yaml"))}
+def available_suites() -> dict[str, Path]:
+    """Suite files by name across ``paths.suite_dirs()``; an earlier directory wins."""
+    found: dict[str, Path] = {}
+    for directory in suite_dirs():
+        for p in sorted(directory.glob("*.yaml")):
+            found.setdefault(p.stem, p)
+    return found
 
 
-def find_suite(name_or_path: str, suites_dir: Path = SUITES_DIR) -> Suite:
-    """A suite by name (``suites/<name>.yaml``) or by path to a YAML file."""
+def find_suite(name_or_path: str) -> Suite:
+    """A suite by name (``suites/<name>.yaml``, or in ``BENCH_PIPELINE_SUITES``) or by path to a YAML file."""
     path = Path(name_or_path)
     if path.suffix in (".yaml", ".yml") or path.exists():
         return load_suite_file(path)
-    known = available_suites(suites_dir)
+    known = available_suites()
     if name_or_path not in known:
         raise SuiteError(f"no suite named {name_or_path!r}",
                          fix=f"known suites: {', '.join(known) or '(none)'}; or pass a path to a suite file")

@@ -27,6 +27,48 @@ def ensure_dagster_home() -> Path:
     return home
 
 
+def release_dead_runs(instance) -> list[str]:
+    """Fail in-process runs of this host whose process is gone, and free their pool slots.
+
+    A process killed mid-step cannot release the concurrency slot it claimed; without this
+    the next measuring step would wait for that slot forever.
+    """
+    import socket
+
+    import psutil
+    from dagster import DagsterRunStatus, RunsFilter
+
+    released = []
+    active = instance.get_runs(RunsFilter(statuses=[DagsterRunStatus.STARTED, DagsterRunStatus.STARTING]))
+    for run in active:
+        pid = run.tags.get("bench/pid")
+        if not pid or run.tags.get("bench/host") != socket.gethostname():
+            continue
+        try:
+            alive = psutil.Process(int(pid)).create_time() == float(run.tags.get("bench/pid_started", "0"))
+        except (psutil.Error, ValueError):
+            alive = False
+        if alive:
+            continue
+        instance.report_run_failed(run, "the process running it disappeared (killed); released by bench-pipeline")
+        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+        released.append(run.run_id)
+    for run_id in instance.event_log_storage.get_concurrency_run_ids():
+        run = instance.get_run_by_id(run_id)
+        if run is None or run.is_finished:
+            instance.event_log_storage.free_concurrency_slots_for_run(run_id)
+    return released
+
+
+def _process_tags() -> dict[str, str]:
+    import socket
+
+    import psutil
+
+    return {"bench/pid": str(os.getpid()), "bench/pid_started": str(psutil.Process().create_time()),
+            "bench/host": socket.gethostname()}
+
+
 @dataclass
 class PipelineResult:
     run_id: str
@@ -66,15 +108,23 @@ def run_pipeline(suite: str, *, tools: list[str] | None = None, sizes: list[str]
                  backend: str = "auto", trigger: str = "manual", git_tag: str | None = None,
                  git_commit: str | None = None, formats: tuple[str, ...] = ("md", "json")) -> PipelineResult:
     ensure_dagster_home()
-    from dagster import DagsterInstance
-
-    from assets.partitions import suite_tool_key
     from bench_pipeline.suite import find_suite
 
     definition = find_suite(suite)  # fail fast, with the suite loader's message
+    if Path(suite).suffix in (".yaml", ".yml"):  # a suite file outside suites/: make it a partition
+        if Path(suite).stem != definition.name:
+            raise BenchError(f"the file declares suite {definition.name!r}", where=suite,
+                             fix=f"name the file {definition.name}.yaml")
+        paths.add_suite_dir(Path(suite).parent)
+        suite = definition.name
+    from dagster import DagsterInstance
+
+    from assets.partitions import suite_tool_key
+
     selected = definition.select_tools(tools)
     instance = DagsterInstance.get()
-    tags = {"bench/trigger": trigger, **({"bench/git_tag": git_tag} if git_tag else {})}
+    release_dead_runs(instance)
+    tags = {"bench/trigger": trigger, **_process_tags(), **({"bench/git_tag": git_tag} if git_tag else {})}
     dagster_runs = []
     for tool in selected:
         r = _execute("fixtures_job", suite_tool_key(suite, tool),

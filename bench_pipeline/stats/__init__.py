@@ -1,0 +1,52 @@
+"""Statistics core: cleaning flags, per-cell summaries, two-sample comparisons with verdicts.
+
+Plain Python over Polars frames (no Dagster). Methods, formulas, references and defaults are in
+``docs/methods.md``; each module's docstring states its own.
+
+    clean_samples(samples)                      -> samples + flag columns        (clean.py)
+    cell_stats(samples, metrics)                -> one row per cell × metric     (summary.py)
+    compare_tools(samples, pairs, metric, ...)  -> tool B vs tool A per cell     (compare.py)
+    compare_runs(baseline, candidate, metric)   -> candidate vs baseline per cell
+    geomean_ratios(comparisons)                 -> geometric mean ratio per pair with a CI
+    benjamini_hochberg(p)                       -> BH-adjusted p-values          (mtc.py)
+"""
+
+from bench_pipeline.stats._schema import CELL_KEYS, METRICS, SAMPLE_COLUMNS, StatsInputError
+from bench_pipeline.stats.clean import FLAG_COLUMNS, clean_samples
+from bench_pipeline.stats.compare import (
+    DEFAULT_ALPHA,
+    DEFAULT_DELTA,
+    DEFAULT_N_BOOT,
+    DEFAULT_SEED,
+    RUN_COLUMNS,
+    TOOL_COLUMNS,
+    compare_runs,
+    compare_tools,
+    geomean_ratios,
+    verdict_expr,
+)
+from bench_pipeline.stats.mtc import benjamini_hochberg
+from bench_pipeline.stats.summary import STAT_COLUMNS, cell_stats, median_ci_rank
+
+__all__ = [
+    "CELL_KEYS",
+    "DEFAULT_ALPHA",
+    "DEFAULT_DELTA",
+    "DEFAULT_N_BOOT",
+    "DEFAULT_SEED",
+    "FLAG_COLUMNS",
+    "METRICS",
+    "RUN_COLUMNS",
+    "SAMPLE_COLUMNS",
+    "STAT_COLUMNS",
+    "TOOL_COLUMNS",
+    "StatsInputError",
+    "benjamini_hochberg",
+    "cell_stats",
+    "clean_samples",
+    "compare_runs",
+    "compare_tools",
+    "geomean_ratios",
+    "median_ci_rank",
+    "verdict_expr",
+]

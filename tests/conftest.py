@@ -1,0 +1,45 @@
+"""Shared test set-up: every test gets its own BENCH_PIPELINE_HOME; fixtures are cached per session."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+
+
+def docker_available() -> bool:
+    try:
+        import docker
+
+        client = docker.from_env(timeout=3)
+        client.ping()
+        client.close()
+        return True
+    except Exception:
+        return False
+
+
+@pytest.fixture(scope="session")
+def fixture_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    shared = os.environ.get("BENCH_PIPELINE_FIXTURE_CACHE")
+    return Path(shared) if shared else tmp_path_factory.mktemp("fixture-cache")
+
+
+@pytest.fixture
+def bench_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fixture_cache: Path) -> Path:
+    home = tmp_path / "home"
+    monkeypatch.setenv("BENCH_PIPELINE_HOME", str(home))
+    monkeypatch.setenv("BENCH_PIPELINE_FIXTURE_CACHE", str(fixture_cache))
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    return home
+
+
+@pytest.fixture(scope="session")
+def git_required() -> None:
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
