@@ -17,18 +17,15 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bench_pipeline.errors import SuiteError
+from bench_pipeline.fixtures import FIXTURE_VARS as _FIXTURE_VARS
 from bench_pipeline.paths import suite_dirs
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 SIZES = ("small", "medium", "large")
 # Names every command may use besides the fixture's own vars (see fixtures.Fixture.vars).
 BUILTIN_VARS = frozenset({"repo", "root", "work", "src", "seed", "tool", "operation", "fixture"})
-# Fixture vars every generated repository provides (kept in step with bench_pipeline.fixtures).
-FIXTURE_VARS = frozenset({
-    "main", "head", "feature", "base_commit", "ff_branch", "stack_branch", "stack_base",
-    "conflict_branch", "conflict_path", "tag", "old_commit", "old_commit_parent", "path", "dir",
-    "grep_word", "pickaxe", "author", "message_word",
-})
+# Fixture vars every generated repository provides (see bench_pipeline.fixtures.FIXTURE_VARS).
+FIXTURE_VARS = frozenset(_FIXTURE_VARS)
 KNOWN_VARS = BUILTIN_VARS | FIXTURE_VARS
 
 Argv = list[str]
@@ -53,7 +50,9 @@ class Settings(_Strict):
     warmup: int = Field(1, ge=0, le=100)
     min_runs: int = Field(5, ge=1, le=10_000)
     max_runs: int = Field(30, ge=1, le=100_000)
-    target_ci: float = Field(0.02, gt=0, lt=1, description="target relative half-width of the median's 95% CI")
+    target_ci: float = Field(
+        0.02, gt=0, lt=1, description="target relative half-width of the median's 95% CI"
+    )
     time_budget_s: float = Field(900, gt=0)
     timeout_s: float = Field(60, gt=0)
     delta: float = Field(0.03, gt=0, lt=1, description="practical margin of verdicts")
@@ -81,13 +80,17 @@ class Tool(_Strict):
 
     version: Argv = Field(description="argv printing the tool's version")
     requires: list[str] = Field(default_factory=list, description="executables that must exist")
-    setup: list[Argv] = Field(default_factory=list, description="run once in ${root} on a copy of the fixture")
+    setup: list[Argv] = Field(
+        default_factory=list, description="run once in ${root} on a copy of the fixture"
+    )
     after_restore: list[Argv] = Field(
         default_factory=list,
         description="untimed, after every copy of the pristine fixture (e.g. `git worktree repair`: worktrees record absolute paths)",
     )
     workdir: str = Field("repo", description="directory (relative to ${root}) commands run in")
-    source: str = Field("repo", description="repository (relative to ${root}) that ${src} names, e.g. for clones")
+    source: str = Field(
+        "repo", description="repository (relative to ${root}) that ${src} names, e.g. for clones"
+    )
     env: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("workdir", "source")
@@ -111,7 +114,9 @@ class ToolCommand(_Strict):
     @model_validator(mode="after")
     def _shell_consistent(self) -> ToolCommand:
         if isinstance(self.run, str) and not self.shell:
-            raise ValueError("`run` is a string but `shell` is not true: give an argv list, or set shell: true")
+            raise ValueError(
+                "`run` is a string but `shell` is not true: give an argv list, or set shell: true"
+            )
         if isinstance(self.run, list) and not self.run:
             raise ValueError("`run` is empty")
         return self
@@ -199,7 +204,9 @@ class Suite(_Strict):
         for op in self.operations:
             if op.name == name:
                 return op
-        raise SuiteError(f"suite {self.name!r} has no operation {name!r}", fix="`bench-pipeline suites` lists them")
+        raise SuiteError(
+            f"suite {self.name!r} has no operation {name!r}", fix="`bench-pipeline suites` lists them"
+        )
 
     def select_tools(self, requested: list[str] | None) -> list[str]:
         if not requested:
@@ -236,7 +243,9 @@ def expand(text: str, values: dict[str, str], *, where: str) -> str:
     except KeyError as exc:
         raise SuiteError(f"unknown template name ${{{exc.args[0]}}}", where=where) from None
     except ValueError as exc:
-        raise SuiteError(f"bad template {text!r}: {exc}", where=where, fix="write a literal $ as $$") from None
+        raise SuiteError(
+            f"bad template {text!r}: {exc}", where=where, fix="write a literal $ as $$"
+        ) from None
 
 
 def expand_argv(argv: Argv, values: dict[str, str], *, where: str) -> Argv:
@@ -286,11 +295,17 @@ def parse_suite(text: str, source: str = "<string>") -> Suite:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{source}:{mark.line + 1}" if mark else source
-        raise SuiteError(f"not valid YAML: {getattr(exc, 'problem', exc)}", where=where,
-                         fix="check indentation and quoting near that line") from None
+        raise SuiteError(
+            f"not valid YAML: {getattr(exc, 'problem', exc)}",
+            where=where,
+            fix="check indentation and quoting near that line",
+        ) from None
     if not isinstance(data, dict):
-        raise SuiteError("a suite file must be a YAML mapping with `name`, `tools` and `operations`",
-                         where=source, fix="see docs/suite-format.md")
+        raise SuiteError(
+            "a suite file must be a YAML mapping with `name`, `tools` and `operations`",
+            where=source,
+            fix="see docs/suite-format.md",
+        )
     try:
         suite = Suite.model_validate(data)
     except ValidationError as exc:
@@ -304,8 +319,11 @@ def parse_suite(text: str, source: str = "<string>") -> Suite:
         more = len(exc.errors()) - len(problems)
         if more > 0:
             problems.append(f"... and {more} more problem(s)")
-        raise SuiteError("invalid suite file\n  " + "\n  ".join(problems), where=source,
-                         fix="correct the field(s) above; docs/suite-format.md describes each one") from None
+        raise SuiteError(
+            "invalid suite file\n  " + "\n  ".join(problems),
+            where=source,
+            fix="correct the field(s) above; docs/suite-format.md describes each one",
+        ) from None
     digest = hashlib.sha256(text.encode()).hexdigest()
     return suite.model_copy(update={"source": source, "sha256": digest})
 
@@ -336,10 +354,15 @@ def find_suite(name_or_path: str) -> Suite:
         return load_suite_file(path)
     known = available_suites()
     if name_or_path not in known:
-        raise SuiteError(f"no suite named {name_or_path!r}",
-                         fix=f"known suites: {', '.join(known) or '(none)'}; or pass a path to a suite file")
+        raise SuiteError(
+            f"no suite named {name_or_path!r}",
+            fix=f"known suites: {', '.join(known) or '(none)'}; or pass a path to a suite file",
+        )
     suite = load_suite_file(known[name_or_path])
     if suite.name != name_or_path:
-        raise SuiteError(f"file declares name {suite.name!r}", where=str(known[name_or_path]),
-                         fix=f"rename the file to {suite.name}.yaml or set `name: {name_or_path}`")
+        raise SuiteError(
+            f"file declares name {suite.name!r}",
+            where=str(known[name_or_path]),
+            fix=f"rename the file to {suite.name}.yaml or set `name: {name_or_path}`",
+        )
     return suite
