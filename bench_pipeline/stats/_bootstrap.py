@@ -169,6 +169,10 @@ def median_replicates_block(
             cols.append(p["counts"])
     basis = np.stack(cols, axis=1).astype(np.float32)  # R × k
     out = [np.empty(n_boot) for _ in sides]
+    # sides of similar window width are scanned together, so that one Python-level loop over window
+    # positions serves many sides (the loop, not the arithmetic, would dominate otherwise)
+    by_width = sorted(range(len(sides)), key=lambda i: prep[i]["hi"] - prep[i]["lo"])
+    widest = prep[by_width[-1]]["hi"] - prep[by_width[-1]]["lo"]
     chunk = max(1, min(n_boot, CHUNK_ELEMENTS // max(n_rounds, 1)))
     rows_done = 0
     while rows_done < n_boot:
@@ -178,13 +182,24 @@ def median_replicates_block(
         weights = np.bincount(draws.ravel(), minlength=b * n_rounds).reshape(b, n_rounds)
         sums = np.rint(weights.astype(np.float32) @ basis).astype(np.int64)  # b × k
         # window sums fit in int16 (half the memory traffic of int32) unless windows or weights are huge
-        widest = max(p["hi"] - p["lo"] for p in prep)
         small = widest * int(weights.max(initial=0)) < np.iinfo(np.int16).max
-        weights_t = np.ascontiguousarray(weights.T, dtype=np.int16 if small else np.int32)  # R × b
-        for side, p, dest in zip(sides, prep, out, strict=True):
-            total = sums[:, p["col_total"]] if not p["unit"] else np.full(b, n_rounds, dtype=np.int64)
-            before = sums[:, p["col_before"]]
-            dest[rows_done : rows_done + b] = _weighted_medians(side, p, weights, weights_t, total, before)
+        weights_t = np.zeros((n_rounds + 1, b), dtype=np.int16 if small else np.int32)  # R × b + a 0 row
+        weights_t[:n_rounds] = weights.T
+        batch: list[int] = []
+        for pos, i in enumerate(by_width):
+            batch.append(i)
+            width = prep[i]["hi"] - prep[i]["lo"]
+            if (
+                pos + 1 < len(by_width)
+                and (len(batch) + 1) * width * b * weights_t.itemsize <= CHUNK_ELEMENTS * 2
+            ):
+                continue
+            meds = _weighted_medians(
+                [sides[j] for j in batch], [prep[j] for j in batch], weights, weights_t, sums, n_rounds
+            )
+            for j, med in zip(batch, meds, strict=True):
+                out[j][rows_done : rows_done + b] = med
+            batch = []
         rows_done += b
     return out
 
@@ -209,34 +224,53 @@ def _window(side: BlockSide, n_rounds: int) -> dict:
 
 
 def _weighted_medians(
-    side: BlockSide,
-    p: dict,
+    sides: list[BlockSide],
+    prep: list[dict],
     weights: np.ndarray,
     weights_t: np.ndarray,
-    total: np.ndarray,
-    before: np.ndarray,
-) -> np.ndarray:
-    x, lo = side.x, p["lo"]
-    q1 = (total - 1) // 2  # 0-based middle ranks of the replicate
+    sums: np.ndarray,
+    n_rounds: int,
+) -> list[np.ndarray]:
+    """Weighted medians of a batch of sides for the b replicates of ``weights`` (b × R).
+
+    ``weights_t`` is weights transposed with one extra zero row (index R) that pads shorter windows:
+    a padded position adds no weight, so it can only be "crossed" by a rank beyond the window's total,
+    and such replicates are recomputed in full anyway.
+    """
+    b = weights.shape[0]
+    width = max(p["hi"] - p["lo"] for p in prep)
+    cols = np.full((len(sides), width), n_rounds, dtype=np.int64)
+    for k, p in enumerate(prep):
+        cols[k, : p["hi"] - p["lo"]] = p["win_col"]
+    cum = weights_t[cols]  # S × w × b: cumulative weight along each window, one column per replicate
+    for i in range(1, width):  # position by position: ~4x faster than np.cumsum(axis=1) here
+        np.add(cum[:, i], cum[:, i - 1], out=cum[:, i])
+    total = np.stack(
+        [sums[:, p["col_total"]] if not p["unit"] else np.full(b, n_rounds, dtype=np.int64) for p in prep]
+    )
+    before = np.stack([sums[:, p["col_before"]] for p in prep])  # S × b
+    q1 = (total - 1) // 2  # 0-based middle ranks of each replicate
     q2 = total // 2
-    cum = weights_t[p["win_col"]]  # w × b: cumulative weight along the window, one column per replicate
-    for i in range(1, cum.shape[0]):  # row by row: ~4x faster than np.cumsum(axis=0) here
-        np.add(cum[i], cum[i - 1], out=cum[i])
     dtype = cum.dtype
     limit = np.iinfo(dtype).max
-    r1 = np.clip(q1 - before, -1, limit).astype(dtype)  # ranks relative to the window start
-    r2 = np.clip(q2 - before, -1, limit).astype(dtype)
-    j1 = lo + (cum <= r1).sum(axis=0, dtype=np.int64)
-    j2 = lo + (cum <= r2).sum(axis=0, dtype=np.int64)
-    ok = (r1 >= 0) & (r2 < cum[-1]) if cum.shape[0] else np.zeros(total.size, dtype=bool)
-    bad = np.flatnonzero(~ok & (total > 0))
-    if bad.size:  # crossing outside the window: scan the whole sample for these replicates
-        full = np.cumsum(weights[bad][:, side.col], axis=1)
-        j1[bad] = np.count_nonzero(full <= q1[bad, None], axis=1)
-        j2[bad] = np.count_nonzero(full <= q2[bad, None], axis=1)
-    med = (x[np.minimum(j1, x.size - 1)] + x[np.minimum(j2, x.size - 1)]) * 0.5
-    med[total <= 0] = np.nan
-    return med
+    r1 = np.clip(q1 - before, -1, limit).astype(dtype)[:, None, :]  # ranks relative to the window start
+    r2 = np.clip(q2 - before, -1, limit).astype(dtype)[:, None, :]
+    lo = np.array([p["lo"] for p in prep])[:, None]
+    j1 = lo + (cum <= r1).sum(axis=1, dtype=np.int64)
+    j2 = lo + (cum <= r2).sum(axis=1, dtype=np.int64)
+    ok = (r1[:, 0] >= 0) & (r2[:, 0] < cum[:, -1]) if width else np.zeros(total.shape, dtype=bool)
+    meds = []
+    for k, side in enumerate(sides):
+        bad = np.flatnonzero(~ok[k] & (total[k] > 0))
+        if bad.size:  # crossing outside the window: scan the whole sample for these replicates
+            full = np.cumsum(weights[bad][:, side.col], axis=1)
+            j1[k, bad] = np.count_nonzero(full <= q1[k, bad, None], axis=1)
+            j2[k, bad] = np.count_nonzero(full <= q2[k, bad, None], axis=1)
+        x = side.x
+        med = (x[np.minimum(j1[k], x.size - 1)] + x[np.minimum(j2[k], x.size - 1)]) * 0.5
+        med[total[k] <= 0] = np.nan
+        meds.append(med)
+    return meds
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -6,10 +6,10 @@ combined mid-rank of x_i equals its mid-rank within x plus P_i, every rank stati
 four ``searchsorted`` calls on the sorted samples: O((m + n) log(m + n)), no joint ranking.
 
 Brunner & Munzel (2000), "The nonparametric Behrens–Fisher problem: asymptotic theory and a
-small-sample approximation", Biometrical Journal 42(1):17–25. With p̂ = Q̄/m = P(X < Y) + ½P(X = Y),
-S²_x = Σ(P_i − P̄)²/(m − 1), S²_y = Σ(Q_j − Q̄)²/(n − 1)::
+small-sample approximation", Biometrical Journal 42(1):17–25. With the mean combined ranks
+R̄_x = (m + 1)/2 + P̄ and R̄_y = (n + 1)/2 + Q̄, S²_x = Σ(P_i − P̄)²/(m − 1), S²_y = Σ(Q_j − Q̄)²/(n − 1)::
 
-    W = m·n·(p̂ − ½)/( (m + n)·√(m·S²_x + n·S²_y) ) · (m + n)/(m + n)   (= scipy's form)
+    W = m·n·(R̄_y − R̄_x) / ( (m + n)·√(m·S²_x + n·S²_y) )
     ν = (m·S²_x + n·S²_y)² / ( (m·S²_x)²/(m − 1) + (n·S²_y)²/(n − 1) )
     p = 2·F_t(−|W|; ν)
 

@@ -26,11 +26,11 @@ SAMPLE_COLUMNS: tuple[str, ...] = (
     "warmup",
 )
 
-#: metric name -> (columns it needs, expression computing it as Float64)
+#: metric name -> (columns it needs, expression computing it as Float64; NaN becomes null = missing)
 METRICS: dict[str, tuple[tuple[str, ...], pl.Expr]] = {
-    "wall": (("wall_ns",), pl.col("wall_ns").cast(pl.Float64)),
-    "cpu": (("user_ns", "sys_ns"), (pl.col("user_ns") + pl.col("sys_ns")).cast(pl.Float64)),
-    "rss": (("peak_rss_bytes",), pl.col("peak_rss_bytes").cast(pl.Float64)),
+    "wall": (("wall_ns",), pl.col("wall_ns").cast(pl.Float64).fill_nan(None)),
+    "cpu": (("user_ns", "sys_ns"), (pl.col("user_ns") + pl.col("sys_ns")).cast(pl.Float64).fill_nan(None)),
+    "rss": (("peak_rss_bytes",), pl.col("peak_rss_bytes").cast(pl.Float64).fill_nan(None)),
 }
 
 

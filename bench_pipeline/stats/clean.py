@@ -39,6 +39,7 @@ from bench_pipeline.stats._schema import (
     cell_id_expr,
     failed_expr,
     included_expr,
+    metric_expr,
     require_columns,
 )
 
@@ -141,7 +142,7 @@ def clean_samples(df: pl.DataFrame) -> pl.DataFrame:
         .with_columns(
             failed_expr().alias("_failed"), included_expr().alias("_included"), cell_id_expr().alias("_cell")
         )
-        .with_columns(pl.when(pl.col("_included")).then(pl.col("wall_ns").cast(pl.Float64)).alias("_x"))
+        .with_columns(pl.when(pl.col("_included")).then(metric_expr("wall")).alias("_x"))
         .with_columns(pl.col("_included") & pl.col("_x").is_not_null())
         .with_columns(
             pl.col("_x").count().over(keys).alias("_n"),

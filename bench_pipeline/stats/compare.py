@@ -25,12 +25,12 @@ Verdict, with practical margin δ (default 3 %) and level α (default 0.05, the 
     inconclusive             otherwise
 
 Degenerate cells are never significant: n < 2 on either side, a non-positive median, or a NaN p-value
-(both samples constant) leave ``p_value`` / ``ci_*`` null or NaN and give *inconclusive* (or
-*equivalent* when both samples are the same constant: CI = [1, 1]).
+(both samples constant) leave ``p_value`` / ``ci_*`` null and give *inconclusive* (or *equivalent*
+when both samples are the same constant: CI = [1, 1]).
 
 Defaults: ``n_boot`` = 2000 resamples (Monte-Carlo error of a BCa endpoint ≈ 3 % of the CI half-width),
 ``seed`` = 0. Draws are seeded per comparison (or per set of rounds) from the seed and the labels, so a
-result does not change when other cells are added to the call.
+cell's CI does not change when other cells are added to the call (its ``p_adjusted`` does: BH).
 
 Cost per comparison: O((n_a + n_b) log(n_a + n_b)) for the rank statistics and the Hodges–Lehmann
 search, O(n_boot) for an independent bootstrap, O(n_boot·(R + √n)) for a round-block bootstrap whose
@@ -149,7 +149,7 @@ def _sides(df: pl.DataFrame, names: list[str], *, what: str) -> _Sides:
         .with_row_index("_row")
         .with_columns(included_expr().alias("_inc"), cell_id_expr().alias("_cell"))
     )
-    meta = (
+    meta_lf = (
         base.group_by("_cell")
         .agg(*[pl.col(c).first() for c in CELL_KEYS])
         .join(pl.LazyFrame({"metric": names, "_m": list(range(k))}), how="cross")
@@ -161,17 +161,17 @@ def _sides(df: pl.DataFrame, names: list[str], *, what: str) -> _Sides:
             [
                 base.filter(pl.col("_inc")).select(
                     (pl.col("_cell") * k + i).alias("_g"),
-                    pl.col("round").cast(pl.Int64),
+                    pl.col("round").cast(pl.Int64).fill_null(-1),  # no round: one pseudo-round, never blocked
                     metric_expr(m).alias("_x"),
                 )
                 for i, m in enumerate(names)
             ]
         )
-        .filter(pl.col("_x").is_not_null() & pl.col("_x").is_not_nan())
+        .filter(pl.col("_x").is_not_null())
         .sort("_g")
         .collect()
     )
-    meta = meta.collect().sort("_g")
+    meta = meta_lf.collect().sort("_g")
     g = long["_g"].to_numpy()
     x_all = long["_x"].to_numpy()
     r_all = long["round"].to_numpy()
@@ -193,10 +193,23 @@ def _sides(df: pl.DataFrame, names: list[str], *, what: str) -> _Sides:
 
 @dataclass
 class _Job:
-    a: int | None  # side index of A (None: no samples at all)
+    """One comparison: side ``a`` of ``sides[sa]`` against side ``b`` of ``sides[sb]`` (None: no samples)."""
+
+    a: int | None
     b: int | None
-    label: tuple  # for seeding
+    label: tuple  # seeds the independent bootstrap
     paired_allowed: bool
+    sa: int = 0
+    sb: int = 0
+
+
+@dataclass
+class _Plan:
+    job: _Job
+    xa: np.ndarray
+    xb: np.ndarray
+    testable: bool  # n ≥ 2 on both sides and positive medians: a CI and a test make sense
+    rounds_key: bytes | None = None  # set of rounds for the block bootstrap, None: independent
 
 
 def _median(x: np.ndarray) -> float:
@@ -238,97 +251,107 @@ def _member(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
     return sorted_set[idx] == values
 
 
-def _run_jobs(sides: list[_Sides], jobs: list[tuple[_Job, int, int]], n_boot: int, seed: int, alpha: float):
-    """Compute the statistics of every job; ``jobs`` holds (job, sides index of A, sides index of B)."""
-    # 1. scheme per job; block jobs grouped by their set of rounds
-    plans: list[dict] = []
-    block_groups: dict[bytes, dict] = {}
-    for job, sa, sb in jobs:
-        xa = sides[sa].x[job.a] if job.a is not None else np.empty(0)
-        xb = sides[sb].x[job.b] if job.b is not None else np.empty(0)
-        plan = {"xa": xa, "xb": xb, "union": None}
-        testable = xa.size >= 2 and xb.size >= 2 and xa[0] > 0 and xb[0] > 0
-        plan["testable"] = testable
-        if testable and job.paired_allowed:
-            union = _round_union(
-                sides[sa].rounds[job.a],
-                sides[sa].unique_rounds(job.a),
-                sides[sb].rounds[job.b],
-                sides[sb].unique_rounds(job.b),
-            )
-            if union is not None:
-                key = union.tobytes()
-                grp = block_groups.setdefault(key, {"union": union, "sides": {}})
-                plan["union"] = key
-                for s_i, side in ((sa, job.a), (sb, job.b)):
-                    grp["sides"].setdefault((s_i, side), None)
-        plans.append(plan)
+def _plan(job: _Job, sides: list[_Sides], unions: dict[bytes, np.ndarray]) -> _Plan:
+    """Pick the bootstrap scheme of one job; a blocked job's round set is registered in ``unions``."""
+    side_a, side_b = sides[job.sa], sides[job.sb]
+    xa = side_a.x[job.a] if job.a is not None else np.empty(0)
+    xb = side_b.x[job.b] if job.b is not None else np.empty(0)
+    testable = xa.size >= 2 and xb.size >= 2 and _median(xa) > 0 and _median(xb) > 0
+    plan = _Plan(job, xa, xb, testable)
+    if testable and job.paired_allowed:
+        assert job.a is not None and job.b is not None  # testable: both sides have samples
+        union = _round_union(
+            side_a.rounds[job.a],
+            side_a.unique_rounds(job.a),
+            side_b.rounds[job.b],
+            side_b.unique_rounds(job.b),
+        )
+        if union is not None:
+            plan.rounds_key = union.tobytes()
+            unions.setdefault(plan.rounds_key, union)
+    return plan
 
-    # 2. round-block bootstrap medians and leave-one-round-out medians, one weight draw per round set
-    block_reps: dict[tuple[bytes, int, int], tuple[np.ndarray, np.ndarray]] = {}
-    for key, grp in block_groups.items():
-        union = grp["union"]
-        members = list(grp["sides"])
+
+def _block_replicates(
+    plans: list[_Plan], sides: list[_Sides], unions: dict[bytes, np.ndarray], n_boot: int, seed: int
+):
+    """Bootstrap and leave-one-round-out medians of every side of a blocked job, keyed by
+    (round set, sides index, side); one draw of round weights per round set, shared by its sides."""
+    members: dict[bytes, dict[tuple[int, int], None]] = {key: {} for key in unions}
+    for plan in plans:
+        a, b = plan.job.a, plan.job.b
+        if plan.rounds_key is not None and a is not None and b is not None:
+            members[plan.rounds_key][(plan.job.sa, a)] = None
+            members[plan.rounds_key][(plan.job.sb, b)] = None
+    out: dict[tuple[bytes, int, int], tuple[np.ndarray, np.ndarray]] = {}
+    for key, union in unions.items():
+        keys = list(members[key])
         blocks = [
-            bs.BlockSide(sides[s_i].x[side], np.searchsorted(union, sides[s_i].rounds[side]))
-            for s_i, side in members
+            bs.BlockSide(sides[si].x[side], np.searchsorted(union, sides[si].rounds[side]))
+            for si, side in keys
         ]
         rng = np.random.default_rng(bs.stable_seed(seed, "rounds", union.size, key.hex(), n_boot))
         reps = bs.median_replicates_block(blocks, union.size, n_boot, rng)
-        for (s_i, side), block, rep in zip(members, blocks, reps, strict=True):
-            block_reps[(key, s_i, side)] = (rep, bs.loo_medians_block(block, union.size))
+        for (si, side), block, rep in zip(keys, blocks, reps, strict=True):
+            out[(key, si, side)] = (rep, bs.loo_medians_block(block, union.size))
+    return out
 
-    # 3. per job: rank statistics, effect sizes, bootstrap CI
-    rows = []
-    for (job, sa, sb), plan in zip(jobs, plans, strict=True):
-        xa, xb = plan["xa"], plan["xb"]
-        med_a, med_b = _median(xa), _median(xb)
-        ratio = med_b / med_a if med_a > 0 and med_b >= 0 else math.nan
-        row = {
-            "median_a": med_a,
-            "median_b": med_b,
-            "ratio": ratio,
-            "n_a": int(xa.size),
-            "n_b": int(xb.size),
-            "ci_low": math.nan,
-            "ci_high": math.nan,
-            "p_value": math.nan,
-            "hl_shift_log": math.nan,
-            "prob_superiority": math.nan,
-            "p_mannwhitney": math.nan,
-            "paired": plan["union"] is not None,
-            "n_boot": 0,
-        }
-        if xa.size and xb.size:
-            p, q, cross_ties = rt.placements(xa, xb)
-            row["prob_superiority"] = rt.prob_superiority(q, xa.size)
-            row["p_mannwhitney"] = rt.mann_whitney_p(xa, xb, p, cross_ties)
-            row["p_value"] = rt.brunner_munzel(xa, xb, p, q)[2]
-            if xa[0] > 0 and xb[0] > 0:
-                row["hl_shift_log"] = rt.hodges_lehmann(np.log(xa), np.log(xb))
-        if plan["testable"] and med_a > 0 and med_b > 0:
-            theta = math.log(med_b) - math.log(med_a)
-            if plan["union"] is not None:
-                rep_a, loo_a = block_reps[(plan["union"], sa, job.a)]
-                rep_b, loo_b = block_reps[(plan["union"], sb, job.b)]
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    reps = np.log(rep_b) - np.log(rep_a)
-                    jack = [np.log(loo_b) - np.log(loo_a)]
-            else:
-                rng = np.random.default_rng(bs.stable_seed(seed, "iid", *job.label, n_boot))
-                rep_a = bs.median_replicates_iid(xa, n_boot, rng)
-                rep_b = bs.median_replicates_iid(xb, n_boot, rng)
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    reps = np.log(rep_b) - np.log(rep_a)
-                    jack = [
-                        math.log(med_b) - np.log(bs.loo_medians_iid(xa)),
-                        np.log(bs.loo_medians_iid(xb)) - math.log(med_a),
-                    ]
-            lo, hi = bs.bca_interval(theta, reps, jack, alpha)
-            row["ci_low"], row["ci_high"] = math.exp(lo), math.exp(hi)
-            row["n_boot"] = n_boot
-        rows.append(row)
-    return rows
+
+def _compare_one(plan: _Plan, block_reps: dict, n_boot: int, seed: int, alpha: float) -> dict:
+    """Medians, ratio, rank tests, effect sizes and the BCa CI of one job."""
+    job, xa, xb = plan.job, plan.xa, plan.xb
+    med_a, med_b = _median(xa), _median(xb)
+    row = {
+        "median_a": med_a,
+        "median_b": med_b,
+        "ratio": med_b / med_a if med_a > 0 and med_b >= 0 else math.nan,
+        "n_a": int(xa.size),
+        "n_b": int(xb.size),
+        "ci_low": math.nan,
+        "ci_high": math.nan,
+        "p_value": math.nan,
+        "hl_shift_log": math.nan,
+        "prob_superiority": math.nan,
+        "p_mannwhitney": math.nan,
+        "paired": plan.rounds_key is not None,
+        "n_boot": 0,
+    }
+    if xa.size and xb.size:
+        p, q, cross_ties = rt.placements(xa, xb)
+        row["prob_superiority"] = rt.prob_superiority(q, xa.size)
+        row["p_mannwhitney"] = rt.mann_whitney_p(xa, xb, p, cross_ties)
+        row["p_value"] = rt.brunner_munzel(xa, xb, p, q)[2]
+        if xa[0] > 0 and xb[0] > 0:
+            row["hl_shift_log"] = rt.hodges_lehmann(np.log(xa), np.log(xb))
+    if not plan.testable:
+        return row
+    theta = math.log(med_b) - math.log(med_a)
+    with np.errstate(divide="ignore", invalid="ignore"):  # a zero median replicate is dropped by BCa
+        if plan.rounds_key is not None:
+            rep_a, loo_a = block_reps[(plan.rounds_key, job.sa, job.a)]
+            rep_b, loo_b = block_reps[(plan.rounds_key, job.sb, job.b)]
+            reps = np.log(rep_b) - np.log(rep_a)
+            jack = [np.log(loo_b) - np.log(loo_a)]
+        else:
+            rng = np.random.default_rng(bs.stable_seed(seed, "iid", *job.label, n_boot))
+            reps = np.log(bs.median_replicates_iid(xb, n_boot, rng)) - np.log(
+                bs.median_replicates_iid(xa, n_boot, rng)
+            )
+            jack = [
+                math.log(med_b) - np.log(bs.loo_medians_iid(xa)),
+                np.log(bs.loo_medians_iid(xb)) - math.log(med_a),
+            ]
+    lo, hi = bs.bca_interval(theta, reps, jack, alpha)
+    row["ci_low"], row["ci_high"] = math.exp(lo), math.exp(hi)
+    row["n_boot"] = n_boot
+    return row
+
+
+def _run_jobs(sides: list[_Sides], jobs: list[_Job], n_boot: int, seed: int, alpha: float) -> list[dict]:
+    unions: dict[bytes, np.ndarray] = {}
+    plans = [_plan(job, sides, unions) for job in jobs]
+    block_reps = _block_replicates(plans, sides, unions, n_boot, seed)
+    return [_compare_one(plan, block_reps, n_boot, seed, alpha) for plan in plans]
 
 
 _STAT_SCHEMA = {
@@ -405,7 +428,7 @@ def compare_tools(
     meta = sides.meta
     group_keys = ["suite", "run_id", "operation", "fixture", "metric"]
     label_rows: list[dict] = []
-    jobs: list[tuple[_Job, int, int]] = []
+    jobs: list[_Job] = []
     grouped = meta.group_by(group_keys, maintain_order=True).agg(pl.col("tool"), pl.col("_side"))
     for row in grouped.sort(group_keys).iter_rows(named=True):
         present = dict(zip(row["tool"], row["_side"], strict=True))
@@ -415,8 +438,9 @@ def compare_tools(
                 continue
             labels = {k: row[k] for k in group_keys} | {"tool_a": tool_a, "tool_b": tool_b}
             label_rows.append(labels)
-            job = _Job(present.get(tool_a), present.get(tool_b), tuple(labels.values()), paired_allowed=True)
-            jobs.append((job, 0, 0))
+            jobs.append(
+                _Job(present.get(tool_a), present.get(tool_b), tuple(labels.values()), paired_allowed=True)
+            )
     rows = _run_jobs([sides], jobs, n_boot, seed, alpha)
     labels_df = pl.DataFrame(label_rows, schema={k: pl.String for k in [*group_keys, "tool_a", "tool_b"]})
     out = _finish(labels_df, rows, delta=delta, alpha=alpha, words=("faster", "slower"))
@@ -464,7 +488,7 @@ def compare_runs(
     jobs = []
     for row in joined.iter_rows(named=True):
         label = (*(row[k] for k in keys), runs[0], runs[1])
-        jobs.append((_Job(row["_a"], row["_b"], label, paired_allowed=False), 0, 1))
+        jobs.append(_Job(row["_a"], row["_b"], label, paired_allowed=False, sa=0, sb=1))
     rows = _run_jobs([base, cand], jobs, n_boot, seed, alpha)
     labels_df = joined.select(keys).with_columns(
         pl.lit(runs[0], dtype=pl.String).alias("baseline_run"),
@@ -498,6 +522,7 @@ def geomean_ratios(
     """
     if method not in ("se", "cells"):
         raise StatsInputError(f"unknown method {method!r}", where="geomean_ratios", fix='use "se" or "cells"')
+    keys: list[str]
     if "tool_a" in comparisons.columns:
         keys = [k for k in ("suite", "run_id", "tool_a", "tool_b", "metric") if k in comparisons.columns]
     else:
@@ -534,7 +559,8 @@ def geomean_ratios(
             (pl.col("_mean") + z * pl.col("_se_g")).exp().alias("ci_high"),
         )
     else:
-        lows, highs = [], []
+        lows: list[float | None] = []
+        highs: list[float | None] = []
         for i, lr in enumerate(agg["_lr"].to_list()):
             arr = np.asarray(lr, dtype=np.float64)
             if arr.size < 2:

