@@ -3,6 +3,8 @@
 from dagster import Definitions
 
 from assets.cell_stats import cell_stats
+from assets.checks import CHECKS
+from assets.comparisons import comparisons
 from assets.fixtures import fixtures
 from assets.measurements import measurements
 from assets.report import report
@@ -11,7 +13,8 @@ from jobs.stages import JOBS
 from resources import BackendResource, StoreResource
 
 defs = Definitions(
-    assets=[fixtures, measurements, samples, cell_stats, report],
+    assets=[fixtures, measurements, samples, cell_stats, comparisons, report],
+    asset_checks=CHECKS,
     jobs=JOBS,
     resources={"store": StoreResource(), "backend": BackendResource()},
 )

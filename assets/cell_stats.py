@@ -1,6 +1,5 @@
 """cell_stats (suite × tool): robust per-cell summaries of every run that has none yet."""
 
-
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 
 from assets.partitions import suite_tool, suite_tool_partitions
@@ -9,8 +8,13 @@ from bench_pipeline.analysis import update_cell_stats
 from resources import StoreResource
 
 
-@asset(partitions_def=suite_tool_partitions, deps=[samples], pool="duckdb", group_name="pipeline",
-       description="n, median, mean, std, MAD, p95, CV … per run × operation × fixture × metric.")
+@asset(
+    partitions_def=suite_tool_partitions,
+    deps=[samples],
+    pool="duckdb",
+    group_name="pipeline",
+    description="n, median, mean, std, MAD, p95, CV … per run × operation × fixture × metric.",
+)
 def cell_stats(context: AssetExecutionContext, store: StoreResource) -> MaterializeResult:
     suite, tool = suite_tool(context.partition_key)
     db = store.get()
@@ -24,11 +28,13 @@ def cell_stats(context: AssetExecutionContext, store: StoreResource) -> Material
             [last, tool],
         )
         preview = _markdown_table(df)
-    return MaterializeResult(metadata={
-        "runs": MetadataValue.json(written),
-        "rows": MetadataValue.int(sum(written.values())),
-        "preview": MetadataValue.md(preview or "no new runs"),
-    })
+    return MaterializeResult(
+        metadata={
+            "runs": MetadataValue.json(written),
+            "rows": MetadataValue.int(sum(written.values())),
+            "preview": MetadataValue.md(preview or "no new runs"),
+        }
+    )
 
 
 def _markdown_table(df) -> str:

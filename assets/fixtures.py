@@ -1,6 +1,5 @@
 """fixtures (suite × tool): generated repositories, prepared for one tool, cached on disk."""
 
-
 from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
 
 from assets.partitions import suite_tool, suite_tool_partitions
@@ -14,22 +13,35 @@ class FixturesConfig(Config):
     quick: bool = False
 
 
-@asset(partitions_def=suite_tool_partitions, pool="measure", group_name="pipeline",
-       description="Deterministic generated repositories, prepared by each tool's setup commands (cached).")
+@asset(
+    partitions_def=suite_tool_partitions,
+    pool="measure",
+    group_name="pipeline",
+    description="Deterministic generated repositories, prepared by each tool's setup commands (cached).",
+)
 def fixtures(context: AssetExecutionContext, config: FixturesConfig) -> MaterializeResult:
     suite_name, tool = suite_tool(context.partition_key)
     suite = find_suite(suite_name)
     if tool not in suite.tools:
-        return MaterializeResult(metadata={"status": f"suite {suite_name} has no tool {tool}: nothing to prepare"})
+        return MaterializeResult(
+            metadata={"status": f"suite {suite_name} has no tool {tool}: nothing to prepare"}
+        )
     sizes = config.sizes or (suite.quick.sizes if config.quick else suite.settings.sizes)
     prepared, unavailable = prepare_fixtures(suite, [tool], list(sizes), tee(context.log.info))
     if unavailable:
         raise RuntimeError(f"{tool}: {unavailable[tool]}")
-    rows = [f"| {tf.size} | {tf.commits} | {tf.files} | {tf.generation_seconds:.1f} | {tf.setup_seconds:.1f} | `{tf.root}` |"
-            for tf in prepared.values()]
-    table = "| size | commits | files | generation s | setup s | path |\n|---|---|---|---|---|---|\n" + "\n".join(rows)
-    return MaterializeResult(metadata={
-        "sizes": MetadataValue.json(list(sizes)),
-        "fixtures": MetadataValue.md(table),
-        "commits": MetadataValue.int(sum(tf.commits for tf in prepared.values())),
-    })
+    rows = [
+        f"| {tf.size} | {tf.commits} | {tf.files} | {tf.generation_seconds:.1f} | {tf.setup_seconds:.1f} | `{tf.root}` |"
+        for tf in prepared.values()
+    ]
+    table = (
+        "| size | commits | files | generation s | setup s | path |\n|---|---|---|---|---|---|\n"
+        + "\n".join(rows)
+    )
+    return MaterializeResult(
+        metadata={
+            "sizes": MetadataValue.json(list(sizes)),
+            "fixtures": MetadataValue.md(table),
+            "commits": MetadataValue.int(sum(tf.commits for tf in prepared.values())),
+        }
+    )

@@ -4,7 +4,6 @@ Suite-partitioned on purpose: randomised interleaving needs every tool of the ru
 step (SPEC §4.1), while containers and landing files stay per suite × tool.
 """
 
-
 from dagster import (
     AssetDep,
     AssetExecutionContext,
@@ -41,23 +40,32 @@ class MeasureConfig(Config):
     group_name="pipeline",
     description="Executes the suite's operations for its tools in randomised rounds; writes landing Parquet.",
 )
-def measurements(context: AssetExecutionContext, config: MeasureConfig, store: StoreResource,
-                 backend: BackendResource) -> MaterializeResult:
+def measurements(
+    context: AssetExecutionContext, config: MeasureConfig, store: StoreResource, backend: BackendResource
+) -> MaterializeResult:
     suite = find_suite(context.partition_key)
     request = RunRequest(
-        suite=suite, tools=config.tools, sizes=config.sizes, quick=config.quick,
-        backend=config.backend or backend.backend, trigger=config.trigger,
-        git_tag=config.git_tag or None, git_commit=config.git_commit or None,
-        run_id=config.run_id or None, seed=None if config.seed < 0 else config.seed,
+        suite=suite,
+        tools=config.tools,
+        sizes=config.sizes,
+        quick=config.quick,
+        backend=config.backend or backend.backend,
+        trigger=config.trigger,
+        git_tag=config.git_tag or None,
+        git_commit=config.git_commit or None,
+        run_id=config.run_id or None,
+        seed=None if config.seed < 0 else config.seed,
     )
     outcome = run_suite(request, store=store.get(), progress=tee(context.log.info))
-    return MaterializeResult(metadata={
-        "run_id": outcome.run_id,
-        "samples": MetadataValue.int(outcome.samples),
-        "cells": MetadataValue.json(outcome.cells),
-        "backend": f"{outcome.backend} ({outcome.backend_reason})",
-        "seconds": MetadataValue.float(round(outcome.seconds, 2)),
-        "tool_versions": MetadataValue.json(outcome.tool_versions),
-        "unavailable": MetadataValue.json(outcome.unavailable),
-        "landing": MetadataValue.json([str(p) for p in outcome.landing]),
-    })
+    return MaterializeResult(
+        metadata={
+            "run_id": outcome.run_id,
+            "samples": MetadataValue.int(outcome.samples),
+            "cells": MetadataValue.json(outcome.cells),
+            "backend": f"{outcome.backend} ({outcome.backend_reason})",
+            "seconds": MetadataValue.float(round(outcome.seconds, 2)),
+            "tool_versions": MetadataValue.json(outcome.tool_versions),
+            "unavailable": MetadataValue.json(outcome.unavailable),
+            "landing": MetadataValue.json([str(p) for p in outcome.landing]),
+        }
+    )

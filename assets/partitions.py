@@ -4,7 +4,6 @@ Multi-partition keys read ``"<suite>|<tool>"`` (dimensions sort by name). Suite 
 are validated by the suite loader to contain no ``| , [ ]``.
 """
 
-
 import logging
 import warnings
 

@@ -1,8 +1,6 @@
 """report (suite): Markdown and JSON reports of the suite's newest run (or a chosen one)."""
 
-
 from dagster import (
-    AssetDep,
     AssetExecutionContext,
     Config,
     MaterializeResult,
@@ -10,8 +8,8 @@ from dagster import (
     asset,
 )
 
-from assets.cell_stats import cell_stats
-from assets.partitions import by_suite, suite_partitions
+from assets.comparisons import comparisons
+from assets.partitions import suite_partitions
 from bench_pipeline.reporting import render_run
 from resources import StoreResource
 
@@ -23,16 +21,18 @@ class ReportConfig(Config):
 
 @asset(
     partitions_def=suite_partitions,
-    deps=[AssetDep(cell_stats, partition_mapping=by_suite)],
+    deps=[comparisons],
     group_name="pipeline",
     description="Renders the run's reports into reports/<suite>/<run_id>/ and moves reports/<suite>/latest.",
 )
 def report(context: AssetExecutionContext, config: ReportConfig, store: StoreResource) -> MaterializeResult:
     rendered, written = render_run(store.get(), context.partition_key, config.run, config.formats)
     summary = written["md"].read_text() if "md" in written else ""
-    return MaterializeResult(metadata={
-        "run_id": rendered.run.run_id,
-        **{f"{fmt}_path": MetadataValue.path(str(path)) for fmt, path in written.items()},
-        "summary": MetadataValue.md(summary[:20_000]),
-        "cells": MetadataValue.json(rendered.cell_counts),
-    })
+    return MaterializeResult(
+        metadata={
+            "run_id": rendered.run.run_id,
+            **{f"{fmt}_path": MetadataValue.path(str(path)) for fmt, path in written.items()},
+            "summary": MetadataValue.md(summary[:20_000]),
+            "cells": MetadataValue.json(rendered.cell_counts),
+        }
+    )

@@ -1,6 +1,5 @@
 """samples (suite × tool): landing files loaded into DuckDB by the single writer."""
 
-
 from dagster import (
     AssetDep,
     AssetExecutionContext,
@@ -25,9 +24,11 @@ def samples(context: AssetExecutionContext, store: StoreResource) -> Materialize
     suite, tool = suite_tool(context.partition_key)
     loaded = store.get().load_landing(suite=suite, tool=tool)
     context.log.info(f"loaded {len(loaded.files)} landing file(s): {loaded.rows}")
-    return MaterializeResult(metadata={
-        "files": MetadataValue.int(len(loaded.files)),
-        "sample_rows": MetadataValue.int(loaded.rows.get("samples", 0)),
-        "cell_rows": MetadataValue.int(loaded.rows.get("cells", 0)),
-        "runs": MetadataValue.json(sorted(loaded.run_ids)),
-    })
+    return MaterializeResult(
+        metadata={
+            "files": MetadataValue.int(len(loaded.files)),
+            "sample_rows": MetadataValue.int(loaded.rows.get("samples", 0)),
+            "cell_rows": MetadataValue.int(loaded.rows.get("cells", 0)),
+            "runs": MetadataValue.json(sorted(loaded.run_ids)),
+        }
+    )

@@ -1,4 +1,4 @@
-"""Glue between the store and the statistics: which runs need statistics, read, compute, write."""
+"""Glue between the store and the statistics: which runs need work, read, compute, write."""
 
 from __future__ import annotations
 
@@ -6,47 +6,100 @@ from datetime import UTC, datetime
 
 import polars as pl
 
+from bench_pipeline import stats
 from bench_pipeline.store import Store
 
-CELL = ["run_id", "suite", "tool", "operation", "fixture"]
-METRICS = {"wall": pl.col("wall_ns"), "cpu": pl.col("user_ns") + pl.col("sys_ns"), "rss": pl.col("peak_rss_bytes")}
+STAT_TABLE_COLUMNS = [
+    "run_id",
+    "suite",
+    "tool",
+    "operation",
+    "fixture",
+    "metric",
+    "n",
+    "n_failed",
+    "median",
+    "mean",
+    "trimmed_mean",
+    "std",
+    "mad",
+    "iqr",
+    "min",
+    "max",
+    "p5",
+    "p95",
+    "p99",
+    "cv",
+    "ci_low",
+    "ci_high",
+    "ci_coverage",
+    "outlier_share",
+    "first_run_ratio",
+    "warnings",
+    "computed_at",
+]
+COMPARISON_COLUMNS = [
+    "run_id",
+    "suite",
+    "operation",
+    "fixture",
+    "metric",
+    "tool_a",
+    "tool_b",
+    "median_a",
+    "median_b",
+    "ratio",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "p_adjusted",
+    "verdict",
+    "n_a",
+    "n_b",
+    "hl_shift_log",
+    "prob_superiority",
+    "p_mannwhitney",
+    "paired",
+    "n_boot",
+    "delta",
+    "computed_at",
+]
+SAMPLES_SQL = """SELECT run_id, suite, tool, operation, fixture, round, iteration, wall_ns, user_ns, sys_ns,
+                        peak_rss_bytes, exit_code, timed_out, ok, FALSE AS warmup
+                 FROM samples_all WHERE run_id = ?"""
+
+
+def stats_frame(samples: pl.DataFrame) -> pl.DataFrame:
+    """Samples as the statistics expect them: success is ``ok`` (the expected exit code, in time),
+    so an expected non-zero exit (a merge stopping on a conflict) counts as success and an
+    unexpected zero as failure."""
+    return samples.with_columns(
+        exit_code=pl.when(pl.col("ok")).then(pl.lit(0)).otherwise(pl.col("exit_code").replace(0, 1)),
+        timed_out=pl.col("timed_out") & ~pl.col("ok"),
+    )
 
 
 def cell_stats_frame(samples: pl.DataFrame) -> pl.DataFrame:
-    """Per cell × metric summaries of successful timed samples (long format)."""
+    """Per cell × metric summaries (long format) with the columns of the ``cell_stats`` table."""
     if samples.is_empty():
         return pl.DataFrame()
-    long = pl.concat([
-        samples.select(*CELL, "ok", pl.lit(name).alias("metric"), expr.cast(pl.Float64).alias("value"))
-        for name, expr in METRICS.items()
-    ])
-    ok = long.filter(pl.col("ok"))
-    stats = ok.group_by([*CELL, "metric"]).agg(
-        n=pl.len(),
-        median=pl.col("value").median(),
-        mean=pl.col("value").mean(),
-        std=pl.col("value").std(),
-        mad=(pl.col("value") - pl.col("value").median()).abs().median(),
-        min=pl.col("value").min(),
-        max=pl.col("value").max(),
-        p5=pl.col("value").quantile(0.05, "linear"),
-        p95=pl.col("value").quantile(0.95, "linear"),
-    ).with_columns(cv=pl.col("std") / pl.col("mean"))
-    failed = long.filter(~pl.col("ok")).group_by([*CELL, "metric"]).agg(n_failed=pl.len())
-    out = stats.join(failed, on=[*CELL, "metric"], how="full", coalesce=True).with_columns(
-        n=pl.col("n").fill_null(0), n_failed=pl.col("n_failed").fill_null(0),
-        computed_at=pl.lit(datetime.now(UTC)),
+    out = stats.cell_stats(stats_frame(samples), ("wall", "cpu", "rss"))
+    return out.with_columns(computed_at=pl.lit(datetime.now(UTC))).select(
+        [c for c in STAT_TABLE_COLUMNS if c in out.columns or c == "computed_at"]
     )
-    return out.sort([*CELL, "metric"])
 
 
-def runs_missing_stats(store: Store, suite: str, tool: str) -> list[str]:
+def runs_missing(store: Store, table: str, suite: str, tool: str | None = None) -> list[str]:
+    """Finished runs of the suite (optionally: with samples of ``tool``) without rows in ``table``."""
+    assert table in ("cell_stats", "comparisons")
+    tool_clause = "AND s.tool = ?" if tool else ""
+    match = "AND c.tool = s.tool" if table == "cell_stats" else ""
     df = store.query(
-        """SELECT DISTINCT s.run_id FROM samples_all s
-           WHERE s.suite = ? AND s.tool = ?
-             AND NOT EXISTS (SELECT 1 FROM cell_stats c WHERE c.run_id = s.run_id AND c.tool = s.tool)
-           ORDER BY s.run_id""",
-        [suite, tool],
+        f"""SELECT DISTINCT s.run_id FROM samples_all s
+            WHERE s.suite = ? {tool_clause}
+              AND NOT EXISTS (SELECT 1 FROM {table} c WHERE c.run_id = s.run_id {match})
+            ORDER BY s.run_id""",
+        [suite, tool] if tool else [suite],
     )
     return df["run_id"].to_list()
 
@@ -54,7 +107,27 @@ def runs_missing_stats(store: Store, suite: str, tool: str) -> list[str]:
 def update_cell_stats(store: Store, suite: str, tool: str) -> dict[str, int]:
     """Compute statistics for every run of suite × tool that has samples but no statistics yet."""
     written = {}
-    for run_id in runs_missing_stats(store, suite, tool):
-        samples = store.query("SELECT * FROM samples_all WHERE run_id = ? AND tool = ?", [run_id, tool])
-        written[run_id] = store.replace_cell_stats(run_id, tool, cell_stats_frame(samples))
+    for run_id in runs_missing(store, "cell_stats", suite, tool):
+        samples = store.query(SAMPLES_SQL + " AND tool = ?", [run_id, tool])
+        written[run_id] = store.replace_rows(
+            "cell_stats", {"run_id": run_id, "tool": tool}, cell_stats_frame(samples)
+        )
+    return written
+
+
+def comparisons_frame(samples: pl.DataFrame, delta: float, *, seed: int = 0) -> pl.DataFrame:
+    """Every tool pair × cell × metric of one run; one Benjamini–Hochberg family for all of them."""
+    if samples.is_empty() or samples["tool"].n_unique() < 2:
+        return pl.DataFrame()
+    out = stats.compare_tools(stats_frame(samples), None, ["wall", "cpu", "rss"], delta=delta, seed=seed)
+    return out.with_columns(delta=pl.lit(delta), computed_at=pl.lit(datetime.now(UTC))).select(
+        COMPARISON_COLUMNS
+    )
+
+
+def update_comparisons(store: Store, suite: str, delta: float) -> dict[str, int]:
+    written = {}
+    for run_id in runs_missing(store, "comparisons", suite):
+        frame = comparisons_frame(store.query(SAMPLES_SQL, [run_id]), delta)
+        written[run_id] = store.replace_rows("comparisons", {"run_id": run_id}, frame)
     return written

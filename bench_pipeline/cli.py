@@ -50,19 +50,27 @@ def _progress(enabled: bool = True):
         return
     if err.is_terminal:
         with err.status("starting …") as status:
+
             def say(message: str) -> None:
-                if message.startswith("round ") or message.startswith("fixture") or message.startswith("building"):
+                if (
+                    message.startswith("round ")
+                    or message.startswith("fixture")
+                    or message.startswith("building")
+                ):
                     status.update(message)
                 else:
                     err.print(f"[dim]·[/dim] {message}")
+
             progress_mod.set_sink(say)
             try:
                 yield say
             finally:
                 progress_mod.set_sink(None)
     else:
+
         def say(message: str) -> None:
             err.print(f"· {message}", soft_wrap=True)
+
         progress_mod.set_sink(say)
         try:
             yield say
@@ -97,13 +105,24 @@ def main() -> None:
 # ---------------------------------------------------------------------------------------- run
 @main.command()
 @click.option("--suite", default="vcs", show_default=True, help="suite name (suites/NAME.yaml) or path")
-@click.option("--tool", "tools", multiple=True, help="only these tools (repeatable); default: all of the suite")
-@click.option("--size", "sizes", multiple=True, type=click.Choice(["small", "medium", "large"]),
-              help="fixture sizes (repeatable); default: the suite's")
+@click.option(
+    "--tool", "tools", multiple=True, help="only these tools (repeatable); default: all of the suite"
+)
+@click.option(
+    "--size",
+    "sizes",
+    multiple=True,
+    type=click.Choice(["small", "medium", "large"]),
+    help="fixture sizes (repeatable); default: the suite's",
+)
 @click.option("--backend", default="auto", show_default=True, type=click.Choice(["auto", "local", "docker"]))
-@click.option("--quick", is_flag=True, help="few runs per cell, quick operations only (a smoke test, not verdicts)")
+@click.option(
+    "--quick", is_flag=True, help="few runs per cell, quick operations only (a smoke test, not verdicts)"
+)
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object as the last line of stdout")
-def run(suite: str, tools: tuple[str, ...], sizes: tuple[str, ...], backend: str, quick: bool, as_json: bool) -> None:
+def run(
+    suite: str, tools: tuple[str, ...], sizes: tuple[str, ...], backend: str, quick: bool, as_json: bool
+) -> None:
     """Run a suite through the Dagster pipeline (in-process) and print where the reports are."""
     _code_location()
     from jobs.launch import run_pipeline
@@ -111,15 +130,32 @@ def run(suite: str, tools: tuple[str, ...], sizes: tuple[str, ...], backend: str
     started = time.monotonic()
     with _progress():
         result = run_pipeline(suite, tools=list(tools), sizes=list(sizes), quick=quick, backend=backend)
+    if result.regression:
+        err.print(f"[bold red]regression gate failed[/bold red]: {result.gate}", soft_wrap=True)
     if as_json:
-        _emit_json({"run_id": result.run_id, "suite": result.suite, "status": result.status,
-                    "samples": result.samples, "reports": result.reports, "cells": result.cells,
-                    "backend": result.backend, "seconds": round(time.monotonic() - started, 1)})
-        return
-    click.echo(f"run {result.run_id}: {result.status}, {result.samples} samples, "
-               f"{time.monotonic() - started:.0f}s ({result.backend})")
-    for fmt, path in result.reports.items():
-        click.echo(f"{fmt:>4}: {path}")
+        _emit_json(
+            {
+                "run_id": result.run_id,
+                "suite": result.suite,
+                "status": result.status,
+                "samples": result.samples,
+                "reports": result.reports,
+                "cells": result.cells,
+                "backend": result.backend,
+                "regression": result.regression,
+                "gate": result.gate,
+                "seconds": round(time.monotonic() - started, 1),
+            }
+        )
+    else:
+        click.echo(
+            f"run {result.run_id}: {result.status}, {result.samples} samples, "
+            f"{time.monotonic() - started:.0f}s ({result.backend})"
+        )
+        for fmt, path in result.reports.items():
+            click.echo(f"{fmt:>4}: {path}")
+    if result.regression:
+        sys.exit(EXIT_REGRESSION)
 
 
 # ---------------------------------------------------------------------------------------- measure
@@ -130,7 +166,9 @@ def run(suite: str, tools: tuple[str, ...], sizes: tuple[str, ...], backend: str
 @click.option("--backend", default="local", show_default=True, type=click.Choice(["auto", "local", "docker"]))
 @click.option("--json", "as_json", is_flag=True)
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
-def measure(runs: int, warmup: int, timeout_s: float, backend: str, as_json: bool, command: tuple[str, ...]) -> None:
+def measure(
+    runs: int, warmup: int, timeout_s: float, backend: str, as_json: bool, command: tuple[str, ...]
+) -> None:
     """Measure one command with the pipeline's runner (no shell): bench-pipeline measure -- CMD ARGS."""
     from bench_pipeline.backends import WorkerSpec, select_backend
     from bench_pipeline.determinism import BASE_ENV
@@ -140,12 +178,25 @@ def measure(runs: int, warmup: int, timeout_s: float, backend: str, as_json: boo
     err.print(f"· {reason}")
     tmp = Path(tempfile.mkdtemp(prefix="bench-measure-"))
     try:
-        worker = chosen.start_worker(WorkerSpec(suite="adhoc", tool=Path(argv[0]).name or "cmd", run_id="measure",
-                                                work_dir=tmp / "work", fixture_dir=tmp))
+        worker = chosen.start_worker(
+            WorkerSpec(
+                suite="adhoc",
+                tool=Path(argv[0]).name or "cmd",
+                run_id="measure",
+                work_dir=tmp / "work",
+                fixture_dir=tmp,
+            )
+        )
         with worker:
             cwd = os.getcwd() if chosen.name == "local" else worker.work_root
-            env = {**os.environ, **{k: v for k, v in BASE_ENV.items() if k in ("LC_ALL", "TERM", "NO_COLOR", "PAGER")}} \
-                if chosen.name == "local" else {**BASE_ENV, "PATH": worker.path, "HOME": worker.work_root}
+            env = (
+                {
+                    **os.environ,
+                    **{k: v for k, v in BASE_ENV.items() if k in ("LC_ALL", "TERM", "NO_COLOR", "PAGER")},
+                }
+                if chosen.name == "local"
+                else {**BASE_ENV, "PATH": worker.path, "HOME": worker.work_root}
+            )
             results = []
             for i in range(warmup + runs):
                 r = worker.exec(argv, cwd, env, timeout_s)
@@ -154,22 +205,48 @@ def measure(runs: int, warmup: int, timeout_s: float, backend: str, as_json: boo
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     walls = [r["wall_ns"] for r in results]
-    summary = {"median_ns": int(statistics.median(walls)), "mean_ns": int(statistics.fmean(walls)),
-               "std_ns": int(statistics.stdev(walls)) if len(walls) > 1 else 0, "min_ns": min(walls),
-               "max_ns": max(walls), "n": len(walls)}
-    keys = ("wall_ns", "user_ns", "sys_ns", "peak_rss_bytes", "exit_code", "timed_out", "read_bytes", "write_bytes")
+    summary = {
+        "median_ns": int(statistics.median(walls)),
+        "mean_ns": int(statistics.fmean(walls)),
+        "std_ns": int(statistics.stdev(walls)) if len(walls) > 1 else 0,
+        "min_ns": min(walls),
+        "max_ns": max(walls),
+        "n": len(walls),
+    }
+    keys = (
+        "wall_ns",
+        "user_ns",
+        "sys_ns",
+        "peak_rss_bytes",
+        "exit_code",
+        "timed_out",
+        "read_bytes",
+        "write_bytes",
+    )
     if as_json:
-        _emit_json({"command": argv, "backend": chosen.name, "runs": [{k: r[k] for k in keys} for r in results],
-                    "summary": summary})
+        _emit_json(
+            {
+                "command": argv,
+                "backend": chosen.name,
+                "runs": [{k: r[k] for k in keys} for r in results],
+                "summary": summary,
+            }
+        )
         return
     failed = sum(1 for r in results if r["exit_code"] != 0 or r["timed_out"])
     rss = statistics.median(r["peak_rss_bytes"] for r in results)
-    click.echo(f"{' '.join(argv)}  ({chosen.name}, {len(results)} runs{f', {failed} failed' if failed else ''})")
-    click.echo(f"  wall  median {summary['median_ns'] / 1e6:.3f} ms  mean {summary['mean_ns'] / 1e6:.3f} ms  "
-               f"± {summary['std_ns'] / 1e6:.3f} ms  range {summary['min_ns'] / 1e6:.3f}–{summary['max_ns'] / 1e6:.3f} ms")
-    click.echo(f"  user  median {statistics.median(r['user_ns'] for r in results) / 1e6:.3f} ms   "
-               f"sys median {statistics.median(r['sys_ns'] for r in results) / 1e6:.3f} ms   "
-               f"peak RSS median {rss / (1 << 20):.1f} MiB")
+    click.echo(
+        f"{' '.join(argv)}  ({chosen.name}, {len(results)} runs{f', {failed} failed' if failed else ''})"
+    )
+    click.echo(
+        f"  wall  median {summary['median_ns'] / 1e6:.3f} ms  mean {summary['mean_ns'] / 1e6:.3f} ms  "
+        f"± {summary['std_ns'] / 1e6:.3f} ms  range {summary['min_ns'] / 1e6:.3f}–{summary['max_ns'] / 1e6:.3f} ms"
+    )
+    click.echo(
+        f"  user  median {statistics.median(r['user_ns'] for r in results) / 1e6:.3f} ms   "
+        f"sys median {statistics.median(r['sys_ns'] for r in results) / 1e6:.3f} ms   "
+        f"peak RSS median {rss / (1 << 20):.1f} MiB"
+    )
 
 
 # ---------------------------------------------------------------------------------------- fixtures
@@ -188,11 +265,21 @@ def fixtures_cmd(suite: str, size: str, as_json: bool) -> None:
         fx = fixtures.ensure_fixture(fixtures.fixture_for(size), paths.fixtures_dir(), progress=say)
     seconds = fx.seconds if not fx.cached else time.perf_counter() - started
     if as_json:
-        _emit_json({"path": str(fx.path), "commits": fx.commits, "files": fx.files, "seconds": round(seconds, 3),
-                    "cached": fx.cached, "id": fx.id})
+        _emit_json(
+            {
+                "path": str(fx.path),
+                "commits": fx.commits,
+                "files": fx.files,
+                "seconds": round(seconds, 3),
+                "cached": fx.cached,
+                "id": fx.id,
+            }
+        )
         return
-    click.echo(f"{fx.path}\n  {fx.commits} commits, {fx.files} files, "
-               + (f"from cache (generated in {fx.seconds:.1f}s)" if fx.cached else f"generated in {seconds:.1f}s"))
+    click.echo(
+        f"{fx.path}\n  {fx.commits} commits, {fx.files} files, "
+        + (f"from cache (generated in {fx.seconds:.1f}s)" if fx.cached else f"generated in {seconds:.1f}s")
+    )
 
 
 # ---------------------------------------------------------------------------------------- suites / validate
@@ -208,9 +295,13 @@ def suites() -> None:
         try:
             s = load_suite_file(path)
         except BenchError as exc:
-            click.echo(f"{name}: INVALID ({exc.message.splitlines()[0]}); run `bench-pipeline validate {path}`")
+            click.echo(
+                f"{name}: INVALID ({exc.message.splitlines()[0]}); run `bench-pipeline validate {path}`"
+            )
             continue
-        click.echo(f"{name}: {len(s.operations)} operations × tools {', '.join(s.tools)} — {s.description.strip()[:100]}")
+        click.echo(
+            f"{name}: {len(s.operations)} operations × tools {', '.join(s.tools)} — {s.description.strip()[:100]}"
+        )
         for op in s.operations:
             na = f"  (n/a: {', '.join(op.na)})" if op.na else ""
             click.echo(f"  {op.name:<24} {op.category:<12}{' mutating' if op.mutating else ''}{na}")
@@ -224,7 +315,9 @@ def validate(file: Path) -> None:
 
     s = load_suite_file(file)
     na = sum(len(op.na) for op in s.operations)
-    click.echo(f"{file}: valid — suite {s.name!r}, {len(s.tools)} tools, {len(s.operations)} operations, {na} n/a cells")
+    click.echo(
+        f"{file}: valid — suite {s.name!r}, {len(s.tools)} tools, {len(s.operations)} operations, {na} n/a cells"
+    )
 
 
 # ---------------------------------------------------------------------------------------- doctor
@@ -239,7 +332,11 @@ def doctor(as_json: bool) -> None:
         _emit_json({"components": components})
         return
     for c in components:
-        mark = "[green]ok[/green]  " if c["available"] else ("[yellow]warn[/yellow]" if not c.get("required") else "[red]MISSING[/red]")
+        mark = (
+            "[green]ok[/green]  "
+            if c["available"]
+            else ("[yellow]warn[/yellow]" if not c.get("required") else "[red]MISSING[/red]")
+        )
         err.print(f"{mark} {c['name']:<14} {c.get('version') or ''} {c.get('detail') or ''}", soft_wrap=True)
         if not c["available"] and c.get("fix"):
             err.print(f"       fix: {c['fix']}", soft_wrap=True)
@@ -250,7 +347,9 @@ def doctor(as_json: bool) -> None:
 # ---------------------------------------------------------------------------------------- report
 @main.command()
 @click.option("--suite", default="vcs", show_default=True)
-@click.option("--run", "ref", default="latest", show_default=True, help="run id, latest, latest~N or tag:NAME")
+@click.option(
+    "--run", "ref", default="latest", show_default=True, help="run id, latest, latest~N or tag:NAME"
+)
 @click.option("--format", "fmt", default="all", show_default=True, type=click.Choice(["md", "json", "all"]))
 @click.option("--json", "as_json", is_flag=True)
 def report(suite: str, ref: str, fmt: str, as_json: bool) -> None:
@@ -265,6 +364,121 @@ def report(suite: str, ref: str, fmt: str, as_json: bool) -> None:
         return
     for k, v in written.items():
         click.echo(f"{k:>4}: {v}")
+
+
+# ---------------------------------------------------------------------------------------- compare
+@main.command()
+@click.option("--suite", default="vcs", show_default=True)
+@click.option(
+    "--run", "ref", default=None, help="tool vs tool within this run (id, latest, latest~N, tag:NAME)"
+)
+@click.option("--tools", nargs=2, default=None, metavar="A B", help="with --run: ratio = B / A")
+@click.option("--baseline", default=None, help="run vs baseline: the baseline run REF")
+@click.option("--candidate", default=None, help="run vs baseline: the candidate run REF (default latest)")
+@click.option("--tool", default=None, help="with --baseline: only this tool")
+@click.option("--metric", default="wall", show_default=True, type=click.Choice(["wall", "cpu", "rss"]))
+@click.option(
+    "--fail-on-regression", is_flag=True, help=f"exit {EXIT_REGRESSION} when any verdict is `regression`"
+)
+@click.option("--json", "as_json", is_flag=True)
+def compare(
+    suite: str,
+    ref: str | None,
+    tools: tuple[str, str] | None,
+    baseline: str | None,
+    candidate: str | None,
+    tool: str | None,
+    metric: str,
+    fail_on_regression: bool,
+    as_json: bool,
+) -> None:
+    """Compare tools within a run (--run REF --tools A B), or a run with a baseline (--baseline REF)."""
+    from bench_pipeline.comparing import compare_run_to_baseline, compare_tools_in_run
+    from bench_pipeline.store import Store
+
+    store = Store()
+    if baseline is None and tools is None:
+        raise BenchError(
+            "say what to compare", fix="--run REF --tools A B, or --baseline REF [--candidate REF]"
+        )
+    if baseline is not None and tools is not None:
+        raise BenchError("--tools and --baseline are two different comparisons", fix="use one of them")
+    notes: list[str] = []
+    if tools is not None:
+        run_id, frame = compare_tools_in_run(store, suite, ref or "latest", tools[0], tools[1], metric)
+        header = f"{tools[1]} vs {tools[0]} in run {run_id} ({metric}; ratio = {tools[1]} / {tools[0]})"
+    else:
+        base_id, cand_id, notes, frame = compare_run_to_baseline(
+            store, suite, baseline or "latest~1", candidate or ref or "latest", tool, metric
+        )
+        header = f"run {cand_id} vs baseline {base_id} ({metric}; ratio = candidate / baseline)"
+    rows = frame.to_dicts()
+    regression = any(r["verdict"] == "regression" for r in rows)
+    if as_json:
+        _emit_json({"comparisons": rows, "notes": notes})
+    else:
+        click.echo(header)
+        for note in notes:
+            err.print(f"[yellow]note:[/yellow] {note}")
+        for r in rows:
+            who = r.get("tool") or f"{r.get('tool_b')}/{r.get('tool_a')}"
+            ci = f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}]" if r["ci_low"] is not None else "[–]"
+            ratio = f"{r['ratio']:.3f}" if r["ratio"] is not None else "–"
+            p = f"{r['p_adjusted']:.2g}" if r["p_adjusted"] is not None else "–"
+            click.echo(
+                f"  {r['operation']:<28} {r['fixture']:<7} {who:<22} {ratio:>7} {ci:<18} p_adj {p:<8} {r['verdict']}"
+            )
+    if fail_on_regression and regression:
+        err.print(
+            "[bold red]regression[/bold red]: at least one cell is significantly slower than the baseline"
+        )
+        sys.exit(EXIT_REGRESSION)
+
+
+# ---------------------------------------------------------------------------------------- images
+@main.group()
+def images() -> None:
+    """Tool images for the Docker backend, built locally (no registry needed)."""
+
+
+@images.command("build")
+@click.option(
+    "--tool", "tools", multiple=True, help="only these tools (repeatable); default: all with a recipe"
+)
+@click.option("--json", "as_json", is_flag=True)
+def images_build(tools: tuple[str, ...], as_json: bool) -> None:
+    """Build missing images (base from debootstrap when nothing can be pulled); existing tags are kept."""
+    from bench_pipeline.images import build_images
+
+    with _progress(not as_json) as say:
+        built = build_images(list(tools) or None, progress=say)
+    rows = [_image_row(i) for i in built]
+    if as_json:
+        _emit_json({"images": rows})
+        return
+    for row in rows:
+        click.echo(f"{row['tool']:<14} {row['tag']}")
+
+
+@images.command("list")
+@click.option("--json", "as_json", is_flag=True)
+def images_list(as_json: bool) -> None:
+    """Images bench-pipeline built on this engine."""
+    from bench_pipeline.images import list_images
+
+    rows = [_image_row(i) for i in list_images()]
+    if as_json:
+        _emit_json({"images": rows})
+        return
+    if not rows:
+        click.echo("no images yet: `bench-pipeline images build`")
+    for row in rows:
+        click.echo(f"{row['tool']:<14} {row['tag']}")
+
+
+def _image_row(info: Any) -> dict:
+    data = info.model_dump() if hasattr(info, "model_dump") else dict(getattr(info, "__dict__", {}))
+    return {k: (str(v) if isinstance(v, Path) else v) for k, v in data.items()}
 
 
 # ---------------------------------------------------------------------------------------- ui

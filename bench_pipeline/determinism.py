@@ -33,13 +33,18 @@ BASE_ENV = {
 }
 
 
-def command_env(suite: Suite, tool: str, *, home: str, path: str, seed: int, values: dict[str, str]) -> dict[str, str]:
+def command_env(
+    suite: Suite, tool: str, *, home: str, path: str, seed: int, values: dict[str, str]
+) -> dict[str, str]:
     """The full environment of one command of ``tool`` (nothing inherited from the caller)."""
     env = dict(BASE_ENV)
     env["HOME"] = home
     env["PATH"] = path
     scope = {**values, "seed": str(seed)}
-    for source, extra in ((f"suite {suite.name} env", suite.env), (f"tool {tool} env", suite.tools[tool].env)):
+    for source, extra in (
+        (f"suite {suite.name} env", suite.env),
+        (f"tool {tool} env", suite.tools[tool].env),
+    ):
         for key, value in extra.items():
             env[key] = expand(value, scope, where=f"{source}.{key}")
     return env

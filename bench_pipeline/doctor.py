@@ -30,10 +30,22 @@ def find_jj() -> str | None:
     return str(cargo_jj) if cargo_jj.exists() else None
 
 
-def _component(name: str, available: bool, version: str | None = None, fix: str = "", detail: str = "",
-               required: bool = False) -> dict:
-    return {"name": name, "available": available, "version": version, "fix": "" if available else fix,
-            "detail": detail, "required": required}
+def _component(
+    name: str,
+    available: bool,
+    version: str | None = None,
+    fix: str = "",
+    detail: str = "",
+    required: bool = False,
+) -> dict:
+    return {
+        "name": name,
+        "available": available,
+        "version": version,
+        "fix": "" if available else fix,
+        "detail": detail,
+        "required": required,
+    }
 
 
 def check_docker() -> dict:
@@ -45,8 +57,13 @@ def check_docker() -> dict:
         client.close()
         return _component("docker", True, version, detail="engine answers")
     except Exception as exc:  # any failure means: not usable
-        return _component("docker", False, None, fix="start the Docker engine, or use --backend local",
-                          detail=str(exc).splitlines()[0][:120])
+        return _component(
+            "docker",
+            False,
+            None,
+            fix="start the Docker engine, or use --backend local",
+            detail=str(exc).splitlines()[0][:120],
+        )
 
 
 def check_all() -> list[dict]:
@@ -58,19 +75,41 @@ def check_all() -> list[dict]:
     out.append(_component("jj", jj_version is not None, jj_version, fix=JJ_INSTALL, detail=jj or ""))
     out.append(check_docker())
     cg = cgroup_version()
-    out.append(_component("cgroup", cg != "none", cg,
-                          detail="v2 gives per-run memory.peak in containers" if cg == "v2" else
-                          "v1: container memory peak from memory.max_usage_in_bytes" if cg == "v1" else "",
-                          fix="run on Linux with cgroups mounted for container limits"))
+    out.append(
+        _component(
+            "cgroup",
+            cg != "none",
+            cg,
+            detail="v2 gives per-run memory.peak in containers"
+            if cg == "v2"
+            else "v1: container memory peak from memory.max_usage_in_bytes"
+            if cg == "v1"
+            else "",
+            fix="run on Linux with cgroups mounted for container limits",
+        )
+    )
     cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
-    out.append(_component("c-compiler", cc is not None, _version([cc, "--version"]) if cc else None,
-                          fix="apt-get install gcc libc6-dev (for exact peak-RSS of small commands)",
-                          detail="builds the bench-exec helper"))
+    out.append(
+        _component(
+            "c-compiler",
+            cc is not None,
+            _version([cc, "--version"]) if cc else None,
+            fix="apt-get install gcc libc6-dev (for exact peak-RSS of small commands)",
+            detail="builds the bench-exec helper",
+        )
+    )
     home = paths.home()
     probe = home if home.exists() else home.parent
     free = shutil.disk_usage(probe).free if probe.exists() else 0
-    out.append(_component("disk", free > 5 << 30, f"{free / (1 << 30):.0f} GiB free at {probe}",
-                          fix="free disk space: large fixtures need several GiB", required=free < 1 << 30))
+    out.append(
+        _component(
+            "disk",
+            free > 5 << 30,
+            f"{free / (1 << 30):.0f} GiB free at {probe}",
+            fix="free disk space: large fixtures need several GiB",
+            required=free < 1 << 30,
+        )
+    )
     hf = _version(["hyperfine", "--version"])
     out.append(_component("hyperfine", hf is not None, hf, fix="apt-get install hyperfine (benchmarks only)"))
     return out

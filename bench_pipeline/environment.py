@@ -53,7 +53,9 @@ def cgroup_version() -> str:
 def project_commit() -> str | None:
     if not shutil.which("git") or not (PROJECT_ROOT / ".git").exists():
         return None
-    proc = subprocess.run(["git", "-C", str(PROJECT_ROOT), "rev-parse", "HEAD"], capture_output=True, text=True)
+    proc = subprocess.run(
+        ["git", "-C", str(PROJECT_ROOT), "rev-parse", "HEAD"], capture_output=True, text=True
+    )
     return proc.stdout.strip() or None if proc.returncode == 0 else None
 
 

@@ -11,6 +11,9 @@ Mutating operations get a pristine copy of the fixture before every run (untimed
 
 from __future__ import annotations
 
+import contextlib
+import difflib
+import json
 import math
 import random
 import time
@@ -30,18 +33,63 @@ from bench_pipeline.tool_fixtures import ToolFixture, tool_fixture_dir
 Progress = Callable[[str], None]
 
 SAMPLE_SCHEMA = {
-    "run_id": pl.Utf8, "suite": pl.Utf8, "tool": pl.Utf8, "operation": pl.Utf8, "fixture": pl.Utf8,
-    "backend": pl.Utf8, "round": pl.Int32, "iteration": pl.Int32, "warmup": pl.Boolean,
-    "wall_ns": pl.Int64, "user_ns": pl.Int64, "sys_ns": pl.Int64, "peak_rss_bytes": pl.Int64,
-    "read_bytes": pl.Int64, "write_bytes": pl.Int64, "ctx_switches": pl.Int64, "exit_code": pl.Int32,
-    "timed_out": pl.Boolean, "ok": pl.Boolean, "stdout_bytes": pl.Int64, "stderr_bytes": pl.Int64,
-    "stderr_tail": pl.Utf8, "created_at": pl.Datetime("us", "UTC"),
+    "run_id": pl.Utf8,
+    "suite": pl.Utf8,
+    "tool": pl.Utf8,
+    "operation": pl.Utf8,
+    "fixture": pl.Utf8,
+    "backend": pl.Utf8,
+    "round": pl.Int32,
+    "iteration": pl.Int32,
+    "warmup": pl.Boolean,
+    "wall_ns": pl.Int64,
+    "user_ns": pl.Int64,
+    "sys_ns": pl.Int64,
+    "peak_rss_bytes": pl.Int64,
+    "read_bytes": pl.Int64,
+    "write_bytes": pl.Int64,
+    "ctx_switches": pl.Int64,
+    "exit_code": pl.Int32,
+    "timed_out": pl.Boolean,
+    "ok": pl.Boolean,
+    "stdout_bytes": pl.Int64,
+    "stderr_bytes": pl.Int64,
+    "stderr_tail": pl.Utf8,
+    "created_at": pl.Datetime("us", "UTC"),
+    "oom_killed": pl.Boolean,
+    "cgroup_peak_bytes": pl.Int64,
+    "cgroup_cpu_ns": pl.Int64,
+    "cgroup_throttled_ns": pl.Int64,
+    "cgroup_io_read_bytes": pl.Int64,
+    "cgroup_io_write_bytes": pl.Int64,
 }
 CELL_SCHEMA = {
-    "run_id": pl.Utf8, "suite": pl.Utf8, "tool": pl.Utf8, "operation": pl.Utf8, "fixture": pl.Utf8,
-    "category": pl.Utf8, "status": pl.Utf8, "reason": pl.Utf8, "n_ok": pl.Int32, "n_failed": pl.Int32,
+    "run_id": pl.Utf8,
+    "suite": pl.Utf8,
+    "tool": pl.Utf8,
+    "operation": pl.Utf8,
+    "fixture": pl.Utf8,
+    "category": pl.Utf8,
+    "status": pl.Utf8,
+    "reason": pl.Utf8,
+    "n_ok": pl.Int32,
+    "n_failed": pl.Int32,
     "stop": pl.Utf8,
+    "base_operation": pl.Utf8,
+    "params": pl.Utf8,
+    "valid": pl.Boolean,
+    "equivalence": pl.Utf8,
+    "similarity": pl.Float64,
 }
+
+
+CGROUP_FIELDS = (
+    "cgroup_peak_bytes",
+    "cgroup_cpu_ns",
+    "cgroup_throttled_ns",
+    "cgroup_io_read_bytes",
+    "cgroup_io_write_bytes",
+)
 
 
 @dataclass(frozen=True)
@@ -59,7 +107,9 @@ class EffectiveSettings:
         if not quick:
             return cls(s.warmup, s.min_runs, s.max_runs, s.target_ci, s.time_budget_s, s.timeout_s)
         q = suite.quick
-        return cls(q.warmup, q.min_runs, max(q.min_runs, q.max_runs), s.target_ci, q.time_budget_s, s.timeout_s)
+        return cls(
+            q.warmup, q.min_runs, max(q.min_runs, q.max_runs), s.target_ci, q.time_budget_s, s.timeout_s
+        )
 
 
 @dataclass
@@ -72,6 +122,9 @@ class Cell:
     reason: str = ""
     stop: str = ""
     walls: list[int] = field(default_factory=list)
+    probes: dict[str, str] = field(default_factory=dict)  # probe name -> output (or "!error ...")
+    equivalence: str = ""  # "", equal, differs, probe failed, no reference
+    similarity: float | None = None
     n_failed: int = 0
     consecutive_failures: int = 0
     iterations: int = 0
@@ -106,7 +159,7 @@ def median_ci_halfwidth(values: list[int]) -> float:
 
 def plan_cells(suite: Suite, tools: list[str], sizes: list[str], quick: bool) -> list[Cell]:
     cells = []
-    for op in suite.operations:
+    for op in suite.expanded_operations():
         if quick and not op.quick:
             continue
         for size in sizes:
@@ -130,7 +183,10 @@ class _ToolSession:
         self.seed = 0
         w = PurePosixPath(worker.work_root)
         self.home = str(w / "home")
-        self.pristine = {size: str(PurePosixPath(worker.fixture_root) / f.dir_name / "root") for size, f in fixtures.items()}
+        self.pristine = {
+            size: str(PurePosixPath(worker.fixture_root) / f.dir_name / "root")
+            for size, f in fixtures.items()
+        }
         self.shared = {size: str(w / size / "shared") for size in fixtures}
         self.scratch = {size: str(w / size / "mutable") for size in fixtures}
 
@@ -143,15 +199,87 @@ class _ToolSession:
 
     def env(self, values: dict[str, str]) -> dict[str, str]:
         self.seed += 1
-        return command_env(self.suite, self.tool, home=self.home, path=self.worker.path, seed=self.seed, values=values)
+        return command_env(
+            self.suite, self.tool, home=self.home, path=self.worker.path, seed=self.seed, values=values
+        )
 
-    def values(self, size: str, root: str, op: str) -> dict[str, str]:
+    def values(self, size: str, root: str, op: str, params: dict | None = None) -> dict[str, str]:
         tool = self.suite.tools[self.tool]
         return {
             **self.fixtures[size].vars,
-            "root": root, "repo": str(PurePosixPath(root) / tool.workdir), "work": self.worker.work_root,
-            "src": str(PurePosixPath(self.pristine[size]) / tool.source), "tool": self.tool, "operation": op, "fixture": size,
+            "root": root,
+            "repo": str(PurePosixPath(root) / tool.workdir),
+            "work": self.worker.work_root,
+            "src": str(PurePosixPath(self.pristine[size]) / tool.source),
+            "tool": self.tool,
+            "operation": op,
+            "fixture": size,
+            **{k: str(v) for k, v in (params or {}).items()},
         }
+
+
+def _probe(session: _ToolSession, cell: Cell, cwd: str, values: dict[str, str], where: str) -> dict[str, str]:
+    """Run the operation's state probes (untimed) right after a successful timed run."""
+    assert cell.command is not None
+    out = {}
+    for name in cell.operation.equivalence:
+        spec = cell.command.probes.get(name) or session.suite.tools[cell.tool].probes[name]
+        argv = ["sh", "-c", spec] if isinstance(spec, str) else list(spec)
+        argv = expand_argv(argv, values, where=f"{where}.probes.{name}")
+        res = session.worker.capture(argv, cwd, session.env(values), 60)
+        out[name] = (
+            res["stdout"]
+            if res["exit_code"] == 0
+            else f"!probe exited {res['exit_code']}: {res['stderr_tail'][-200:]}"
+        )
+    return out
+
+
+def similarity(a: str, b: str) -> float:
+    """0–1 similarity of two probe outputs: difflib's ratio over their lines (1.0 iff equal)."""
+    if a == b:
+        return 1.0
+    return difflib.SequenceMatcher(None, a.splitlines(), b.splitlines(), autojunk=False).ratio()
+
+
+def evaluate_equivalence(cells: list[Cell], reference: str) -> None:
+    """Compare each tool's probe outputs with the reference tool's, per operation × fixture.
+
+    A cell whose resulting state differs is marked invalid: a tool that "wins" by doing less
+    work must not be reported as faster.
+    """
+    by_key: dict[tuple[str, str], dict[str, Cell]] = {}
+    for c in cells:
+        if c.operation.equivalence and c.status in ("measured", "pending"):
+            by_key.setdefault((c.operation.name, c.fixture), {})[c.tool] = c
+    for group in by_key.values():
+        ref = group.get(reference)
+        for tool, c in group.items():
+            if not c.probes:
+                c.equivalence = "not probed"
+                continue
+            failed = [n for n, v in c.probes.items() if v.startswith("!probe")]
+            if failed:
+                c.equivalence, c.similarity = "probe failed", 0.0
+                c.reason = (c.reason + "; " if c.reason else "") + c.probes[failed[0]][1:]
+                continue
+            if tool == reference:
+                c.equivalence, c.similarity = "reference", 1.0
+                continue
+            if ref is None or not ref.probes or any(v.startswith("!probe") for v in ref.probes.values()):
+                c.equivalence = "no reference"
+                continue
+            scores = {n: similarity(c.probes[n], ref.probes.get(n, "")) for n in c.operation.equivalence}
+            c.similarity = min(scores.values())
+            if c.similarity == 1.0:
+                c.equivalence = "equal"
+            else:
+                c.equivalence = "differs"
+                worst = min(scores, key=scores.__getitem__)
+                c.reason = (
+                    f"resulting state differs from {reference}'s ({worst}: similarity {scores[worst]:.2f})"
+                    + (f"; {c.reason}" if c.reason else "")
+                )
 
 
 def _check_tool(session: _ToolSession) -> tuple[str | None, str]:
@@ -164,11 +292,21 @@ def _check_tool(session: _ToolSession) -> tuple[str | None, str]:
             return None, f"{exe!r} not found on PATH in the {session.worker.description} worker"
     res = session.worker.capture(tool.version, session.worker.work_root, env, 30)
     if res["exit_code"] != 0:
-        return None, f"`{' '.join(tool.version)}` failed (exit {res['exit_code']}): {res['stderr_tail'].strip()[:200]}"
+        return (
+            None,
+            f"`{' '.join(tool.version)}` failed (exit {res['exit_code']}): {res['stderr_tail'].strip()[:200]}",
+        )
     return res["stdout"].strip().splitlines()[0] if res["stdout"].strip() else "unknown", ""
 
 
-def _run_steps(session: _ToolSession, steps: list[list[str]], cwd: str, values: dict[str, str], where: str, timeout: float) -> str:
+def _run_steps(
+    session: _ToolSession,
+    steps: list[list[str]],
+    cwd: str,
+    values: dict[str, str],
+    where: str,
+    timeout: float,
+) -> str:
     """Run untimed prepare/conclude steps; return an error text or ''."""
     for i, argv in enumerate(steps):
         cmd = expand_argv(argv, values, where=f"{where}[{i}]")
@@ -187,20 +325,34 @@ def _measure_once(session: _ToolSession, cell: Cell, settings: EffectiveSettings
         error = session.restore(size, root)
         if error:
             return {"prepare_error": error}
-    values = session.values(size, root, op.name)
-    where = f"{session.suite.source}: operations.{op.name}.commands.{cell.tool}"
+    values = session.values(size, root, op.name, op.param_values)
+    where = f"{session.suite.source}: operations.{op.base or op.name}.commands.{cell.tool}"
     cwd = expand(cmd.cwd, values, where=f"{where}.cwd") if cmd.cwd else values["repo"]
     if not str(cwd).startswith("/"):
         cwd = str(PurePosixPath(root) / cwd)
-    error = _run_steps(session, cmd.prepare if cmd.prepare is not None else op.prepare, cwd, values,
-                       f"{where}.prepare", settings.timeout_s)
+    error = _run_steps(
+        session,
+        cmd.prepare if cmd.prepare is not None else op.prepare,
+        cwd,
+        values,
+        f"{where}.prepare",
+        settings.timeout_s,
+    )
     if error:
         return {"prepare_error": error}
     argv = expand_argv(cmd.argv(), values, where=f"{where}.run")
     result = session.worker.exec(argv, cwd, session.env(values), settings.timeout_s)
     result["ok"] = (not result["timed_out"]) and result["exit_code"] in cmd.expect_exit
-    conclude_error = _run_steps(session, cmd.conclude if cmd.conclude is not None else op.conclude, cwd, values,
-                                f"{where}.conclude", settings.timeout_s)
+    if op.equivalence and result["ok"] and not cell.probes:
+        cell.probes = _probe(session, cell, cwd, values, where)
+    conclude_error = _run_steps(
+        session,
+        cmd.conclude if cmd.conclude is not None else op.conclude,
+        cwd,
+        values,
+        f"{where}.conclude",
+        settings.timeout_s,
+    )
     if conclude_error:
         result["ok"] = False
         result["stderr_tail"] = conclude_error
@@ -234,11 +386,20 @@ def execute_run(
     try:
         for tool in tools:
             spec = WorkerSpec(
-                suite=suite.name, tool=tool, run_id=run_id, work_dir=work_dir / tool,
-                fixture_dir=tool_fixture_dir(fixture_cache, suite.name, tool), profile=suite.settings.profile,
+                suite=suite.name,
+                tool=tool,
+                run_id=run_id,
+                work_dir=work_dir / tool,
+                fixture_dir=tool_fixture_dir(fixture_cache, suite.name, tool),
+                profile=suite.settings.profile,
             )
             worker = backend.start_worker(spec)
-            session = _ToolSession(suite, tool, worker, {s: tool_fixtures[(tool, s)] for s in sizes if (tool, s) in tool_fixtures})
+            session = _ToolSession(
+                suite,
+                tool,
+                worker,
+                {s: tool_fixtures[(tool, s)] for s in sizes if (tool, s) in tool_fixtures},
+            )
             sessions[tool] = session
             version, why = _check_tool(session)
             if version is None:
@@ -258,8 +419,10 @@ def execute_run(
                 if error:
                     raise RunnerError(f"{tool}: preparing the working copy failed: {error}")
         active = [c for c in cells if c.status == "pending"]
-        say(f"{len(active)} cells to measure ({len(cells) - len(active)} n/a or unavailable); "
-            f"warmup {settings.warmup}, runs {settings.min_runs}–{settings.max_runs}, budget {settings.time_budget_s:.0f}s")
+        say(
+            f"{len(active)} cells to measure ({len(cells) - len(active)} n/a or unavailable); "
+            f"warmup {settings.warmup}, runs {settings.min_runs}–{settings.max_runs}, budget {settings.time_budget_s:.0f}s"
+        )
         total_rounds = settings.warmup + settings.max_runs
         while active and rounds < total_rounds:
             order = active[:]
@@ -293,13 +456,16 @@ def execute_run(
                 elif timed >= settings.min_runs and median_ci_halfwidth(cell.walls) <= settings.target_ci:
                     cell.status, cell.stop = "measured", "converged"
             active = [c for c in active if c.status == "pending"]
-            say(f"round {rounds}/{total_rounds}{' (warmup)' if warm else ''}: "
-                f"{len(active)} cells still measuring, {elapsed:.0f}s elapsed")
+            say(
+                f"round {rounds}/{total_rounds}{' (warmup)' if warm else ''}: "
+                f"{len(active)} cells still measuring, {elapsed:.0f}s elapsed"
+            )
             if timed >= 1 and elapsed > settings.time_budget_s:
                 for cell in active:
                     cell.stop = "time budget"
                 say(f"time budget of {settings.time_budget_s:.0f}s spent after {timed} timed rounds")
                 break
+        evaluate_equivalence(cells, suite.reference)
         for cell in cells:
             if cell.status == "pending":
                 cell.stop = cell.stop or "max_runs"
@@ -308,15 +474,30 @@ def execute_run(
                     cell.reason = _failure_reason(rows, cell)
     finally:
         for session in sessions.values():
-            try:
+            with contextlib.suppress(RunnerError):
                 session.worker.close()
-            except RunnerError:
-                pass
     samples = pl.DataFrame(rows, schema=SAMPLE_SCHEMA) if rows else pl.DataFrame(schema=SAMPLE_SCHEMA)
     cell_rows = [
-        {"run_id": run_id, "suite": suite.name, "tool": c.tool, "operation": c.operation.name, "fixture": c.fixture,
-         "category": c.operation.category, "status": c.status, "reason": c.reason, "n_ok": len(c.walls),
-         "n_failed": c.n_failed, "stop": c.stop}
+        {
+            "run_id": run_id,
+            "suite": suite.name,
+            "tool": c.tool,
+            "operation": c.operation.name,
+            "fixture": c.fixture,
+            "category": c.operation.category,
+            "status": c.status,
+            "reason": c.reason,
+            "n_ok": len(c.walls),
+            "n_failed": c.n_failed,
+            "stop": c.stop,
+            "base_operation": c.operation.base or c.operation.name,
+            "params": json.dumps(c.operation.param_values) if c.operation.param_values else None,
+            "valid": None
+            if c.equivalence in ("", "not probed", "no reference")
+            else c.equivalence in ("equal", "reference"),
+            "equivalence": c.equivalence or None,
+            "similarity": c.similarity,
+        }
         for c in cells
     ]
     return RunResult(
@@ -331,22 +512,48 @@ def execute_run(
 
 def _failure_reason(rows: list[dict], cell: Cell) -> str:
     for row in reversed(rows):
-        if row["tool"] == cell.tool and row["operation"] == cell.operation.name and row["fixture"] == cell.fixture \
-                and not row["ok"]:
-            what = "timed out" if row["timed_out"] else f"exit {row['exit_code']}"
+        if (
+            row["tool"] == cell.tool
+            and row["operation"] == cell.operation.name
+            and row["fixture"] == cell.fixture
+            and not row["ok"]
+        ):
+            what = (
+                "killed: out of memory"
+                if row.get("oom_killed")
+                else "timed out"
+                if row["timed_out"]
+                else f"exit {row['exit_code']}"
+            )
             return f"{what}: {(row['stderr_tail'] or '').strip()[-300:]}"
     return cell.reason or "no successful run"
 
 
 def _row(run_id: str, suite: str, backend: str, cell: Cell, round_idx: int, warm: bool, r: dict) -> dict:
     return {
-        "run_id": run_id, "suite": suite, "tool": cell.tool, "operation": cell.operation.name,
-        "fixture": cell.fixture, "backend": backend, "round": round_idx,
-        "iteration": -1 if warm else cell.iterations - 1, "warmup": warm,
-        "wall_ns": r["wall_ns"], "user_ns": r["user_ns"], "sys_ns": r["sys_ns"],
-        "peak_rss_bytes": r["peak_rss_bytes"], "read_bytes": r["read_bytes"], "write_bytes": r["write_bytes"],
-        "ctx_switches": r["ctx_switches"], "exit_code": r["exit_code"], "timed_out": r["timed_out"], "ok": r["ok"],
-        "stdout_bytes": r["stdout_bytes"], "stderr_bytes": r["stderr_bytes"],
+        "run_id": run_id,
+        "suite": suite,
+        "tool": cell.tool,
+        "operation": cell.operation.name,
+        "fixture": cell.fixture,
+        "backend": backend,
+        "round": round_idx,
+        "iteration": -1 if warm else cell.iterations - 1,
+        "warmup": warm,
+        "wall_ns": r["wall_ns"],
+        "user_ns": r["user_ns"],
+        "sys_ns": r["sys_ns"],
+        "peak_rss_bytes": r["peak_rss_bytes"],
+        "read_bytes": r["read_bytes"],
+        "write_bytes": r["write_bytes"],
+        "ctx_switches": r["ctx_switches"],
+        "exit_code": r["exit_code"],
+        "timed_out": r["timed_out"],
+        "ok": r["ok"],
+        "stdout_bytes": r["stdout_bytes"],
+        "stderr_bytes": r["stderr_bytes"],
         "stderr_tail": None if r["ok"] else (r.get("stderr_tail") or "")[-1000:],
         "created_at": datetime.now(UTC),
+        "oom_killed": r.get("oom_killed"),
+        **{k: r.get(k) for k in CGROUP_FIELDS},
     }

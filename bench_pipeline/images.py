@@ -112,7 +112,8 @@ def docker_client(timeout: int = 60) -> Any:
     try:
         import docker
 
-        client = docker.from_env(timeout=timeout)
+        # (mypy may resolve "docker" to the project's docker/ folder of Dockerfiles)
+        client = docker.from_env(timeout=timeout)  # type: ignore[attr-defined]
         client.ping()
         return client
     except Exception as exc:  # DockerException, requests errors, missing socket …
@@ -247,7 +248,7 @@ def _get(client: Any, tag: str) -> Any | None:
 def list_images(client: Any = None) -> list[ImageInfo]:
     """Every image bench-pipeline made on this engine, one entry per tag."""
     client = client or docker_client()
-    out = []
+    out: list[ImageInfo] = []
     for image in client.images.list(filters={"label": f"{LABEL}=1"}):
         role = (image.labels or {}).get(f"{LABEL}.role", "tool")
         name = "base" if role == "base" else (image.labels or {}).get(f"{LABEL}.tool", "?")
@@ -382,7 +383,8 @@ def _ensure_tool_image(
         for proxy in ("http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY"):
             if os.environ.get(proxy):
                 buildargs[proxy] = os.environ[proxy]
-        parent_labels = (_get(client, parent_tag).labels or {}) if plan.recipe.parent else {}
+        parent = _get(client, parent_tag) if plan.recipe.parent else None
+        parent_labels = (parent.labels or {}) if parent is not None else {}
         labels = {
             LABEL: "1",
             f"{LABEL}.role": "tool",

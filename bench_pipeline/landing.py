@@ -26,7 +26,9 @@ class LandingFile:
     tool: str
 
 
-def write_landing(df: pl.DataFrame, landing_dir: Path, *, run_id: str, kind: str, suite: str, tool: str) -> Path:
+def write_landing(
+    df: pl.DataFrame, landing_dir: Path, *, run_id: str, kind: str, suite: str, tool: str
+) -> Path:
     if kind not in KINDS:
         raise ValueError(f"unknown landing kind {kind!r}")
     target_dir = landing_dir / run_id
@@ -45,7 +47,9 @@ def write_landing(df: pl.DataFrame, landing_dir: Path, *, run_id: str, kind: str
     return target
 
 
-def pending_files(landing_dir: Path, *, suite: str | None = None, tool: str | None = None) -> list[LandingFile]:
+def pending_files(
+    landing_dir: Path, *, suite: str | None = None, tool: str | None = None
+) -> list[LandingFile]:
     """Complete landing files (temporary ones are skipped), oldest run directory first."""
     if not landing_dir.exists():
         return []

@@ -9,10 +9,17 @@ from bench_pipeline.report import Report, build_report, write_reports
 from bench_pipeline.store import Store
 
 
-def render_run(store: Store, suite: str, ref: str = "latest", formats: tuple[str, ...] | list[str] = ("md", "json"),
-               reports_dir: Path | None = None) -> tuple[Report, dict[str, Path]]:
+def render_run(
+    store: Store,
+    suite: str,
+    ref: str = "latest",
+    formats: tuple[str, ...] | list[str] = ("md", "json"),
+    reports_dir: Path | None = None,
+) -> tuple[Report, dict[str, Path]]:
     run_id = store.resolve_run(suite, ref)
     newest = store.resolve_run(suite, "latest")
     report = build_report(store, suite, run_id)
-    written = write_reports(report, reports_dir or paths.reports_dir(), formats, point_latest=run_id == newest)
+    written = write_reports(
+        report, reports_dir or paths.reports_dir(), formats, point_latest=run_id == newest
+    )
     return report, written

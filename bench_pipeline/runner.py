@@ -139,8 +139,14 @@ def measure_direct(argv: list[str], cwd: str, env: dict[str, str], timeout_s: fl
     start = time.perf_counter_ns()
     try:
         proc = subprocess.Popen(
-            argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, start_new_session=True, close_fds=True,
+            argv,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+            close_fds=True,
         )
     except OSError as exc:
         return _spawn_error(exc, argv)
@@ -178,15 +184,23 @@ def measure_direct(argv: list[str], cwd: str, env: dict[str, str], timeout_s: fl
     )
 
 
-def measure_with_helper(helper: str, argv: list[str], cwd: str, env: dict[str, str], timeout_s: float) -> dict:
+def measure_with_helper(
+    helper: str, argv: list[str], cwd: str, env: dict[str, str], timeout_s: float
+) -> dict:
     """Measure through ``bench-exec``: it forks the command, times it and reports its rusage."""
     result_r, result_w = os.pipe()
     timeout_ms = max(0, int(timeout_s * 1000))
     try:
         proc = subprocess.Popen(
-            [helper, str(result_w), str(timeout_ms), "--", *argv], cwd=cwd, env=env,
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            start_new_session=True, close_fds=True, pass_fds=(result_w,),
+            [helper, str(result_w), str(timeout_ms), "--", *argv],
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+            close_fds=True,
+            pass_fds=(result_w,),
         )
     except OSError as exc:
         os.close(result_r)
@@ -210,14 +224,26 @@ def measure_with_helper(helper: str, argv: list[str], cwd: str, env: dict[str, s
         return _result(ok=False, error=f"bench-exec reported {line!r} (exit {proc.returncode})")
     wall, user, sys_, rss_kb, inb, outb, nv, niv, code, sig, tout, exec_errno = (int(x) for x in fields)
     if exec_errno:
-        return _spawn_error(OSError(exec_errno, os.strerror(exec_errno)) if exec_errno != 2
-                            else FileNotFoundError(exec_errno, os.strerror(exec_errno)), argv)
+        return _spawn_error(
+            OSError(exec_errno, os.strerror(exec_errno))
+            if exec_errno != 2
+            else FileNotFoundError(exec_errno, os.strerror(exec_errno)),
+            argv,
+        )
     exit_code = code if code >= 0 else -sig
     return _result(
-        wall_ns=wall, user_ns=user, sys_ns=sys_, peak_rss_bytes=rss_kb * 1024,
-        read_bytes=inb * 512, write_bytes=outb * 512, ctx_switches=nv + niv,
-        exit_code=-9 if tout else exit_code, signal=sig, timed_out=bool(tout),
-        stdout_bytes=counts["stdout"], stderr_bytes=counts["stderr"],
+        wall_ns=wall,
+        user_ns=user,
+        sys_ns=sys_,
+        peak_rss_bytes=rss_kb * 1024,
+        read_bytes=inb * 512,
+        write_bytes=outb * 512,
+        ctx_switches=nv + niv,
+        exit_code=-9 if tout else exit_code,
+        signal=sig,
+        timed_out=bool(tout),
+        stdout_bytes=counts["stdout"],
+        stderr_bytes=counts["stderr"],
         stderr_tail=tail.decode("utf-8", "replace"),
     )
 
@@ -225,16 +251,32 @@ def measure_with_helper(helper: str, argv: list[str], cwd: str, env: dict[str, s
 def capture(argv: list[str], cwd: str, env: dict[str, str], timeout_s: float, limit: int = 1 << 20) -> dict:
     """Run a command untimed and return its exit code, stdout (up to ``limit`` bytes) and stderr tail."""
     try:
-        proc = subprocess.run(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, capture_output=True,
-                              timeout=timeout_s if timeout_s > 0 else None, start_new_session=True)
+        proc = subprocess.run(
+            argv,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=timeout_s if timeout_s > 0 else None,
+            start_new_session=True,
+        )
     except OSError as exc:
-        return {"ok": True, "exit_code": 127 if isinstance(exc, FileNotFoundError) else 126,
-                "stdout": "", "stderr_tail": f"cannot execute {argv[0]!r}: {exc.strerror}", "timed_out": False}
+        return {
+            "ok": True,
+            "exit_code": 127 if isinstance(exc, FileNotFoundError) else 126,
+            "stdout": "",
+            "stderr_tail": f"cannot execute {argv[0]!r}: {exc.strerror}",
+            "timed_out": False,
+        }
     except subprocess.TimeoutExpired:
         return {"ok": True, "exit_code": -9, "stdout": "", "stderr_tail": "timed out", "timed_out": True}
-    return {"ok": True, "exit_code": proc.returncode, "timed_out": False,
-            "stdout": proc.stdout[:limit].decode("utf-8", "replace"),
-            "stderr_tail": proc.stderr[-STDERR_TAIL_BYTES:].decode("utf-8", "replace")}
+    return {
+        "ok": True,
+        "exit_code": proc.returncode,
+        "timed_out": False,
+        "stdout": proc.stdout[:limit].decode("utf-8", "replace"),
+        "stderr_tail": proc.stderr[-STDERR_TAIL_BYTES:].decode("utf-8", "replace"),
+    }
 
 
 def restore(src: str, dst: str) -> dict:
@@ -252,16 +294,41 @@ def restore(src: str, dst: str) -> dict:
     return {"ok": True, "seconds": (time.perf_counter_ns() - start) / 1e9}
 
 
+def _cgroup_probe():  # type: ignore[no-untyped-def]
+    """Per-run cgroup counters (``cgroup.py``, shipped next to this file) when the backend asks for them.
+
+    Loaded by file path: ``-I`` keeps the script's directory off ``sys.path``.
+    """
+    if os.environ.get("BENCH_CGROUP_METRICS") != "1":
+        return None
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cgroup.py")
+    try:
+        spec = importlib.util.spec_from_file_location("bench_cgroup", path)
+        module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+        spec.loader.exec_module(module)  # type: ignore[union-attr]
+    except (OSError, ImportError, AttributeError):
+        return None
+    return module.CgroupProbe.detect()
+
+
 class Runner:
     """Measures commands, through the helper when one is given."""
 
     def __init__(self, exec_helper: str | None = None) -> None:
         self.exec_helper = exec_helper if exec_helper and os.access(exec_helper, os.X_OK) else None
+        self.cgroup = _cgroup_probe()
 
     def measure(self, argv: list[str], cwd: str, env: dict[str, str], timeout_s: float = 60.0) -> dict:
+        mark = self.cgroup.begin() if self.cgroup else None
         if self.exec_helper:
-            return measure_with_helper(self.exec_helper, argv, cwd, env, timeout_s)
-        return measure_direct(argv, cwd, env, timeout_s)
+            result = measure_with_helper(self.exec_helper, argv, cwd, env, timeout_s)
+        else:
+            result = measure_direct(argv, cwd, env, timeout_s)
+        if self.cgroup and result.get("ok"):
+            result.update(self.cgroup.end(mark, result))
+        return result
 
     def info(self) -> dict:
         return {
@@ -272,19 +339,24 @@ class Runner:
             "uid": os.getuid(),
             "exec_helper": bool(self.exec_helper),
             "rss_method": "bench-exec" if self.exec_helper else "python-fork",
+            **(self.cgroup.describe() if self.cgroup else {}),
         }
 
     def handle(self, request: dict) -> dict:
         op = request.get("op")
         if op == "exec":
             return self.measure(
-                list(request["argv"]), request.get("cwd") or os.getcwd(),
-                dict(request.get("env") or os.environ), float(request.get("timeout_s", 60.0)),
+                list(request["argv"]),
+                request.get("cwd") or os.getcwd(),
+                dict(request.get("env") or os.environ),
+                float(request.get("timeout_s", 60.0)),
             )
         if op == "capture":
             return capture(
-                list(request["argv"]), request.get("cwd") or os.getcwd(),
-                dict(request.get("env") or os.environ), float(request.get("timeout_s", 60.0)),
+                list(request["argv"]),
+                request.get("cwd") or os.getcwd(),
+                dict(request.get("env") or os.environ),
+                float(request.get("timeout_s", 60.0)),
             )
         if op == "restore":
             return restore(request["src"], request["dst"])

@@ -8,6 +8,7 @@ templates of commands. See ``docs/suite-format.md`` for the format.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 import string
 from pathlib import Path
@@ -87,6 +88,10 @@ class Tool(_Strict):
         default_factory=list,
         description="untimed, after every copy of the pristine fixture (e.g. `git worktree repair`: worktrees record absolute paths)",
     )
+    probes: dict[str, Argv | str] = Field(
+        default_factory=dict,
+        description="named state probes: print a canonical view of the resulting state (a string runs under sh -c)",
+    )
     workdir: str = Field("repo", description="directory (relative to ${root}) commands run in")
     source: str = Field(
         "repo", description="repository (relative to ${root}) that ${src} names, e.g. for clones"
@@ -110,6 +115,9 @@ class ToolCommand(_Strict):
     conclude: list[Argv] | None = None
     cwd: str | None = None
     expect_exit: list[int] = Field(default_factory=lambda: [0])
+    probes: dict[str, Argv | str] = Field(
+        default_factory=dict, description="state probes for this operation only (override the tool's)"
+    )
 
     @model_validator(mode="after")
     def _shell_consistent(self) -> ToolCommand:
@@ -135,11 +143,99 @@ class Operation(_Strict):
     conclude: list[Argv] = Field(default_factory=list, description="untimed, after every timed run")
     commands: dict[str, ToolCommand] = Field(default_factory=dict)
     na: dict[str, str] = Field(default_factory=dict, description="tool -> why the operation has no meaning")
+    params: dict[str, list[int | str]] = Field(
+        default_factory=dict, description="parameter ranges, expanded into one cell per combination"
+    )
+    targets: dict[str, str] = Field(
+        default_factory=dict, description='e.g. {"p99": "500ms", "rss_median": "64MiB"}'
+    )
+    equivalence: list[str] = Field(
+        default_factory=list, description="state probes whose output must match the reference tool's"
+    )
+    # set on expanded copies of parameterised operations
+    base: str = ""
+    param_values: dict[str, int | str] = Field(default_factory=dict)
 
     @field_validator("name")
     @classmethod
     def _name(cls, v: str) -> str:
         return _check_name(v, "operation name")
+
+    @field_validator("params")
+    @classmethod
+    def _params(cls, v: dict[str, list[int | str]]) -> dict[str, list[int | str]]:
+        for key, values in v.items():
+            if not re.match(r"^[a-z][a-z0-9_]*$", key):
+                raise ValueError(f"parameter name {key!r} must be lower-case letters, digits, _")
+            if key in KNOWN_VARS:
+                raise ValueError(f"parameter name {key!r} shadows a template name")
+            if not values:
+                raise ValueError(f"parameter {key!r} has no values")
+            for value in values:
+                if not re.match(r"^[A-Za-z0-9_.-]{1,32}$", str(value)):
+                    raise ValueError(f"parameter {key!r} value {value!r} must be 1-32 letters, digits, _ . -")
+        return v
+
+    @field_validator("targets")
+    @classmethod
+    def _targets(cls, v: dict[str, str]) -> dict[str, str]:
+        for key, limit in v.items():
+            parse_target(key, limit)
+        return v
+
+    def expand(self) -> list[Operation]:
+        """One operation per parameter combination, named ``base[k=v,...]``; itself when unparameterised."""
+        if not self.params:
+            return [self]
+        keys = sorted(self.params)
+        out = []
+        for combo in itertools.product(*(self.params[k] for k in keys)):
+            values = dict(zip(keys, combo, strict=True))
+            label = ",".join(f"{k}={values[k]}" for k in keys)
+            out.append(
+                self.model_copy(
+                    update={
+                        "name": f"{self.name}[{label}]",
+                        "base": self.name,
+                        "param_values": values,
+                        "params": {},
+                    }
+                )
+            )
+        return out
+
+
+TARGET_STATS = ("median", "mean", "p95", "p99", "max")
+_UNITS = {
+    "ns": 1,
+    "us": 1e3,
+    "µs": 1e3,
+    "ms": 1e6,
+    "s": 1e9,
+    "B": 1,
+    "KiB": 1 << 10,
+    "MiB": 1 << 20,
+    "GiB": 1 << 30,
+}
+
+
+def parse_target(key: str, limit: str) -> tuple[str, str, float]:
+    """``("p99", "500ms")`` → ("wall", "p99", 5e8); ``("rss_median", "64MiB")`` → ("rss", "median", 67108864)."""
+    metric, _, stat = key.rpartition("_")
+    metric = metric or "wall"
+    if metric not in ("wall", "cpu", "rss") or stat not in TARGET_STATS:
+        raise ValueError(
+            f"target {key!r}: use STAT or METRIC_STAT with STAT in {TARGET_STATS} and METRIC wall|cpu|rss"
+        )
+    m = re.match(r"^\s*([0-9]*\.?[0-9]+)\s*([A-Za-zµ]+)\s*$", str(limit))
+    if not m or m.group(2) not in _UNITS:
+        raise ValueError(
+            f"target {key!r}: limit {limit!r} must be a number with a unit ({', '.join(_UNITS)})"
+        )
+    unit = m.group(2)
+    if (metric == "rss") != (unit in ("B", "KiB", "MiB", "GiB")):
+        raise ValueError(f"target {key!r}: {unit} does not measure {metric}")
+    return metric, stat, float(m.group(1)) * _UNITS[unit]
 
 
 class Suite(_Strict):
@@ -149,6 +245,7 @@ class Suite(_Strict):
     quick: QuickSettings = Field(default_factory=QuickSettings)
     env: dict[str, str] = Field(default_factory=dict)
     tools: dict[str, Tool]
+    reference_tool: str | None = Field(None, description="equivalence checks compare every tool to this one")
     operations: list[Operation]
     source: str = Field("", exclude=True)
     sha256: str = Field("", exclude=True)
@@ -190,7 +287,13 @@ class Suite(_Strict):
                     "add a command, or `na: {tool: reason}` where the operation has no meaning"
                 )
             for tool, cmd in op.commands.items():
-                unknown = _template_names(cmd, op) - KNOWN_VARS
+                for probe in op.equivalence:
+                    if probe not in cmd.probes and probe not in self.tools[tool].probes:
+                        raise ValueError(
+                            f"operation {op.name!r} checks state probe {probe!r}, which tool {tool!r} does not "
+                            "define: add it under tools.<tool>.probes or commands.<tool>.probes"
+                        )
+                unknown = _template_names(cmd, op) - KNOWN_VARS - set(op.params)
                 if unknown:
                     raise ValueError(
                         f"operation {op.name!r}, tool {tool!r} uses unknown template name(s) "
@@ -198,10 +301,20 @@ class Suite(_Strict):
                     )
         if not self.operations:
             raise ValueError("a suite needs at least one operation")
+        if self.reference_tool is not None and self.reference_tool not in self.tools:
+            raise ValueError(f"reference_tool {self.reference_tool!r} is not in `tools`")
         return self
 
+    @property
+    def reference(self) -> str:
+        return self.reference_tool or next(iter(self.tools))
+
+    def expanded_operations(self) -> list[Operation]:
+        """Operations with parameter ranges expanded into one operation per combination."""
+        return [expanded for op in self.operations for expanded in op.expand()]
+
     def operation(self, name: str) -> Operation:
-        for op in self.operations:
+        for op in self.expanded_operations():
             if op.name == name:
                 return op
         raise SuiteError(

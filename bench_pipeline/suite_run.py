@@ -70,8 +70,13 @@ def new_run_id(suite: str) -> str:
     return f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}-{suite}-{uuid.uuid4().hex[:6]}"
 
 
-def prepare_fixtures(suite: Suite, tools: list[str], sizes: list[str], progress: Progress | None = None,
-                     cache_dir: Path | None = None) -> tuple[dict[tuple[str, str], ToolFixture], dict[str, str]]:
+def prepare_fixtures(
+    suite: Suite,
+    tools: list[str],
+    sizes: list[str],
+    progress: Progress | None = None,
+    cache_dir: Path | None = None,
+) -> tuple[dict[tuple[str, str], ToolFixture], dict[str, str]]:
     """Every (tool, size) fixture; a tool whose setup cannot run is reported, not fatal."""
     say = progress or (lambda _m: None)
     cache_dir = cache_dir or paths.fixtures_dir()
@@ -92,7 +97,9 @@ def prepare_fixtures(suite: Suite, tools: list[str], sizes: list[str], progress:
     return prepared, unavailable
 
 
-def run_suite(request: RunRequest, *, store: Store | None = None, progress: Progress | None = None) -> RunOutcome:
+def run_suite(
+    request: RunRequest, *, store: Store | None = None, progress: Progress | None = None
+) -> RunOutcome:
     say = progress or (lambda _m: None)
     store = store or Store()
     suite = request.suite
@@ -106,46 +113,95 @@ def run_suite(request: RunRequest, *, store: Store | None = None, progress: Prog
     host = host_info(paths.home())
     settings = EffectiveSettings.for_suite(suite, request.quick).__dict__
     store.create_run(
-        run_id, suite.name, trigger=request.trigger, backend=backend.name, host=host, settings=settings,
-        tools=tools, sizes=sizes, quick=request.quick, suite_sha256=suite.sha256,
-        git_tag=request.git_tag, git_commit=request.git_commit,
+        run_id,
+        suite.name,
+        trigger=request.trigger,
+        backend=backend.name,
+        host=host,
+        settings=settings,
+        tools=tools,
+        sizes=sizes,
+        quick=request.quick,
+        suite_sha256=suite.sha256,
+        git_tag=request.git_tag,
+        git_commit=request.git_commit,
     )
     say(f"run {run_id}: suite {suite.name}, tools {', '.join(tools)}, sizes {', '.join(sizes)}")
     try:
         fixtures, unavailable = prepare_fixtures(suite, tools, sizes, say)
         result = execute_run(
-            suite, run_id, tools, sizes, quick=request.quick, backend=backend, tool_fixtures=fixtures,
-            fixture_cache=paths.fixtures_dir(), work_dir=work, seed=request.seed, progress=say,
+            suite,
+            run_id,
+            tools,
+            sizes,
+            quick=request.quick,
+            backend=backend,
+            tool_fixtures=fixtures,
+            fixture_cache=paths.fixtures_dir(),
+            work_dir=work,
+            seed=request.seed,
+            progress=say,
         )
         cells = result.cells
         for tool, why in unavailable.items():  # setup failures explain the cells better than the worker
             cells = cells.with_columns(
                 reason=pl.when((pl.col("tool") == tool) & (pl.col("status") == "unavailable"))
-                .then(pl.lit(why)).otherwise(pl.col("reason"))
+                .then(pl.lit(why))
+                .otherwise(pl.col("reason"))
             )
         landed = []
         for tool in tools:
             tool_samples = result.samples.filter(result.samples["tool"] == tool)
             tool_cells = cells.filter(cells["tool"] == tool)
-            landed.append(write_landing(tool_samples, paths.landing_dir(), run_id=run_id, kind="samples",
-                                        suite=suite.name, tool=tool))
-            landed.append(write_landing(tool_cells, paths.landing_dir(), run_id=run_id, kind="cells",
-                                        suite=suite.name, tool=tool))
-        all_unavailable = {**unavailable, **{t: "unavailable" for t in tools if t not in result.tool_versions and t not in unavailable}}
-        store.finish_run(run_id, "succeeded", tool_versions=result.tool_versions, seconds=result.seconds,
-                         host={**host, "backend": result.backend_info})
+            landed.append(
+                write_landing(
+                    tool_samples,
+                    paths.landing_dir(),
+                    run_id=run_id,
+                    kind="samples",
+                    suite=suite.name,
+                    tool=tool,
+                )
+            )
+            landed.append(
+                write_landing(
+                    tool_cells, paths.landing_dir(), run_id=run_id, kind="cells", suite=suite.name, tool=tool
+                )
+            )
+        all_unavailable = {
+            **unavailable,
+            **{t: "unavailable" for t in tools if t not in result.tool_versions and t not in unavailable},
+        }
+        store.finish_run(
+            run_id,
+            "succeeded",
+            tool_versions=result.tool_versions,
+            seconds=result.seconds,
+            host={**host, "backend": result.backend_info},
+        )
     except BaseException as exc:
         message = exc.message if isinstance(exc, BenchError) else f"{type(exc).__name__}: {exc}"
         # an exception is a failed run; Ctrl-C or SystemExit an interrupted one
-        store.finish_run(run_id, "failed" if isinstance(exc, Exception) else "interrupted", message=message[:2000])
+        store.finish_run(
+            run_id, "failed" if isinstance(exc, Exception) else "interrupted", message=message[:2000]
+        )
         raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
     counts = {status: int(n) for status, n in cells.group_by("status").len().iter_rows()}
-    say(f"run {run_id}: {result.samples.height} samples in {result.seconds:.1f}s; cells: "
-        + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    say(
+        f"run {run_id}: {result.samples.height} samples in {result.seconds:.1f}s; cells: "
+        + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+    )
     return RunOutcome(
-        run_id=run_id, status="succeeded", samples=int((~result.samples["warmup"]).sum()), cells=counts,
-        backend=backend.name, backend_reason=reason, seconds=result.seconds, landing=landed,
-        tool_versions=result.tool_versions, unavailable=all_unavailable,
+        run_id=run_id,
+        status="succeeded",
+        samples=int((~result.samples["warmup"]).sum()),
+        cells=counts,
+        backend=backend.name,
+        backend_reason=reason,
+        seconds=result.seconds,
+        landing=landed,
+        tool_versions=result.tool_versions,
+        unavailable=all_unavailable,
     )

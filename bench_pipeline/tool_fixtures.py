@@ -48,7 +48,9 @@ def tool_fixture_dir(cache_dir: Path, suite: str, tool: str) -> Path:
 
 def _setup_key(suite: Suite, tool: str, fixture_id: str) -> str:
     t = suite.tools[tool]
-    payload = json.dumps({"fixture": fixture_id, "setup": t.setup, "env": t.env, "suite_env": suite.env}, sort_keys=True)
+    payload = json.dumps(
+        {"fixture": fixture_id, "setup": t.setup, "env": t.env, "suite_env": suite.env}, sort_keys=True
+    )
     return hashlib.sha256(payload.encode()).hexdigest()[:10]
 
 
@@ -65,6 +67,7 @@ def ensure_tool_fixture(suite: Suite, tool: str, size: str, cache_dir: Path, pro
         return _from(suite, tool, size, base, dir_name, final, data["setup_seconds"])
     parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dir_name}-", dir=parent))
+    tmp.chmod(0o755)  # readable by the non-root user of containers (fixtures are mounted read-only)
     try:
         root = tmp / "root"
         root.mkdir()
@@ -72,17 +75,34 @@ def ensure_tool_fixture(suite: Suite, tool: str, size: str, cache_dir: Path, pro
         home = tmp / "home"
         home.mkdir()
         started = time.perf_counter()
-        values = {**base.vars, "root": str(root), "repo": str(root / suite.tools[tool].workdir),
-                  "work": str(root), "src": str(root / suite.tools[tool].source), "tool": tool, "fixture": size, "operation": "setup"}
+        values = {
+            **base.vars,
+            "root": str(root),
+            "repo": str(root / suite.tools[tool].workdir),
+            "work": str(root),
+            "src": str(root / suite.tools[tool].source),
+            "tool": tool,
+            "fixture": size,
+            "operation": "setup",
+        }
         for i, argv in enumerate(suite.tools[tool].setup):
             cmd = expand_argv(argv, values, where=f"{suite.source}: tools.{tool}.setup[{i}]")
-            env = command_env(suite, tool, home=str(home), path=os.environ.get("PATH", "/usr/bin:/bin"),
-                              seed=i + 1, values=values)
+            env = command_env(
+                suite,
+                tool,
+                home=str(home),
+                path=os.environ.get("PATH", "/usr/bin:/bin"),
+                seed=i + 1,
+                values=values,
+            )
             try:
                 proc = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=1800)
             except FileNotFoundError:
-                raise ToolUnavailable(f"{cmd[0]!r} is not installed", where=f"tool {tool} setup",
-                                      fix="install it, or run without this tool (`bench-pipeline doctor`)") from None
+                raise ToolUnavailable(
+                    f"{cmd[0]!r} is not installed",
+                    where=f"tool {tool} setup",
+                    fix="install it, or run without this tool (`bench-pipeline doctor`)",
+                ) from None
             if proc.returncode != 0:
                 raise FixtureError(
                     f"setup command {' '.join(cmd)} failed with exit {proc.returncode}: {proc.stderr.strip()[-500:]}",
@@ -104,9 +124,19 @@ def ensure_tool_fixture(suite: Suite, tool: str, size: str, cache_dir: Path, pro
     return _from(suite, tool, size, base, dir_name, final, setup_seconds)
 
 
-def _from(suite: Suite, tool: str, size: str, base, dir_name: str, final: Path, setup_seconds: float) -> ToolFixture:
+def _from(
+    suite: Suite, tool: str, size: str, base, dir_name: str, final: Path, setup_seconds: float
+) -> ToolFixture:
     return ToolFixture(
-        suite=suite.name, tool=tool, size=size, fixture_id=base.id, dir_name=dir_name, root=final / "root",
-        vars=dict(base.vars), commits=base.commits, files=base.files, setup_seconds=setup_seconds,
+        suite=suite.name,
+        tool=tool,
+        size=size,
+        fixture_id=base.id,
+        dir_name=dir_name,
+        root=final / "root",
+        vars=dict(base.vars),
+        commits=base.commits,
+        files=base.files,
+        setup_seconds=setup_seconds,
         generation_seconds=base.seconds,
     )

@@ -50,7 +50,9 @@ def release_dead_runs(instance) -> list[str]:
             alive = False
         if alive:
             continue
-        instance.report_run_failed(run, "the process running it disappeared (killed); released by bench-pipeline")
+        instance.report_run_failed(
+            run, "the process running it disappeared (killed); released by bench-pipeline"
+        )
         instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
         released.append(run.run_id)
     for run_id in instance.event_log_storage.get_concurrency_run_ids():
@@ -65,8 +67,11 @@ def _process_tags() -> dict[str, str]:
 
     import psutil
 
-    return {"bench/pid": str(os.getpid()), "bench/pid_started": str(psutil.Process().create_time()),
-            "bench/host": socket.gethostname()}
+    return {
+        "bench/pid": str(os.getpid()),
+        "bench/pid_started": str(psutil.Process().create_time()),
+        "bench/host": socket.gethostname(),
+    }
 
 
 @dataclass
@@ -79,17 +84,39 @@ class PipelineResult:
     cells: dict[str, int] = field(default_factory=dict)
     backend: str = ""
     dagster_runs: list[str] = field(default_factory=list)
+    regression: bool = False  # the blocking regression gate failed
+    gate: str = ""
 
 
-def _execute(job_name: str, partition_key, run_config: dict, instance, tags: dict | None = None):
+def _execute(
+    job_name: str,
+    partition_key,
+    run_config: dict,
+    instance,
+    tags: dict | None = None,
+    gate: str | None = None,
+):
+    """Execute a job in-process; with ``gate``, a failure of only that blocking check is returned, not raised."""
     from dagster import DagsterExecutionInterruptedError
 
     from definitions import defs
 
     job = defs.resolve_job_def(job_name)
     try:
-        result = job.execute_in_process(run_config=run_config, partition_key=partition_key, instance=instance,
-                                        tags=tags or {}, raise_on_error=True)
+        result = job.execute_in_process(
+            run_config=run_config,
+            partition_key=partition_key,
+            instance=instance,
+            tags=tags or {},
+            raise_on_error=gate is None,
+        )
+        if gate is not None and not result.success:
+            failed = [e.check_name for e in result.get_asset_check_evaluations() if not e.passed]
+            others = [e for e in result.all_events if e.is_step_failure and gate not in (e.step_key or "")]
+            if gate not in failed or others:
+                raise RunnerError(
+                    f"{job_name} failed: {'; '.join(e.message or '' for e in others) or failed}"
+                )
     except DagsterExecutionInterruptedError:
         raise KeyboardInterrupt from None
     except BenchError:
@@ -104,17 +131,29 @@ def _execute(job_name: str, partition_key, run_config: dict, instance, tags: dic
     return result
 
 
-def run_pipeline(suite: str, *, tools: list[str] | None = None, sizes: list[str] | None = None, quick: bool = False,
-                 backend: str = "auto", trigger: str = "manual", git_tag: str | None = None,
-                 git_commit: str | None = None, formats: tuple[str, ...] = ("md", "json")) -> PipelineResult:
+def run_pipeline(
+    suite: str,
+    *,
+    tools: list[str] | None = None,
+    sizes: list[str] | None = None,
+    quick: bool = False,
+    backend: str = "auto",
+    trigger: str = "manual",
+    git_tag: str | None = None,
+    git_commit: str | None = None,
+    formats: tuple[str, ...] = ("md", "json"),
+) -> PipelineResult:
     ensure_dagster_home()
     from bench_pipeline.suite import find_suite
 
     definition = find_suite(suite)  # fail fast, with the suite loader's message
     if Path(suite).suffix in (".yaml", ".yml"):  # a suite file outside suites/: make it a partition
         if Path(suite).stem != definition.name:
-            raise BenchError(f"the file declares suite {definition.name!r}", where=suite,
-                             fix=f"name the file {definition.name}.yaml")
+            raise BenchError(
+                f"the file declares suite {definition.name!r}",
+                where=suite,
+                fix=f"name the file {definition.name}.yaml",
+            )
         paths.add_suite_dir(Path(suite).parent)
         suite = definition.name
     from dagster import DagsterInstance
@@ -127,11 +166,23 @@ def run_pipeline(suite: str, *, tools: list[str] | None = None, sizes: list[str]
     tags = {"bench/trigger": trigger, **_process_tags(), **({"bench/git_tag": git_tag} if git_tag else {})}
     dagster_runs = []
     for tool in selected:
-        r = _execute("fixtures_job", suite_tool_key(suite, tool),
-                     {"ops": {"fixtures": {"config": {"sizes": list(sizes or []), "quick": quick}}}}, instance, tags)
+        r = _execute(
+            "fixtures_job",
+            suite_tool_key(suite, tool),
+            {"ops": {"fixtures": {"config": {"sizes": list(sizes or []), "quick": quick}}}},
+            instance,
+            tags,
+        )
         dagster_runs.append(r.run_id)
-    measure_cfg = {"tools": selected, "sizes": list(sizes or []), "quick": quick, "backend": backend,
-                   "trigger": trigger, "git_tag": git_tag or "", "git_commit": git_commit or ""}
+    measure_cfg = {
+        "tools": selected,
+        "sizes": list(sizes or []),
+        "quick": quick,
+        "backend": backend,
+        "trigger": trigger,
+        "git_tag": git_tag or "",
+        "git_commit": git_commit or "",
+    }
     r = _execute("measure_job", suite, {"ops": {"measurements": {"config": measure_cfg}}}, instance, tags)
     dagster_runs.append(r.run_id)
     mat = r.asset_materializations_for_node("measurements")[0]
@@ -140,11 +191,28 @@ def run_pipeline(suite: str, *, tools: list[str] | None = None, sizes: list[str]
     for tool in selected:
         r = _execute("ingest_job", suite_tool_key(suite, tool), {}, instance, tags)
         dagster_runs.append(r.run_id)
-    r = _execute("report_job", suite, {"ops": {"report": {"config": {"run": run_id, "formats": list(formats)}}}},
-                 instance, tags)
+    r = _execute(
+        "report_job",
+        suite,
+        {"ops": {"report": {"config": {"run": run_id, "formats": list(formats)}}}},
+        instance,
+        tags,
+        gate="regression_gate",
+    )
     dagster_runs.append(r.run_id)
+    gate = [e for e in r.get_asset_check_evaluations() if e.check_name == "regression_gate"]
+    regression = bool(gate) and not gate[0].passed
     rep = {k: v.value for k, v in r.asset_materializations_for_node("report")[0].metadata.items()}
     reports = {fmt: str(rep[f"{fmt}_path"]) for fmt in formats if f"{fmt}_path" in rep}
-    return PipelineResult(run_id=run_id, suite=suite, status="succeeded", samples=int(meta["samples"]),
-                          reports=reports, cells=dict(meta["cells"]), backend=str(meta["backend"]),
-                          dagster_runs=dagster_runs)
+    return PipelineResult(
+        run_id=run_id,
+        suite=suite,
+        status="succeeded",
+        regression=regression,
+        gate=gate[0].description or "" if gate else "",
+        samples=int(meta["samples"]),
+        reports=reports,
+        cells=dict(meta["cells"]),
+        backend=str(meta["backend"]),
+        dagster_runs=dagster_runs,
+    )

@@ -1,6 +1,5 @@
 """The execution backend as a Dagster resource: ``auto`` (docker when an engine answers), ``local``, ``docker``."""
 
-
 from dagster import ConfigurableResource
 
 

@@ -1,6 +1,5 @@
 """The DuckDB store as a Dagster resource (the database path follows BENCH_PIPELINE_HOME)."""
 
-
 from pathlib import Path
 
 from dagster import ConfigurableResource

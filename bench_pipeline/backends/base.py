@@ -46,8 +46,9 @@ def select_backend(choice: str, *, bin_dir: Path, allow_network: bool = False) -
         DockerBackend = None  # noqa: N806
     if DockerBackend is None:
         if choice == "docker":
-            raise BackendUnavailable("the docker backend is not available in this build",
-                                     fix="use --backend local")
+            raise BackendUnavailable(
+                "the docker backend is not available in this build", fix="use --backend local"
+            )
         return LocalBackend(bin_dir), "auto: docker backend not available in this build, using local"
     try:
         backend = DockerBackend(bin_dir=bin_dir, allow_network=allow_network)

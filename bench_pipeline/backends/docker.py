@@ -22,6 +22,7 @@ import os
 import re
 import secrets
 import socket
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +31,7 @@ from typing import Any
 from bench_pipeline import images
 from bench_pipeline.backends.base import WorkerSpec
 from bench_pipeline.backends.worker import Worker
-from bench_pipeline.errors import BackendUnavailable, RunnerError
+from bench_pipeline.errors import BackendUnavailable, RunnerError, ToolUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -239,6 +240,8 @@ class DockerBackend:
         if self._engine is None:
             try:
                 version, info = self.client.version(), self.client.info()
+            except BackendUnavailable:
+                raise
             except Exception as exc:
                 raise BackendUnavailable(
                     f"the Docker engine does not answer: {exc}",
@@ -284,8 +287,18 @@ class DockerBackend:
         )
 
     def _image_for(self, tool: str) -> tuple[str, bool]:
-        """(tag, has bench-exec) of ``tool``'s image, building it when missing."""
-        info = images.ensure_image(tool, progress=self.progress, bin_dir=self.bin_dir, client=self.client)
+        """(tag, has bench-exec) of ``tool``'s image, building it when missing.
+
+        A tool without a recipe or a binary gets the git image, as the local backend would run
+        without it: the suite run then reports that tool unavailable instead of failing as a whole.
+        """
+        try:
+            info = images.ensure_image(tool, progress=self.progress, bin_dir=self.bin_dir, client=self.client)
+        except ToolUnavailable as exc:
+            self.progress(f"{tool}: {exc.message}; its container uses the git image")
+            info = images.ensure_image(
+                "git", progress=self.progress, bin_dir=self.bin_dir, client=self.client
+            )
         return info.tag, info.exec_helper
 
     def start_worker(self, spec: WorkerSpec) -> Worker:
@@ -412,6 +425,12 @@ class DockerBackend:
             for name in [root, *(os.path.join(root, n) for n in dirs + files)]:
                 if os.lstat(name).st_uid != uid:
                     os.lchown(name, uid, gid)
+        # pristine fixtures stay root's, but the bench user must read them (mkdtemp makes 0700 dirs)
+        for root, _dirs, files in os.walk(spec.fixture_dir):
+            for name, need in [(root, 0o005), *((os.path.join(root, n), 0o004) for n in files)]:
+                st = os.lstat(name)
+                if not stat.S_ISLNK(st.st_mode) and st.st_mode & need != need:
+                    os.chmod(name, stat.S_IMODE(st.st_mode) | need | (0o001 if st.st_mode & 0o100 else 0))
         return uid, gid
 
     def describe(self) -> dict:

@@ -28,12 +28,19 @@ class LocalBackend:
         if self.exec_helper:
             argv += ["--exec-helper", str(self.exec_helper)]
         proc = subprocess.Popen(
-            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            cwd=spec.work_dir, start_new_session=True,
+            argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=spec.work_dir,
+            start_new_session=True,
         )
         return Worker.from_process(
-            proc, description=f"local:{spec.suite}/{spec.tool}", work_root=str(spec.work_dir),
-            fixture_root=str(spec.fixture_dir), path=os.environ.get("PATH", "/usr/bin:/bin"),
+            proc,
+            description=f"local:{spec.suite}/{spec.tool}",
+            work_root=str(spec.work_dir),
+            fixture_root=str(spec.fixture_dir),
+            path=os.environ.get("PATH", "/usr/bin:/bin"),
         )
 
     def describe(self) -> dict:

@@ -84,7 +84,9 @@ class Worker:
     def exec(self, argv: list[str], cwd: str, env: dict[str, str], timeout_s: float) -> dict[str, Any]:
         return self.request({"op": "exec", "argv": argv, "cwd": cwd, "env": env, "timeout_s": timeout_s})
 
-    def capture(self, argv: list[str], cwd: str, env: dict[str, str], timeout_s: float = 60) -> dict[str, Any]:
+    def capture(
+        self, argv: list[str], cwd: str, env: dict[str, str], timeout_s: float = 60
+    ) -> dict[str, Any]:
         return self.request({"op": "capture", "argv": argv, "cwd": cwd, "env": env, "timeout_s": timeout_s})
 
     def restore(self, src: str, dst: str) -> dict[str, Any]:

@@ -36,8 +36,13 @@ def _point_latest(suite_dir: Path, run_id: str) -> None:
     os.replace(tmp, link)
 
 
-def write_reports(report: Report, reports_dir: Path, formats: tuple[str, ...] | list[str] = FORMATS, *,
-                  point_latest: bool = True) -> dict[str, Path]:
+def write_reports(
+    report: Report,
+    reports_dir: Path,
+    formats: tuple[str, ...] | list[str] = FORMATS,
+    *,
+    point_latest: bool = True,
+) -> dict[str, Path]:
     """Write the report in each format; ``point_latest`` moves ``<suite>/latest`` to this run."""
     unknown = set(formats) - set(FORMATS)
     if unknown:

@@ -1,17 +1,23 @@
 """The report model: everything a report shows, read from the store (``runs``, ``run_cells``,
-``cell_stats_all``), so every number in any format is traceable to a table."""
+``cell_stats_all``, ``comparisons``), so every number in any format is traceable to a table."""
 
 from __future__ import annotations
 
 import json
+import math
 from datetime import UTC, datetime
 from typing import Any
 
+import polars as pl
 from pydantic import BaseModel, Field
 
+from bench_pipeline import stats
+from bench_pipeline.errors import SuiteError
 from bench_pipeline.store import Store
+from bench_pipeline.suite import find_suite, parse_target
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
+METRIC_WORDS = {"wall": "time", "cpu": "CPU time", "rss": "peak memory"}
 
 
 class MetricSummary(BaseModel):
@@ -24,8 +30,18 @@ class MetricSummary(BaseModel):
     max: float | None = None
     p5: float | None = None
     p95: float | None = None
+    p99: float | None = None
     ci_low: float | None = None
     ci_high: float | None = None
+
+
+class TargetResult(BaseModel):
+    target: str  # as written in the suite, e.g. "p99"
+    metric: str
+    stat: str
+    limit: float
+    value: float | None
+    passed: bool | None  # None: no value to check
 
 
 class ToolCell(BaseModel):
@@ -34,8 +50,12 @@ class ToolCell(BaseModel):
     n_ok: int = 0
     n_failed: int = 0
     stop: str = ""
+    valid: bool | None = None  # False: the resulting state differs from the reference tool's
+    equivalence: str | None = None
+    similarity: float | None = None
     metrics: dict[str, MetricSummary] = Field(default_factory=dict)  # wall, cpu, rss
     warnings: list[str] = Field(default_factory=list)
+    targets: list[TargetResult] = Field(default_factory=list)
 
 
 class OperationRow(BaseModel):
@@ -43,6 +63,39 @@ class OperationRow(BaseModel):
     category: str
     fixture: str
     tools: dict[str, ToolCell]
+
+
+class Comparison(BaseModel):
+    """Tool B relative to tool A on one cell: ratio = median_b / median_a."""
+
+    operation: str
+    fixture: str
+    metric: str
+    tool_a: str
+    tool_b: str
+    median_a: float | None
+    median_b: float | None
+    ratio: float | None
+    ci_low: float | None
+    ci_high: float | None
+    p_value: float | None
+    p_adjusted: float | None
+    verdict: str  # faster | slower | equivalent | inconclusive (B relative to A); invalid: a state differs
+    n_a: int
+    n_b: int
+
+
+class PairSummary(BaseModel):
+    """Geometric mean of the B/A ratios over a pair's valid cells, with its CI, and verdict counts."""
+
+    tool_a: str
+    tool_b: str
+    metric: str
+    cells: int
+    geomean_ratio: float | None
+    ci_low: float | None
+    ci_high: float | None
+    verdicts: dict[str, int]
 
 
 class RunInfo(BaseModel):
@@ -71,7 +124,11 @@ class Report(BaseModel):
     run: RunInfo
     cell_counts: dict[str, int]
     samples: int
+    delta: float = 0.03
+    findings: list[str] = Field(default_factory=list)  # verdict sentences, largest effects first
+    pairs: list[PairSummary] = Field(default_factory=list)
     operations: list[OperationRow]
+    comparisons: list[Comparison] = Field(default_factory=list)
     not_measured: list[str]
     warnings: list[str]
 
@@ -85,69 +142,281 @@ def _json(value: Any) -> Any:
     return value
 
 
+def _finite(value: Any) -> float | None:
+    return None if value is None or (isinstance(value, float) and not math.isfinite(value)) else float(value)
+
+
+def _suite_targets(suite: str) -> tuple[dict[str, dict[str, str]], float]:
+    """Targets per (base) operation and δ from the current suite file (empty when it is gone)."""
+    try:
+        definition = find_suite(suite)
+    except SuiteError:
+        return {}, 0.03
+    return {op.name: op.targets for op in definition.operations if op.targets}, definition.settings.delta
+
+
+def _targets(spec: dict[str, str], metrics: dict[str, MetricSummary]) -> list[TargetResult]:
+    out = []
+    for key, limit_text in spec.items():
+        metric, stat, limit = parse_target(key, limit_text)
+        summary = metrics.get(metric)
+        value = getattr(summary, stat, None) if summary else None
+        out.append(
+            TargetResult(
+                target=f"{key} < {limit_text}",
+                metric=metric,
+                stat=stat,
+                limit=limit,
+                value=value,
+                passed=None if value is None else value < limit,
+            )
+        )
+    return out
+
+
 def build_report(store: Store, suite: str, run_id: str) -> Report:
     run = store.run(run_id)
-    cells = store.query("SELECT * FROM run_cells WHERE run_id = ? ORDER BY operation, fixture, tool", [run_id])
-    stats = store.query("SELECT * FROM cell_stats_all WHERE run_id = ?", [run_id])
+    targets, delta = _suite_targets(suite)
+    cells = store.query(
+        "SELECT * FROM run_cells WHERE run_id = ? ORDER BY operation, fixture, tool", [run_id]
+    )
+    cell_stats = store.query("SELECT * FROM cell_stats_all WHERE run_id = ?", [run_id])
+    compared = store.query(
+        "SELECT * FROM comparisons WHERE run_id = ? ORDER BY operation, fixture, metric", [run_id]
+    )
     n_samples = store.query("SELECT count(*) AS n FROM samples_all WHERE run_id = ?", [run_id]).item(0, 0)
+
     by_cell: dict[tuple[str, str, str], dict[str, MetricSummary]] = {}
-    for row in stats.iter_rows(named=True):
-        fields = {k: row.get(k) for k in MetricSummary.model_fields}
-        fields["n"] = int(row["n"] or 0)
-        by_cell.setdefault((row["tool"], row["operation"], row["fixture"]), {})[row["metric"]] = MetricSummary(**fields)
-    warn_by_cell = {
-        (r["tool"], r["operation"], r["fixture"]): list(r["warnings"] or [])
-        for r in stats.filter(stats["metric"] == "wall").iter_rows(named=True)
-    } if "warnings" in stats.columns and not stats.is_empty() else {}
+    warnings_by_cell: dict[tuple[str, str, str], list[str]] = {}
+    for row in cell_stats.iter_rows(named=True):
+        key = (row["tool"], row["operation"], row["fixture"])
+        fields = {k: _finite(row.get(k)) for k in MetricSummary.model_fields if k != "n"}
+        by_cell.setdefault(key, {})[row["metric"]] = MetricSummary(n=int(row["n"] or 0), **fields)
+        if row["metric"] == "wall":
+            warnings_by_cell[key] = list(row.get("warnings") or [])
+
     rows: dict[tuple[str, str], OperationRow] = {}
+    invalid: set[tuple[str, str, str]] = set()
     for c in cells.iter_rows(named=True):
-        key = (c["operation"], c["fixture"])
-        row = rows.setdefault(key, OperationRow(operation=c["operation"], category=c["category"] or "",
-                                                fixture=c["fixture"], tools={}))
-        cell_key = (c["tool"], c["operation"], c["fixture"])
-        row.tools[c["tool"]] = ToolCell(
-            status=c["status"], reason=c["reason"] or "", n_ok=c["n_ok"] or 0, n_failed=c["n_failed"] or 0,
-            stop=c["stop"] or "", metrics=by_cell.get(cell_key, {}), warnings=warn_by_cell.get(cell_key, []),
+        row = rows.setdefault(
+            (c["operation"], c["fixture"]),
+            OperationRow(
+                operation=c["operation"], category=c["category"] or "", fixture=c["fixture"], tools={}
+            ),
         )
+        key = (c["tool"], c["operation"], c["fixture"])
+        metrics = by_cell.get(key, {})
+        if c.get("valid") is False:
+            invalid.add(key)
+        row.tools[c["tool"]] = ToolCell(
+            status=c["status"],
+            reason=c["reason"] or "",
+            n_ok=c["n_ok"] or 0,
+            n_failed=c["n_failed"] or 0,
+            stop=c["stop"] or "",
+            valid=c.get("valid"),
+            equivalence=c.get("equivalence"),
+            similarity=_finite(c.get("similarity")),
+            metrics=metrics,
+            warnings=warnings_by_cell.get(key, []),
+            targets=_targets(targets.get(c.get("base_operation") or c["operation"], {}), metrics),
+        )
+
+    comparisons = []
+    for r in compared.iter_rows(named=True):
+        broken = (r["tool_a"], r["operation"], r["fixture"]) in invalid or (
+            r["tool_b"],
+            r["operation"],
+            r["fixture"],
+        ) in invalid
+        comparisons.append(
+            Comparison(
+                operation=r["operation"],
+                fixture=r["fixture"],
+                metric=r["metric"],
+                tool_a=r["tool_a"],
+                tool_b=r["tool_b"],
+                median_a=_finite(r["median_a"]),
+                median_b=_finite(r["median_b"]),
+                ratio=_finite(r["ratio"]),
+                ci_low=_finite(r["ci_low"]),
+                ci_high=_finite(r["ci_high"]),
+                p_value=_finite(r["p_value"]),
+                p_adjusted=_finite(r["p_adjusted"]),
+                verdict="invalid" if broken else r["verdict"],
+                n_a=int(r["n_a"] or 0),
+                n_b=int(r["n_b"] or 0),
+            )
+        )
+    if not compared.is_empty():
+        delta = float(compared["delta"][0])
+
     counts: dict[str, int] = {}
     for status in cells["status"].to_list():
         counts[status] = counts.get(status, 0) + 1
     info = RunInfo(
-        run_id=run["run_id"], suite=run["suite"], status=run["status"], started_at=str(run["started_at"]),
-        finished_at=str(run["finished_at"]) if run["finished_at"] else None, trigger=run["trigger"],
-        backend=run["backend"], git_tag=run["git_tag"], git_commit=run["git_commit"], quick=bool(run["quick"]),
-        tools=_json(run["tools"]) or [], sizes=_json(run["sizes"]) or [],
-        tool_versions=_json(run["tool_versions"]) or {}, host=_json(run["host"]) or {},
-        settings=_json(run["settings"]) or {}, seconds=run["seconds"],
+        run_id=run["run_id"],
+        suite=run["suite"],
+        status=run["status"],
+        started_at=str(run["started_at"]),
+        finished_at=str(run["finished_at"]) if run["finished_at"] else None,
+        trigger=run["trigger"],
+        backend=run["backend"],
+        git_tag=run["git_tag"],
+        git_commit=run["git_commit"],
+        quick=bool(run["quick"]),
+        tools=_json(run["tools"]) or [],
+        sizes=_json(run["sizes"]) or [],
+        tool_versions=_json(run["tool_versions"]) or {},
+        host=_json(run["host"]) or {},
+        settings=_json(run["settings"]) or {},
+        seconds=run["seconds"],
     )
     return Report(
-        generated_at=datetime.now(UTC).isoformat(timespec="seconds"), suite=suite, run=info, cell_counts=counts,
-        samples=int(n_samples), operations=list(rows.values()),
-        not_measured=_not_measured(info, rows, cells), warnings=_warnings(info, rows),
+        generated_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        suite=suite,
+        run=info,
+        cell_counts=counts,
+        samples=int(n_samples),
+        delta=delta,
+        findings=_findings(comparisons),
+        pairs=_pairs(compared, comparisons),
+        operations=list(rows.values()),
+        comparisons=comparisons,
+        not_measured=_not_measured(info, cells, bool(comparisons)),
+        warnings=_warnings(rows),
     )
 
 
-def _not_measured(info: RunInfo, rows: dict, cells) -> list[str]:
+def times(ratio: float) -> str:
+    return f"{ratio:.2f}×" if ratio < 10 else f"{ratio:.0f}×"
+
+
+def finding(c: Comparison) -> str:
+    """A sentence a maintainer can paste: B vs A, by how much, how sure (the CI)."""
+    what = METRIC_WORDS.get(c.metric, c.metric)
+    assert c.ratio and c.ci_low and c.ci_high
+    if c.verdict == "faster":
+        adj = "faster" if c.metric != "rss" else "lighter"
+        factor, lo, hi = 1 / c.ratio, 1 / c.ci_high, 1 / c.ci_low
+    else:
+        adj = "slower" if c.metric != "rss" else "heavier"
+        factor, lo, hi = c.ratio, c.ci_low, c.ci_high
+    return (
+        f"{c.tool_b} is {times(factor)} {adj} than {c.tool_a} at `{c.operation}` on {c.fixture} "
+        f"({what}; 95% CI {lo:.2f}–{hi:.2f}×, p_adj {c.p_adjusted:.2g})"
+    )
+
+
+def _findings(comparisons: list[Comparison]) -> list[str]:
+    significant = [
+        c
+        for c in comparisons
+        if c.verdict in ("faster", "slower")
+        and c.ratio
+        and c.ci_low
+        and c.ci_high
+        and c.p_adjusted is not None
+    ]
+    significant.sort(key=lambda c: (c.metric != "wall", -abs(math.log(c.ratio or 1))))
+    return [finding(c) for c in significant]
+
+
+def _pairs(compared: pl.DataFrame, comparisons: list[Comparison]) -> list[PairSummary]:
+    if compared.is_empty():
+        return []
+    valid_keys = {
+        (c.operation, c.fixture, c.metric, c.tool_a, c.tool_b) for c in comparisons if c.verdict != "invalid"
+    }
+    frame = compared.filter(
+        pl.struct("operation", "fixture", "metric", "tool_a", "tool_b").map_elements(
+            lambda s: (s["operation"], s["fixture"], s["metric"], s["tool_a"], s["tool_b"]) in valid_keys,
+            return_dtype=pl.Boolean,
+        )
+    )
+    if frame.is_empty():
+        return []
+    summary = stats.geomean_ratios(frame)
+    out = []
+    for r in summary.iter_rows(named=True):
+        verdicts = {k[2:]: int(v) for k, v in r.items() if k.startswith("n_") and k != "n_cells" and v}
+        out.append(
+            PairSummary(
+                tool_a=r["tool_a"],
+                tool_b=r["tool_b"],
+                metric=r["metric"],
+                cells=int(r["n_cells"]),
+                geomean_ratio=_finite(r["geomean_ratio"]),
+                ci_low=_finite(r["ci_low"]),
+                ci_high=_finite(r["ci_high"]),
+                verdicts=verdicts,
+            )
+        )
+    return out
+
+
+def _not_measured(info: RunInfo, cells: pl.DataFrame, compared: bool) -> list[str]:
     notes = []
     missing_sizes = [s for s in ("small", "medium", "large") if s not in info.sizes]
     if missing_sizes:
         notes.append(f"Fixture sizes not run: {', '.join(missing_sizes)}.")
     if info.quick:
-        notes.append("Quick mode: few runs per cell, so confidence intervals are wide; use a full run for verdicts.")
+        notes.append(
+            "Quick mode: few runs per cell, so confidence intervals are wide; use a full run for verdicts."
+        )
     for status, label in (("na", "not applicable"), ("unavailable", "unavailable"), ("failed", "failed")):
-        items = sorted({f"{c['tool']}/{c['operation']} ({c['fixture']})" for c in cells.iter_rows(named=True)
-                        if c["status"] == status})
+        items = sorted(
+            {
+                f"{c['tool']}/{c['operation']} ({c['fixture']})"
+                for c in cells.iter_rows(named=True)
+                if c["status"] == status
+            }
+        )
         if items:
-            notes.append(f"{label.capitalize()} cells ({len(items)}): {', '.join(items[:20])}"
-                         + (f" and {len(items) - 20} more" if len(items) > 20 else "") + ".")
-    notes.append("Comparisons between tools with confidence intervals and significance are not part of this report yet.")
+            notes.append(
+                f"{label.capitalize()} cells ({len(items)}): {', '.join(items[:20])}"
+                + (f" and {len(items) - 20} more" if len(items) > 20 else "")
+                + "."
+            )
+    bad = sorted(
+        {
+            f"{c['tool']}/{c['operation']} ({c['fixture']})"
+            for c in cells.iter_rows(named=True)
+            if c.get("valid") is False
+        }
+    )
+    if bad:
+        notes.append(
+            f"Invalid cells ({len(bad)}): the resulting state differs from the reference tool's, so no "
+            f"verdict is given: {', '.join(bad[:20])}."
+        )
+    if not compared and len(info.tools) > 1:
+        notes.append("No comparisons between tools were computed for this run.")
+    notes.append("History across runs (change points, trends) is not part of this report.")
     return notes
 
 
-def _warnings(info: RunInfo, rows: dict) -> list[str]:
+def _warnings(rows: dict) -> list[str]:
     out = []
-    noisy = [f"{t}/{r.operation} ({r.fixture})" for r in rows.values() for t, c in r.tools.items()
-             if "wall" in c.metrics and (c.metrics["wall"].cv or 0) >= 0.10]
+    noisy = [
+        f"{t}/{r.operation} ({r.fixture})"
+        for r in rows.values()
+        for t, c in r.tools.items()
+        if "wall" in c.metrics and (c.metrics["wall"].cv or 0) >= 0.10
+    ]
     if noisy:
-        out.append(f"{len(noisy)} cell(s) have CV ≥ 10%: {', '.join(noisy[:10])}{' …' if len(noisy) > 10 else ''}")
+        out.append(
+            f"{len(noisy)} cell(s) have CV ≥ 10%: {', '.join(noisy[:10])}{' …' if len(noisy) > 10 else ''}"
+        )
+    missed = [
+        f"{t}/{r.operation} ({r.fixture}): {x.target}"
+        for r in rows.values()
+        for t, c in r.tools.items()
+        for x in c.targets
+        if x.passed is False
+    ]
+    if missed:
+        out.append(
+            f"{len(missed)} target(s) missed: {', '.join(missed[:10])}{' …' if len(missed) > 10 else ''}"
+        )
     return out

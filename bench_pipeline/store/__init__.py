@@ -63,13 +63,17 @@ class Store:
                 break
             except duckdb.IOException as exc:
                 if "lock" not in str(exc).lower() or time.monotonic() > deadline:
-                    raise StoreError(f"cannot open {self.path}: {exc}",
-                                     fix="another process holds the database; wait for it, or stop it") from None
+                    raise StoreError(
+                        f"cannot open {self.path}: {exc}",
+                        fix="another process holds the database; wait for it, or stop it",
+                    ) from None
                 time.sleep(delay)
                 delay = min(delay * 2, 1.0)
             except duckdb.Error as exc:
-                raise StoreError(f"cannot open {self.path}: {exc}",
-                                 fix="if the file is damaged, move it aside; runs will start a new one") from None
+                raise StoreError(
+                    f"cannot open {self.path}: {exc}",
+                    fix="if the file is damaged, move it aside; runs will start a new one",
+                ) from None
         try:
             if not read_only:
                 self._migrate(con)
@@ -78,7 +82,9 @@ class Store:
             con.close()
 
     def _migrate(self, con: duckdb.DuckDBPyConnection) -> None:
-        con.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMPTZ)")
+        con.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMPTZ)"
+        )
         done = {r[0] for r in con.execute("SELECT version FROM schema_migrations").fetchall()}
         for version, name, sql in migrations():
             if version in done:
@@ -86,7 +92,9 @@ class Store:
             con.execute("BEGIN TRANSACTION")
             try:
                 con.execute(sql)
-                con.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)", [version, name, datetime.now(UTC)])
+                con.execute(
+                    "INSERT INTO schema_migrations VALUES (?, ?, ?)", [version, name, datetime.now(UTC)]
+                )
                 con.execute("COMMIT")
             except Exception:
                 con.execute("ROLLBACK")
@@ -101,30 +109,75 @@ class Store:
             return con.sql(sql, params=params or None).pl()
 
     # ------------------------------------------------------------------ runs
-    def create_run(self, run_id: str, suite: str, *, trigger: str, backend: str, host: dict, settings: dict,
-                   tools: list[str], sizes: list[str], quick: bool, suite_sha256: str,
-                   git_tag: str | None = None, git_commit: str | None = None) -> None:
+    def create_run(
+        self,
+        run_id: str,
+        suite: str,
+        *,
+        trigger: str,
+        backend: str,
+        host: dict,
+        settings: dict,
+        tools: list[str],
+        sizes: list[str],
+        quick: bool,
+        suite_sha256: str,
+        git_tag: str | None = None,
+        git_commit: str | None = None,
+    ) -> None:
         me = psutil.Process()
         with self.connect() as con:
             con.execute(
                 """INSERT INTO runs (run_id, suite, started_at, status, trigger, backend, git_tag, git_commit, host,
                                      settings, tools, sizes, quick, suite_sha256, hostname, pid, pid_started, tool_versions)
                    VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '{}')""",
-                [run_id, suite, datetime.now(UTC), trigger, backend, git_tag, git_commit, json.dumps(host),
-                 json.dumps(settings), json.dumps(tools), json.dumps(sizes), quick, suite_sha256,
-                 socket.gethostname(), os.getpid(), me.create_time()],
+                [
+                    run_id,
+                    suite,
+                    datetime.now(UTC),
+                    trigger,
+                    backend,
+                    git_tag,
+                    git_commit,
+                    json.dumps(host),
+                    json.dumps(settings),
+                    json.dumps(tools),
+                    json.dumps(sizes),
+                    quick,
+                    suite_sha256,
+                    socket.gethostname(),
+                    os.getpid(),
+                    me.create_time(),
+                ],
             )
 
-    def finish_run(self, run_id: str, status: str, *, tool_versions: dict | None = None, seconds: float | None = None,
-                   message: str | None = None, backend: str | None = None, host: dict | None = None) -> None:
+    def finish_run(
+        self,
+        run_id: str,
+        status: str,
+        *,
+        tool_versions: dict | None = None,
+        seconds: float | None = None,
+        message: str | None = None,
+        backend: str | None = None,
+        host: dict | None = None,
+    ) -> None:
         with self.connect() as con:
             con.execute(
                 """UPDATE runs SET status = ?, finished_at = ?, tool_versions = coalesce(?, tool_versions),
                           seconds = coalesce(?, seconds), message = coalesce(?, message),
                           backend = coalesce(?, backend), host = coalesce(?, host)
                    WHERE run_id = ?""",
-                [status, datetime.now(UTC), json.dumps(tool_versions) if tool_versions is not None else None, seconds,
-                 message, backend, json.dumps(host) if host is not None else None, run_id],
+                [
+                    status,
+                    datetime.now(UTC),
+                    json.dumps(tool_versions) if tool_versions is not None else None,
+                    seconds,
+                    message,
+                    backend,
+                    json.dumps(host) if host is not None else None,
+                    run_id,
+                ],
             )
 
     def reap_interrupted(self) -> list[str]:
@@ -133,19 +186,24 @@ class Store:
             return []
         host = socket.gethostname()
         with self.connect() as con:
-            rows = con.execute("SELECT run_id, pid, pid_started FROM runs WHERE status = 'running' AND hostname = ?",
-                               [host]).fetchall()
+            rows = con.execute(
+                "SELECT run_id, pid, pid_started FROM runs WHERE status = 'running' AND hostname = ?", [host]
+            ).fetchall()
             dead = [run_id for run_id, pid, started in rows if not _alive(pid, started)]
             for run_id in dead:
-                con.execute("UPDATE runs SET status = 'interrupted', finished_at = ?, "
-                            "message = 'the process running it disappeared' WHERE run_id = ?",
-                            [datetime.now(UTC), run_id])
+                con.execute(
+                    "UPDATE runs SET status = 'interrupted', finished_at = ?, "
+                    "message = 'the process running it disappeared' WHERE run_id = ?",
+                    [datetime.now(UTC), run_id],
+                )
         return dead
 
     def run(self, run_id: str) -> dict:
         df = self.query("SELECT * FROM runs WHERE run_id = ?", [run_id])
         if df.is_empty():
-            raise RunNotFound(f"no run {run_id!r}", fix="`bench-pipeline history` or the runs table lists them")
+            raise RunNotFound(
+                f"no run {run_id!r}", fix="`bench-pipeline history` or the runs table lists them"
+            )
         return df.row(0, named=True)
 
     def resolve_run(self, suite: str, ref: str) -> str:
@@ -155,22 +213,33 @@ class Store:
             try:
                 back = int(ref.split("~", 1)[1]) if "~" in ref else 0
             except ValueError:
-                raise RunNotFound(f"bad run reference {ref!r}", fix="use latest, latest~N, tag:NAME or a run id") from None
-            df = self.query(f"SELECT run_id FROM runs WHERE suite = ? AND {finished} "
-                            "ORDER BY started_at DESC LIMIT 1 OFFSET ?", [suite, back])
+                raise RunNotFound(
+                    f"bad run reference {ref!r}", fix="use latest, latest~N, tag:NAME or a run id"
+                ) from None
+            df = self.query(
+                f"SELECT run_id FROM runs WHERE suite = ? AND {finished} "
+                "ORDER BY started_at DESC LIMIT 1 OFFSET ?",
+                [suite, back],
+            )
         elif ref.startswith("tag:"):
-            df = self.query(f"SELECT run_id FROM runs WHERE suite = ? AND git_tag = ? AND {finished} "
-                            "ORDER BY started_at DESC LIMIT 1", [suite, ref[4:]])
+            df = self.query(
+                f"SELECT run_id FROM runs WHERE suite = ? AND git_tag = ? AND {finished} "
+                "ORDER BY started_at DESC LIMIT 1",
+                [suite, ref[4:]],
+            )
         else:
             df = self.query("SELECT run_id FROM runs WHERE run_id = ? AND suite = ?", [ref, suite])
         if df.is_empty():
-            raise RunNotFound(f"no finished run of suite {suite!r} matches {ref!r}",
-                              fix="run the suite first (`bench-pipeline run`), or check the reference")
+            raise RunNotFound(
+                f"no finished run of suite {suite!r} matches {ref!r}",
+                fix="run the suite first (`bench-pipeline run`), or check the reference",
+            )
         return str(df.item(0, 0))
 
     # ------------------------------------------------------------------ landing → tables
-    def load_landing(self, landing_dir: Path | None = None, *, suite: str | None = None,
-                     tool: str | None = None) -> LoadResult:
+    def load_landing(
+        self, landing_dir: Path | None = None, *, suite: str | None = None, tool: str | None = None
+    ) -> LoadResult:
         """Load every landing file not loaded yet (optionally of one suite/tool), in one transaction."""
         from bench_pipeline.landing import pending_files
 
@@ -178,7 +247,9 @@ class Store:
         result = LoadResult()
         with self.connect() as con:
             loaded = {r[0] for r in con.execute("SELECT path FROM landing_loads").fetchall()}
-            todo = [f for f in pending_files(landing_dir, suite=suite, tool=tool) if str(f.path) not in loaded]
+            todo = [
+                f for f in pending_files(landing_dir, suite=suite, tool=tool) if str(f.path) not in loaded
+            ]
             if not todo:
                 return result
             con.execute("BEGIN TRANSACTION")
@@ -188,32 +259,40 @@ class Store:
                     before = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
                     con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM read_parquet(?)", [str(f.path)])
                     rows = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0] - before
-                    con.execute("INSERT INTO landing_loads VALUES (?, ?, ?, ?, ?)",
-                                [str(f.path), f.run_id, f.kind, rows, datetime.now(UTC)])
+                    con.execute(
+                        "INSERT INTO landing_loads VALUES (?, ?, ?, ?, ?)",
+                        [str(f.path), f.run_id, f.kind, rows, datetime.now(UTC)],
+                    )
                     result.files.append(str(f.path))
                     result.rows[f.kind] = result.rows.get(f.kind, 0) + rows
                     result.run_ids.add(f.run_id)
                 con.execute("COMMIT")
             except Exception as exc:
                 con.execute("ROLLBACK")
-                raise StoreError(f"loading landing files failed, nothing was loaded: {exc}",
-                                 fix="inspect the named landing file; remove it if it is damaged") from None
+                raise StoreError(
+                    f"loading landing files failed, nothing was loaded: {exc}",
+                    fix="inspect the named landing file; remove it if it is damaged",
+                ) from None
         return result
 
-    def replace_cell_stats(self, run_id: str, tool: str, stats: pl.DataFrame) -> int:
+    def replace_rows(self, table: str, where: dict[str, str], frame: pl.DataFrame) -> int:
+        """Replace the rows of ``table`` matching ``where`` by ``frame``, in one transaction."""
+        if table not in ("cell_stats", "comparisons"):
+            raise ValueError(f"replace_rows does not write {table!r}")
+        clause = " AND ".join(f"{column} = ?" for column in where)  # column names are ours, values bound
         with self.connect() as con:
             con.execute("BEGIN TRANSACTION")
             try:
-                con.execute("DELETE FROM cell_stats WHERE run_id = ? AND tool = ?", [run_id, tool])
-                if not stats.is_empty():
-                    con.register("new_stats", stats.to_arrow())
-                    con.execute("INSERT INTO cell_stats BY NAME SELECT * FROM new_stats")
-                    con.unregister("new_stats")
+                con.execute(f"DELETE FROM {table} WHERE {clause}", list(where.values()))
+                if not frame.is_empty():
+                    con.register("new_rows", frame.to_arrow())
+                    con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM new_rows")
+                    con.unregister("new_rows")
                 con.execute("COMMIT")
             except Exception:
                 con.execute("ROLLBACK")
                 raise
-        return stats.height
+        return frame.height
 
 
 def _alive(pid: int | None, started: float | None) -> bool:

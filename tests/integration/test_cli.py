@@ -18,7 +18,9 @@ CLI = [sys.executable, "-m", "bench_pipeline.cli"]
 
 
 def cli(*args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
-    proc = subprocess.run([*CLI, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=os.environ)
+    proc = subprocess.run(
+        [*CLI, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=os.environ
+    )
     if check and proc.returncode != 0:
         raise AssertionError(f"exit {proc.returncode}\nstdout:{proc.stdout}\nstderr:{proc.stderr[-3000:]}")
     return proc
@@ -29,7 +31,9 @@ def last_json(stdout: str) -> dict:
 
 
 def test_run_json_contract_and_numbers_come_from_samples_all(bench_home):
-    out = last_json(cli("run", "--suite", str(DATA / "mini.yaml"), "--quick", "--backend", "local", "--json").stdout)
+    out = last_json(
+        cli("run", "--suite", str(DATA / "mini.yaml"), "--quick", "--backend", "local", "--json").stdout
+    )
     assert set(out) >= {"run_id", "suite", "status", "samples", "reports"}
     assert out["status"] == "succeeded" and out["suite"] == "mini"
     md, js = Path(out["reports"]["md"]), Path(out["reports"]["json"])
@@ -40,10 +44,13 @@ def test_run_json_contract_and_numbers_come_from_samples_all(bench_home):
     assert n == out["samples"] > 0
     median = con.execute(
         "SELECT median(wall_ns) FROM samples_all WHERE run_id = ? AND tool = 'git' AND operation = 'status' AND ok",
-        [out["run_id"]]).fetchone()[0]
+        [out["run_id"]],
+    ).fetchone()[0]
     status = con.execute("SELECT status, backend FROM runs WHERE run_id = ?", [out["run_id"]]).fetchone()
-    failed = con.execute("SELECT count(*) FROM samples_all WHERE run_id = ? AND operation = 'broken' AND exit_code <> 0",
-                         [out["run_id"]]).fetchone()[0]
+    failed = con.execute(
+        "SELECT count(*) FROM samples_all WHERE run_id = ? AND operation = 'broken' AND exit_code <> 0",
+        [out["run_id"]],
+    ).fetchone()[0]
     con.close()
     assert status == ("succeeded", "local")
     assert failed >= 2  # the failing command is recorded with its exit code, not dropped
@@ -71,12 +78,15 @@ def test_fixtures_json_contract(bench_home):
     assert Path(out["path"]).is_dir() and out["commits"] >= 400 and out["files"] >= 400
 
 
-@pytest.mark.parametrize("args, needle", [
-    (["run", "--suite", "nope"], "no suite named 'nope'"),
-    (["run", "--suite", "vcs", "--tool", "svn"], "has no tool 'svn'"),
-    (["validate", "tests/data/does-not-exist.yaml"], "not found"),
-    (["report", "--suite", "vcs", "--run", "latest~99"], "no finished run"),
-])
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["run", "--suite", "nope"], "no suite named 'nope'"),
+        (["run", "--suite", "vcs", "--tool", "svn"], "has no tool 'svn'"),
+        (["validate", "tests/data/does-not-exist.yaml"], "not found"),
+        (["report", "--suite", "vcs", "--run", "latest~99"], "no finished run"),
+    ],
+)
 def test_expected_failures_are_one_message_without_traceback(bench_home, args, needle):
     proc = cli(*args, check=False)
     assert proc.returncode != 0
@@ -95,3 +105,70 @@ def test_doctor_json_lists_components(bench_home):
 def test_suites_lists_operations(bench_home):
     text = cli("suites").stdout
     assert "vcs:" in text and "rebase-branch" in text
+
+
+GATE_SUITE = """
+name: gate
+settings: {{warmup: 1, min_runs: 8, max_runs: 8, time_budget_s: 120, timeout_s: 20, sizes: [small]}}
+tools:
+  git: {{version: [git, --version], requires: [git]}}
+  git-worktree: {{version: [git, --version], requires: [git]}}
+operations:
+  - name: pause
+    commands:
+      git: {{run: 'sleep $$(cat {delay})', shell: true}}
+      git-worktree: {{run: [sleep, "0.03"]}}
+"""
+
+
+def test_regression_gate_and_compare_contracts(bench_home, tmp_path):
+    delay = tmp_path / "delay"
+    suite = tmp_path / "gate.yaml"
+    suite.write_text(GATE_SUITE.format(delay=delay))
+    delay.write_text("0.03")
+    first = last_json(cli("run", "--suite", str(suite), "--backend", "local", "--json").stdout)
+    assert first["regression"] is False
+    delay.write_text("0.06")  # git gets twice as slow
+    proc = cli("run", "--suite", str(suite), "--backend", "local", "--json", check=False)
+    assert proc.returncode == 3, proc.stderr[-2000:]
+    second = last_json(proc.stdout)
+    assert second["regression"] is True and "1 regression(s)" in second["gate"]
+    assert Path(second["reports"]["md"]).exists()  # the report is still written
+
+    os.environ["BENCH_PIPELINE_SUITES"] = str(tmp_path)
+    try:
+        runs = cli(
+            "compare",
+            "--suite",
+            "gate",
+            "--baseline",
+            first["run_id"],
+            "--candidate",
+            "latest",
+            "--json",
+            "--fail-on-regression",
+            check=False,
+        )
+        assert runs.returncode == 3
+        rows = {r["tool"]: r for r in last_json(runs.stdout)["comparisons"]}
+        assert rows["git"]["verdict"] == "regression" and 1.7 < rows["git"]["ratio"] < 2.3
+        assert rows["git"]["ci_low"] > 1.03 and rows["git"]["p_adjusted"] < 0.05
+        assert rows["git-worktree"]["verdict"] in ("equivalent", "inconclusive")
+        assert {"baseline_run", "candidate_run", "baseline_median", "candidate_median", "n_a", "n_b"} <= set(
+            rows["git"]
+        )
+
+        tools = last_json(
+            cli(
+                "compare", "--suite", "gate", "--run", "latest", "--tools", "git", "git-worktree", "--json"
+            ).stdout
+        )["comparisons"]
+        assert len(tools) == 1
+        row = tools[0]
+        assert (row["tool_a"], row["tool_b"]) == ("git", "git-worktree")
+        assert row["verdict"] == "faster" and row["ratio"] < 0.6  # git-worktree's 30 ms vs git's 60 ms
+        assert {"median_a", "median_b", "ci_low", "ci_high", "p_value", "p_adjusted", "n_a", "n_b"} <= set(
+            row
+        )
+    finally:
+        del os.environ["BENCH_PIPELINE_SUITES"]

@@ -17,8 +17,19 @@ pytestmark = pytest.mark.integration
 
 
 def test_sigkill_during_execution_then_next_run_succeeds(bench_home):
-    cmd = [sys.executable, "-m", "bench_pipeline.cli", "run", "--suite", str(DATA / "slow.yaml"), "--backend", "local"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ)
+    cmd = [
+        sys.executable,
+        "-m",
+        "bench_pipeline.cli",
+        "run",
+        "--suite",
+        str(DATA / "slow.yaml"),
+        "--backend",
+        "local",
+    ]
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ
+    )
     seen = []
     deadline = time.monotonic() + 180
     assert proc.stderr is not None
@@ -39,9 +50,25 @@ def test_sigkill_during_execution_then_next_run_succeeds(bench_home):
     con.close()
     assert status == "running"  # nobody has looked yet
 
-    out = subprocess.run([sys.executable, "-m", "bench_pipeline.cli", "run", "--suite", str(DATA / "slow.yaml"),
-                          "--backend", "local", "--quick", "--json"], cwd=ROOT, capture_output=True, text=True,
-                         env=os.environ, timeout=300)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench_pipeline.cli",
+            "run",
+            "--suite",
+            str(DATA / "slow.yaml"),
+            "--backend",
+            "local",
+            "--quick",
+            "--json",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=os.environ,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     con = duckdb.connect(str(db), read_only=True)
     rows = dict(con.execute("SELECT run_id, status FROM runs").fetchall())

@@ -19,7 +19,9 @@ PY = sys.executable
 def worker(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("runner")
     backend = LocalBackend(tmp / "bin")
-    w = backend.start_worker(WorkerSpec(suite="t", tool="t", run_id="r", work_dir=tmp / "work", fixture_dir=tmp))
+    w = backend.start_worker(
+        WorkerSpec(suite="t", tool="t", run_id="r", work_dir=tmp / "work", fixture_dir=tmp)
+    )
     yield w
     w.close()
 
@@ -32,6 +34,7 @@ def test_exec_helper_is_used_where_a_compiler_exists(worker):
     info = worker.info()
     assert info["protocol"] == 1
     import shutil
+
     if shutil.which("cc"):
         assert info["rss_method"] == "bench-exec"
 
@@ -50,7 +53,9 @@ def test_cpu_burner_has_user_time_far_above_sys(worker):
 
 
 def test_peak_rss_of_allocator_then_tiny_command(worker):
-    big = run(worker, [PY, "-c", "b = bytearray(200 * 1024 * 1024)\nfor i in range(0, len(b), 4096): b[i] = 1"])
+    big = run(
+        worker, [PY, "-c", "b = bytearray(200 * 1024 * 1024)\nfor i in range(0, len(b), 4096): b[i] = 1"]
+    )
     assert big["exit_code"] == 0
     assert big["peak_rss_bytes"] >= 190 * 1024 * 1024, big
     tiny = run(worker, ["true"])
@@ -69,6 +74,7 @@ def test_timeout_kills_the_whole_process_group(worker, tmp_path):
     r = run(worker, ["sh", "-c", f"(sleep 1; touch {marker}) & sleep 5"], timeout=0.3)
     assert r["timed_out"]
     import time
+
     time.sleep(1.5)
     assert not marker.exists(), "a grandchild survived the timeout"
 

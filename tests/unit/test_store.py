@@ -18,19 +18,49 @@ from bench_pipeline.store import Store, migrations
 def _samples(run_id: str, tool: str, n: int = 4, warmup: int = 1) -> pl.DataFrame:
     rows = []
     for i in range(n + warmup):
-        rows.append({
-            "run_id": run_id, "suite": "s", "tool": tool, "operation": "op", "fixture": "small", "backend": "local",
-            "round": i, "iteration": i - warmup if i >= warmup else -1, "warmup": i < warmup,
-            "wall_ns": 1_000_000 + i, "user_ns": 10, "sys_ns": 5, "peak_rss_bytes": 1 << 20, "read_bytes": 0,
-            "write_bytes": 0, "ctx_switches": 1, "exit_code": 0, "timed_out": False, "ok": True, "stdout_bytes": 3,
-            "stderr_bytes": 0, "stderr_tail": None, "created_at": datetime.now(UTC),
-        })
+        rows.append(
+            {
+                "run_id": run_id,
+                "suite": "s",
+                "tool": tool,
+                "operation": "op",
+                "fixture": "small",
+                "backend": "local",
+                "round": i,
+                "iteration": i - warmup if i >= warmup else -1,
+                "warmup": i < warmup,
+                "wall_ns": 1_000_000 + i,
+                "user_ns": 10,
+                "sys_ns": 5,
+                "peak_rss_bytes": 1 << 20,
+                "read_bytes": 0,
+                "write_bytes": 0,
+                "ctx_switches": 1,
+                "exit_code": 0,
+                "timed_out": False,
+                "ok": True,
+                "stdout_bytes": 3,
+                "stderr_bytes": 0,
+                "stderr_tail": None,
+                "created_at": datetime.now(UTC),
+            }
+        )
     return pl.DataFrame(rows, schema=SAMPLE_SCHEMA)
 
 
 def _create(store: Store, run_id: str) -> None:
-    store.create_run(run_id, "s", trigger="manual", backend="local", host={"h": 1}, settings={}, tools=["a"],
-                     sizes=["small"], quick=True, suite_sha256="x")
+    store.create_run(
+        run_id,
+        "s",
+        trigger="manual",
+        backend="local",
+        host={"h": 1},
+        settings={},
+        tools=["a"],
+        sizes=["small"],
+        quick=True,
+        suite_sha256="x",
+    )
 
 
 @pytest.fixture
@@ -76,7 +106,7 @@ def test_a_damaged_landing_file_loads_nothing(store, tmp_path):
 
 
 def test_resolve_run_references(store):
-    for i, rid in enumerate(["r1", "r2", "r3"]):
+    for _i, rid in enumerate(["r1", "r2", "r3"]):
         _create(store, rid)
         store.finish_run(rid, "succeeded")
     with store.connect() as con:

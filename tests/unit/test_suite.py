@@ -51,8 +51,10 @@ def test_unknown_field_names_line_and_field():
 
 
 def test_tool_without_command_or_na_is_refused():
-    text = MINIMAL.replace("  git: {version: [git, --version]}",
-                           "  git: {version: [git, --version]}\n  jj: {version: [jj, --version]}")
+    text = MINIMAL.replace(
+        "  git: {version: [git, --version]}",
+        "  git: {version: [git, --version]}\n  jj: {version: [jj, --version]}",
+    )
     with pytest.raises(SuiteError, match=r"says nothing about tool\(s\) \['jj'\].*na"):
         parse_suite(text)
 
