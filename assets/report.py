@@ -10,13 +10,14 @@ from dagster import (
 
 from assets.comparisons import comparisons
 from assets.partitions import suite_partitions
+from bench_pipeline.report.archive import FORMATS
 from bench_pipeline.reporting import render_run
 from resources import StoreResource
 
 
 class ReportConfig(Config):
     run: str = "latest"  # a run id, latest, latest~N or tag:NAME
-    formats: list[str] = ["md", "json"]
+    formats: list[str] = list(FORMATS)
 
 
 @asset(

@@ -23,6 +23,7 @@ from rich.console import Console
 
 from bench_pipeline import paths
 from bench_pipeline.errors import BenchError
+from bench_pipeline.report.archive import FORMATS as REPORT_FORMATS
 
 err = Console(stderr=True, highlight=False)
 EXIT_REGRESSION = 3
@@ -350,14 +351,14 @@ def doctor(as_json: bool) -> None:
 @click.option(
     "--run", "ref", default="latest", show_default=True, help="run id, latest, latest~N or tag:NAME"
 )
-@click.option("--format", "fmt", default="all", show_default=True, type=click.Choice(["md", "json", "all"]))
+@click.option("--format", "fmt", default="all", show_default=True, type=click.Choice([*REPORT_FORMATS, "all"]))
 @click.option("--json", "as_json", is_flag=True)
 def report(suite: str, ref: str, fmt: str, as_json: bool) -> None:
     """Render (or re-render) the reports of a run."""
     from bench_pipeline.reporting import render_run
     from bench_pipeline.store import Store
 
-    formats = ["md", "json"] if fmt == "all" else [fmt]
+    formats = list(REPORT_FORMATS) if fmt == "all" else [fmt]
     rendered, written = render_run(Store(), suite, ref, formats)
     if as_json:
         _emit_json({"run_id": rendered.run.run_id, "reports": {k: str(v) for k, v in written.items()}})
@@ -496,6 +497,20 @@ def ui(host: str, port: int) -> None:
     os.chdir(paths.PROJECT_ROOT)
     os.execv(exe, [exe, "dev", "-w", str(paths.PROJECT_ROOT / "workspace.yaml"), "-h", host, "-p", str(port)])
 
+
+def _register_command_modules() -> None:
+    """Add the commands of every ``bench_pipeline.commands`` module (each exposes ``COMMANDS``)."""
+    import importlib
+    import pkgutil
+
+    from bench_pipeline import commands
+
+    for module in pkgutil.iter_modules(commands.__path__):
+        for command in importlib.import_module(f"bench_pipeline.commands.{module.name}").COMMANDS:
+            main.add_command(command)
+
+
+_register_command_modules()
 
 if __name__ == "__main__":
     main()

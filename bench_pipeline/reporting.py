@@ -6,6 +6,7 @@ from pathlib import Path
 
 from bench_pipeline import paths
 from bench_pipeline.report import Report, build_report, write_reports
+from bench_pipeline.report.archive import FORMATS
 from bench_pipeline.store import Store
 
 
@@ -13,7 +14,7 @@ def render_run(
     store: Store,
     suite: str,
     ref: str = "latest",
-    formats: tuple[str, ...] | list[str] = ("md", "json"),
+    formats: tuple[str, ...] | list[str] = FORMATS,
     reports_dir: Path | None = None,
 ) -> tuple[Report, dict[str, Path]]:
     run_id = store.resolve_run(suite, ref)

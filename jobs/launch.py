@@ -141,10 +141,13 @@ def run_pipeline(
     trigger: str = "manual",
     git_tag: str | None = None,
     git_commit: str | None = None,
-    formats: tuple[str, ...] = ("md", "json"),
+    formats: tuple[str, ...] | None = None,
 ) -> PipelineResult:
     ensure_dagster_home()
+    from bench_pipeline.report.archive import FORMATS
     from bench_pipeline.suite import find_suite
+
+    formats = tuple(formats or FORMATS)
 
     definition = find_suite(suite)  # fail fast, with the suite loader's message
     if Path(suite).suffix in (".yaml", ".yml"):  # a suite file outside suites/: make it a partition
