@@ -3,6 +3,7 @@
 from dagster import Definitions
 
 from assets.cell_stats import cell_stats
+from assets.clean_samples import clean_samples
 from assets.checks import CHECKS
 from assets.comparisons import comparisons
 from assets.fixtures import fixtures
@@ -13,7 +14,7 @@ from jobs.stages import JOBS
 from resources import BackendResource, StoreResource
 
 defs = Definitions(
-    assets=[fixtures, measurements, samples, cell_stats, comparisons, report],
+    assets=[fixtures, measurements, samples, clean_samples, cell_stats, comparisons, report],
     asset_checks=CHECKS,
     jobs=JOBS,
     resources={"store": StoreResource(), "backend": BackendResource()},

@@ -3,14 +3,14 @@
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 
 from assets.partitions import suite_tool, suite_tool_partitions
-from assets.samples import samples
+from assets.clean_samples import clean_samples
 from bench_pipeline.analysis import update_cell_stats
 from resources import StoreResource
 
 
 @asset(
     partitions_def=suite_tool_partitions,
-    deps=[samples],
+    deps=[clean_samples],
     pool="duckdb",
     group_name="pipeline",
     description="n, median, mean, std, MAD, p95, CV … per run × operation × fixture × metric.",

@@ -89,11 +89,34 @@ def cell_stats_frame(samples: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+FLAG_COLUMNS = ["run_id", "tool", "operation", "fixture", "round", "iteration", "failed", "modified_z", "outlier",
+                "tukey_mild", "tukey_extreme", "slow_first", "computed_at"]
+
+
+def flags_frame(samples: pl.DataFrame) -> pl.DataFrame:
+    """Cleaning flags of every timed sample (outliers are flagged, never dropped)."""
+    if samples.is_empty():
+        return pl.DataFrame()
+    out = stats.clean_samples(stats_frame(samples))
+    return out.with_columns(computed_at=pl.lit(datetime.now(UTC))).select(FLAG_COLUMNS)
+
+
+def update_flags(store: Store, suite: str, tool: str) -> dict[str, dict[str, int]]:
+    """Flag the samples of every run of suite × tool that has none yet; counts per run."""
+    written = {}
+    for run_id in runs_missing(store, "sample_flags", suite, tool):
+        flags = flags_frame(store.query(SAMPLES_SQL + " AND tool = ?", [run_id, tool]))
+        store.replace_rows("sample_flags", {"run_id": run_id, "tool": tool}, flags)
+        written[run_id] = {"samples": flags.height, "outliers": int(flags["outlier"].sum()) if flags.height else 0,
+                           "slow_first": int(flags["slow_first"].sum()) if flags.height else 0}
+    return written
+
+
 def runs_missing(store: Store, table: str, suite: str, tool: str | None = None) -> list[str]:
     """Finished runs of the suite (optionally: with samples of ``tool``) without rows in ``table``."""
-    assert table in ("cell_stats", "comparisons")
+    assert table in ("cell_stats", "comparisons", "sample_flags")
     tool_clause = "AND s.tool = ?" if tool else ""
-    match = "AND c.tool = s.tool" if table == "cell_stats" else ""
+    match = "AND c.tool = s.tool" if table != "comparisons" else ""
     df = store.query(
         f"""SELECT DISTINCT s.run_id FROM samples_all s
             WHERE s.suite = ? {tool_clause}

@@ -16,8 +16,10 @@ import difflib
 import json
 import math
 import random
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -100,15 +102,17 @@ class EffectiveSettings:
     target_ci: float
     time_budget_s: float
     timeout_s: float
+    parallel: int = 1  # tools measured at the same time (1: never overlap)
 
     @classmethod
     def for_suite(cls, suite: Suite, quick: bool) -> EffectiveSettings:
         s = suite.settings
         if not quick:
-            return cls(s.warmup, s.min_runs, s.max_runs, s.target_ci, s.time_budget_s, s.timeout_s)
+            return cls(s.warmup, s.min_runs, s.max_runs, s.target_ci, s.time_budget_s, s.timeout_s, s.parallel)
         q = suite.quick
         return cls(
-            q.warmup, q.min_runs, max(q.min_runs, q.max_runs), s.target_ci, q.time_budget_s, s.timeout_s
+            q.warmup, q.min_runs, max(q.min_runs, q.max_runs), s.target_ci, q.time_budget_s, s.timeout_s,
+            s.parallel,
         )
 
 
@@ -381,6 +385,7 @@ def execute_run(
     sessions: dict[str, _ToolSession] = {}
     versions: dict[str, str] = {}
     rows: list[dict] = []
+    rows_lock = threading.Lock()
     started = time.monotonic()
     rounds = 0
     try:
@@ -428,22 +433,35 @@ def execute_run(
             order = active[:]
             rng.shuffle(order)
             warm = rounds < settings.warmup
-            for cell in order:
-                result = _measure_once(sessions[cell.tool], cell, settings)
-                if "prepare_error" in result:
-                    cell.status, cell.reason, cell.stop = "failed", result["prepare_error"], "prepare failed"
-                    continue
-                if not warm:
-                    cell.iterations += 1
-                rows.append(_row(run_id, suite.name, backend.name, cell, rounds, warm, result))
-                if warm:
-                    continue
-                if result["ok"]:
-                    cell.walls.append(result["wall_ns"])
-                    cell.consecutive_failures = 0
-                else:
-                    cell.n_failed += 1
-                    cell.consecutive_failures += 1
+
+            def measure(cells_in_order: list[Cell], round_idx: int = rounds, warm: bool = warm) -> None:
+                for cell in cells_in_order:
+                    result = _measure_once(sessions[cell.tool], cell, settings)
+                    if "prepare_error" in result:
+                        cell.status, cell.reason, cell.stop = "failed", result["prepare_error"], "prepare failed"
+                        continue
+                    if not warm:
+                        cell.iterations += 1
+                    with rows_lock:
+                        rows.append(_row(run_id, suite.name, backend.name, cell, round_idx, warm, result))
+                    if warm:
+                        continue
+                    if result["ok"]:
+                        cell.walls.append(result["wall_ns"])
+                        cell.consecutive_failures = 0
+                    else:
+                        cell.n_failed += 1
+                        cell.consecutive_failures += 1
+
+            if settings.parallel <= 1:
+                measure(order)
+            else:  # the suite allows N tools at once: each tool's worker in its own thread
+                by_tool: dict[str, list[Cell]] = {}
+                for cell in order:
+                    by_tool.setdefault(cell.tool, []).append(cell)
+                with ThreadPoolExecutor(max_workers=settings.parallel) as pool:
+                    for future in [pool.submit(measure, group) for group in by_tool.values()]:
+                        future.result()
             rounds += 1
             timed = rounds - settings.warmup
             elapsed = time.monotonic() - started

@@ -60,6 +60,10 @@ class Settings(_Strict):
     profile: Literal["micro", "small", "medium", "large", "xlarge"] = "medium"
     sizes: list[Literal["small", "medium", "large"]] = Field(default_factory=lambda: ["small"])
     keep_raw: bool = False
+    parallel: int = Field(
+        1, ge=1, le=64,
+        description="tools measured at the same time; 1 (default) never overlaps measurements (noise)",
+    )
 
     @model_validator(mode="after")
     def _runs_ordered(self) -> Settings:

@@ -18,7 +18,7 @@ measure_job = define_asset_job(
 )
 ingest_job = define_asset_job(
     "ingest_job",
-    selection=["samples", "cell_stats"],
+    selection=["samples", "clean_samples", "cell_stats"],
     partitions_def=suite_tool_partitions,
     description="Load landing files of one suite × tool and compute its statistics.",
 )

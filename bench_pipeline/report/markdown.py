@@ -52,7 +52,8 @@ def render_markdown(report: Report, html_name: str | None = None) -> str:
         f"{r.status} · {r.started_at[:19]} UTC · trigger {r.trigger}"
         + (f" · tag `{r.git_tag}`" if r.git_tag else "")
         + f" · backend {r.backend}"
-        + (" · quick mode" if r.quick else ""),
+        + (" · quick mode" if r.quick else "")
+        + (f" · **{r.settings['parallel']} tools measured in parallel**" if r.settings.get("parallel", 1) > 1 else ""),
         "",
         "Tools: "
         + ", ".join(f"{t} ({r.tool_versions.get(t, 'unavailable')})" for t in tools)

@@ -277,7 +277,7 @@ class Store:
 
     def replace_rows(self, table: str, where: dict[str, str], frame: pl.DataFrame) -> int:
         """Replace the rows of ``table`` matching ``where`` by ``frame``, in one transaction."""
-        if table not in ("cell_stats", "comparisons"):
+        if table not in ("cell_stats", "comparisons", "sample_flags"):
             raise ValueError(f"replace_rows does not write {table!r}")
         clause = " AND ".join(f"{column} = ?" for column in where)  # column names are ours, values bound
         with self.connect() as con:

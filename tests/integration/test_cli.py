@@ -172,3 +172,17 @@ def test_regression_gate_and_compare_contracts(bench_home, tmp_path):
         )
     finally:
         del os.environ["BENCH_PIPELINE_SUITES"]
+
+
+def test_parallel_setting_runs_tools_at_once_and_the_report_says_so(bench_home, tmp_path):
+    text = (DATA / "mini.yaml").read_text().replace("sizes: [small]}", "sizes: [small], parallel: 2}", 1)
+    suite = tmp_path / "mini.yaml"
+    suite.write_text(text)
+    out = last_json(cli("run", "--suite", str(suite), "--backend", "local", "--json").stdout)
+    assert out["status"] == "succeeded"
+    md = Path(out["reports"]["md"]).read_text()
+    assert "2 tools measured in parallel" in md
+    con = duckdb.connect(str(bench_home / "bench.duckdb"), read_only=True)
+    n = con.execute("SELECT count(DISTINCT tool) FROM samples_all WHERE run_id = ?", [out["run_id"]]).fetchone()[0]
+    con.close()
+    assert n == 2
