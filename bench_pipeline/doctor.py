@@ -52,7 +52,7 @@ def check_docker() -> dict:
     try:
         import docker
 
-        client = docker.from_env(timeout=5)
+        client = docker.from_env(timeout=5)  # type: ignore[attr-defined]
         version = client.version().get("Version")
         client.close()
         return _component("docker", True, version, detail="engine answers")

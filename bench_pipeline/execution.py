@@ -23,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import polars as pl
 
@@ -34,7 +35,7 @@ from bench_pipeline.tool_fixtures import ToolFixture, tool_fixture_dir
 
 Progress = Callable[[str], None]
 
-SAMPLE_SCHEMA = {
+SAMPLE_SCHEMA: dict[str, Any] = {
     "run_id": pl.Utf8,
     "suite": pl.Utf8,
     "tool": pl.Utf8,
@@ -65,7 +66,7 @@ SAMPLE_SCHEMA = {
     "cgroup_io_read_bytes": pl.Int64,
     "cgroup_io_write_bytes": pl.Int64,
 }
-CELL_SCHEMA = {
+CELL_SCHEMA: dict[str, Any] = {
     "run_id": pl.Utf8,
     "suite": pl.Utf8,
     "tool": pl.Utf8,

@@ -58,7 +58,7 @@ class Settings(_Strict):
     timeout_s: float = Field(60, gt=0)
     delta: float = Field(0.03, gt=0, lt=1, description="practical margin of verdicts")
     profile: Literal["micro", "small", "medium", "large", "xlarge"] = "medium"
-    sizes: list[Literal["small", "medium", "large"]] = Field(default_factory=lambda: ["small"])
+    sizes: list[Literal["small", "medium", "large"]] = Field(default_factory=lambda: ["small"])  # type: ignore[arg-type]
     keep_raw: bool = False
     parallel: int = Field(
         1, ge=1, le=64,
@@ -77,7 +77,7 @@ class QuickSettings(_Strict):
     min_runs: int = Field(3, ge=1)
     max_runs: int = Field(5, ge=1)
     time_budget_s: float = Field(110, gt=0)
-    sizes: list[Literal["small", "medium", "large"]] = Field(default_factory=lambda: ["small"])
+    sizes: list[Literal["small", "medium", "large"]] = Field(default_factory=lambda: ["small"])  # type: ignore[arg-type]
 
 
 class Tool(_Strict):
@@ -245,8 +245,8 @@ def parse_target(key: str, limit: str) -> tuple[str, str, float]:
 class Suite(_Strict):
     name: str
     description: str = ""
-    settings: Settings = Field(default_factory=Settings)
-    quick: QuickSettings = Field(default_factory=QuickSettings)
+    settings: Settings = Field(default_factory=Settings)  # type: ignore[arg-type]
+    quick: QuickSettings = Field(default_factory=QuickSettings)  # type: ignore[arg-type]
     env: dict[str, str] = Field(default_factory=dict)
     tools: dict[str, Tool]
     reference_tool: str | None = Field(None, description="equivalence checks compare every tool to this one")

@@ -102,6 +102,8 @@ def _execute(
     from definitions import defs
 
     job = defs.resolve_job_def(job_name)
+    # the CLI shows our own progress lines; Dagster's console logger only speaks up for problems
+    run_config = {**run_config, "loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     try:
         result = job.execute_in_process(
             run_config=run_config,

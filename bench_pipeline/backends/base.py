@@ -40,16 +40,8 @@ def select_backend(choice: str, *, bin_dir: Path, allow_network: bool = False) -
         return LocalBackend(bin_dir), "local backend requested"
     if choice not in ("docker", "auto"):
         raise BackendUnavailable(f"unknown backend {choice!r}", fix="use auto, local or docker")
-    try:
-        from bench_pipeline.backends.docker import DockerBackend  # type: ignore[import-not-found]
-    except ImportError:
-        DockerBackend = None  # noqa: N806
-    if DockerBackend is None:
-        if choice == "docker":
-            raise BackendUnavailable(
-                "the docker backend is not available in this build", fix="use --backend local"
-            )
-        return LocalBackend(bin_dir), "auto: docker backend not available in this build, using local"
+    from bench_pipeline.backends.docker import DockerBackend
+
     try:
         backend = DockerBackend(bin_dir=bin_dir, allow_network=allow_network)
         reason = backend.check()

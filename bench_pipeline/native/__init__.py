@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import Literal
 
 SOURCE = Path(__file__).with_name("bench_exec.c")
 
@@ -50,7 +51,7 @@ def is_static(path: Path) -> bool:
     data = path.read_bytes()
     if data[:4] != b"\x7fELF" or data[4] != 2:  # only 64-bit ELF is expected here
         return False
-    order = "little" if data[5] == 1 else "big"
+    order: Literal["little", "big"] = "little" if data[5] == 1 else "big"
     phoff = int.from_bytes(data[32:40], order)
     phentsize = int.from_bytes(data[54:56], order)
     phnum = int.from_bytes(data[56:58], order)

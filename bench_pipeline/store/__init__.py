@@ -102,7 +102,8 @@ class Store:
 
     def schema_version(self) -> int:
         with self.connect() as con:
-            return int(con.execute("SELECT max(version) FROM schema_migrations").fetchone()[0])
+            row = con.execute("SELECT max(version) FROM schema_migrations").fetchone()
+            return int(row[0]) if row else 0
 
     def query(self, sql: str, params: list[Any] | None = None) -> pl.DataFrame:
         with self.connect(read_only=True) as con:
@@ -256,9 +257,9 @@ class Store:
             try:
                 for f in todo:
                     table = {"samples": "samples", "cells": "run_cells"}[f.kind]
-                    before = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+                    before = _count(con, table)
                     con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM read_parquet(?)", [str(f.path)])
-                    rows = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0] - before
+                    rows = _count(con, table) - before
                     con.execute(
                         "INSERT INTO landing_loads VALUES (?, ?, ?, ?, ?)",
                         [str(f.path), f.run_id, f.kind, rows, datetime.now(UTC)],
@@ -293,6 +294,11 @@ class Store:
                 con.execute("ROLLBACK")
                 raise
         return frame.height
+
+
+def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    row = con.execute(f"SELECT count(*) FROM {table}").fetchone()  # table names are ours, never user input
+    return int(row[0]) if row else 0
 
 
 def _alive(pid: int | None, started: float | None) -> bool:

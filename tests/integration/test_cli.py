@@ -186,3 +186,12 @@ def test_parallel_setting_runs_tools_at_once_and_the_report_says_so(bench_home, 
     n = con.execute("SELECT count(DISTINCT tool) FROM samples_all WHERE run_id = ?", [out["run_id"]]).fetchone()[0]
     con.close()
     assert n == 2
+
+
+def test_a_missing_tool_is_reported_unavailable_not_a_crash(bench_home):
+    out = last_json(cli("run", "--suite", str(DATA / "missing.yaml"), "--quick", "--backend", "local", "--json").stdout)
+    assert out["status"] == "succeeded" and out["cells"] == {"measured": 1, "unavailable": 1}
+    report = json.loads(Path(out["reports"]["json"]).read_text())
+    ghost = report["operations"][0]["tools"]["ghost"]
+    assert ghost["status"] == "unavailable" and "ghost-tool-not-installed" in ghost["reason"]
+    assert "unavailable" in Path(out["reports"]["md"]).read_text()
