@@ -1,4 +1,4 @@
-"""report (suite): Markdown and JSON reports of the suite's newest run (or a chosen one)."""
+"""report (suite): Markdown, JSON and HTML reports of the suite's newest run (or a chosen one)."""
 
 from dagster import (
     AssetExecutionContext,

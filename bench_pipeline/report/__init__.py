@@ -1,8 +1,9 @@
 """Reports of a run: a pydantic model built from the store, rendered by sibling exporters
-(``markdown``, ``json_export``), written to an archive that never overwrites another run's report.
+(``markdown``, ``json_export``, ``html``), written to an archive that never overwrites another run's
+report. ``schema`` generates the JSON Schema of the JSON form (docs/report-schema.json).
 """
 
-from bench_pipeline.report.archive import write_reports
+from bench_pipeline.report.archive import FORMATS, write_reports
 from bench_pipeline.report.model import SCHEMA_VERSION, Report, build_report
 
-__all__ = ["SCHEMA_VERSION", "Report", "build_report", "write_reports"]
+__all__ = ["FORMATS", "SCHEMA_VERSION", "Report", "build_report", "write_reports"]

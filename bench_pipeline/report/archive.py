@@ -1,4 +1,4 @@
-"""Writing reports: ``<reports>/<suite>/<run_id>/report.<ext>``, atomically, plus a ``latest`` link.
+"""Writing reports: ``<reports>/<suite>/<run_id>/report.{md,json,html}``, atomically, plus a ``latest`` link.
 
 Another run's report is never touched; re-rendering the same run replaces its files atomically.
 """
@@ -9,11 +9,12 @@ import os
 import tempfile
 from pathlib import Path
 
+from bench_pipeline.report.html import render_html
 from bench_pipeline.report.json_export import render_json
 from bench_pipeline.report.markdown import render_markdown
 from bench_pipeline.report.model import Report
 
-FORMATS = ("md", "json")
+FORMATS = ("md", "json", "html")
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -50,7 +51,13 @@ def write_reports(
     suite_dir = reports_dir / report.suite
     run_dir = suite_dir / report.run.run_id
     written: dict[str, Path] = {}
-    renderers = {"md": lambda: render_markdown(report), "json": lambda: render_json(report)}
+    # a truncated Markdown report names the file holding the full tables (this run's HTML when there is one)
+    html_name = "report.html" if "html" in formats or (run_dir / "report.html").exists() else None
+    renderers = {
+        "md": lambda: render_markdown(report, html_name=html_name),
+        "json": lambda: render_json(report),
+        "html": lambda: render_html(report),
+    }
     for fmt in formats:
         path = run_dir / f"report.{fmt}"
         _atomic_write(path, renderers[fmt]())

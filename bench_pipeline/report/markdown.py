@@ -25,7 +25,7 @@ def fmt_bytes(value: float | None) -> str:
 
 def _cell(c: ToolCell | None) -> str:
     if c is None:
-        return "–"
+        return "not planned"
     if c.status == "na":
         return "n/a"
     if c.status == "unavailable":
@@ -43,7 +43,35 @@ def _cell(c: ToolCell | None) -> str:
     return text
 
 
-def render_markdown(report: Report, html_name: str | None = None) -> str:
+def render_markdown(report: Report, html_name: str | None = None, json_name: str = "report.json") -> str:
+    """The report as Markdown of at most :data:`MAX_CHARS` characters (a GitHub comment's limit).
+
+    When the full text is longer, the long tables keep their first rows and the text ends by naming
+    the file that has them all: ``html_name`` when given, else ``json_name``.
+    """
+    text = _render(report, None)
+    if len(text) <= MAX_CHARS:
+        return text
+    pointer = f"the HTML report `{html_name}`" if html_name else f"the JSON report `{json_name}`"
+    limit = max(len(report.operations), len(report.comparisons), len(report.history), len(report.scaling))
+    while limit > 0 and len(text) > MAX_CHARS - 400:  # tables shrink in proportion until the text fits
+        limit = min(limit - 1, int(limit * (MAX_CHARS - 2_000) / len(text)))
+        text = _render(report, max(limit, 0))
+    if len(text) > MAX_CHARS - 400:  # even the untabled parts are too long
+        text = text[: MAX_CHARS - 400].rsplit("\n", 1)[0]
+    return (
+        text.rstrip("\n")
+        + f"\n\n… truncated to fit a pull-request comment; the full tables are in {pointer}.\n"
+    )
+
+
+def _capped(rows: list[str], limit: int | None, what: str) -> list[str]:
+    if limit is None or len(rows) <= limit:
+        return rows
+    return [*rows[:limit], f"| … {len(rows) - limit} more {what} not shown here |"]
+
+
+def _render(report: Report, limit: int | None) -> str:
     r = report.run
     tools = r.tools
     lines = [
@@ -53,7 +81,11 @@ def render_markdown(report: Report, html_name: str | None = None) -> str:
         + (f" · tag `{r.git_tag}`" if r.git_tag else "")
         + f" · backend {r.backend}"
         + (" · quick mode" if r.quick else "")
-        + (f" · **{r.settings['parallel']} tools measured in parallel**" if r.settings.get("parallel", 1) > 1 else ""),
+        + (
+            f" · **{r.settings['parallel']} tools measured in parallel**"
+            if r.settings.get("parallel", 1) > 1
+            else ""
+        ),
         "",
         "Tools: "
         + ", ".join(f"{t} ({r.tool_versions.get(t, 'unavailable')})" for t in tools)
@@ -74,6 +106,7 @@ def render_markdown(report: Report, html_name: str | None = None) -> str:
         "| operation | fixture | " + " | ".join(tools) + " | peak RSS |",
         "|---|---|" + "---|" * len(tools) + "---|",
     ]
+    op_rows = []
     for row in report.operations:
         rss = " / ".join(
             fmt_bytes(row.tools[t].metrics["rss"].median)
@@ -81,12 +114,13 @@ def render_markdown(report: Report, html_name: str | None = None) -> str:
             else "–"
             for t in tools
         )
-        lines.append(
+        op_rows.append(
             f"| {row.operation} | {row.fixture} | "
             + " | ".join(_cell(row.tools.get(t)) for t in tools)
             + f" | {rss} |"
         )
-    lines += _comparison_tables(report)
+    lines += _capped(op_rows, limit, "operation rows")
+    lines += _comparison_tables(report, limit)
     targets = [(t, row, x) for row in report.operations for t, c in row.tools.items() for x in c.targets]
     if targets:
         lines += [
@@ -96,10 +130,13 @@ def render_markdown(report: Report, html_name: str | None = None) -> str:
             "| operation | fixture | tool | target | value | result |",
             "|---|---|---|---|---|---|",
         ]
+        target_rows = []
         for t, row, x in targets:
             value = fmt_bytes(x.value) if x.metric == "rss" else fmt_ns(x.value)
-            result = "–" if x.passed is None else ("pass" if x.passed else "**FAIL**")
-            lines.append(f"| {row.operation} | {row.fixture} | {t} | {x.target} | {value} | {result} |")
+            result = "no value" if x.passed is None else ("pass" if x.passed else "**FAIL**")
+            target_rows.append(f"| {row.operation} | {row.fixture} | {t} | {x.target} | {value} | {result} |")
+        lines += _capped(target_rows, limit, "targets")
+    lines += _history(report, limit) + _scaling(report, limit)
     lines += ["", "## Not measured", ""] + [f"- {n}" for n in report.not_measured]
     host = r.host
     lines += [
@@ -112,12 +149,7 @@ def render_markdown(report: Report, html_name: str | None = None) -> str:
         f"bench-pipeline {host.get('bench_pipeline_version', '?')} ({(host.get('bench_pipeline_commit') or '?')[:10]}).",
         "",
     ]
-    text = "\n".join(lines)
-    if len(text) > MAX_CHARS:
-        cut = text[: MAX_CHARS - 300].rsplit("\n", 1)[0]
-        pointer = f"the HTML report ({html_name})" if html_name else "the JSON report"
-        text = cut + f"\n\n… truncated to fit a pull-request comment; the full tables are in {pointer}.\n"
-    return text
+    return "\n".join(lines)
 
 
 def _summary(report: Report) -> list[str]:
@@ -154,7 +186,58 @@ def _summary(report: Report) -> list[str]:
     return lines + [""]
 
 
-def _comparison_tables(report: Report) -> list[str]:
+def _fmt_metric(metric: str, value: float | None) -> str:
+    return fmt_bytes(value) if metric == "rss" else fmt_ns(value)
+
+
+def _history(report: Report, limit: int | None) -> list[str]:
+    """Change points of the cells' series of run medians (only when the report holds history)."""
+    if not report.history:
+        return []
+    found = [(s, cp) for s in report.history for cp in s.change_points]
+    lines = ["", "## Change points", ""]
+    if not found:
+        return [*lines, f"No change point in the history of {len(report.history)} cells."]
+    lines += [
+        "| operation | fixture | tool | metric | from run | before | after | ratio |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    rows = [
+        f"| {s.operation} | {s.fixture} | {s.tool} | {s.metric} | `{cp.run_id}` ({cp.started_at[:10]}) | "
+        f"{_fmt_metric(s.metric, cp.before_median)} | {_fmt_metric(s.metric, cp.after_median)} | "
+        + (f"{cp.ratio:.2f}" if cp.ratio is not None else "–")
+        + " |"
+        for s, cp in found
+    ]
+    return lines + _capped(rows, limit, "change points")
+
+
+def _scaling(report: Report, limit: int | None) -> list[str]:
+    """Growth classes of cost against fixture size (only when the report holds scaling fits)."""
+    if not report.scaling:
+        return []
+    lines = [
+        "",
+        "## Scaling",
+        "",
+        "| tool | operation | metric | n counts | growth | exponent | R² | sizes |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    rows = [
+        f"| {f.tool} | {f.operation}{f' ({f.fixture})' if f.fixture else ''} | {f.metric} | {f.basis} | "
+        f"{f.growth}{' (clear)' if f.clear else ''} | "
+        + (f"{f.exponent:.2f}" if f.exponent is not None else "–")
+        + " | "
+        + (f"{f.r_squared:.2f}" if f.r_squared is not None else "–")
+        + " | "
+        + ", ".join(f"{p.label or p.fixture} {_fmt_metric(f.metric, p.median)}" for p in f.sizes)
+        + " |"
+        for f in report.scaling
+    ]
+    return lines + _capped(rows, limit, "fits")
+
+
+def _comparison_tables(report: Report, limit: int | None = None) -> list[str]:
     wall = [c for c in report.comparisons if c.metric == "wall"]
     if not wall:
         return []
@@ -168,12 +251,13 @@ def _comparison_tables(report: Report) -> list[str]:
         "| operation | fixture | B vs A | ratio | 95% CI | p_adj | verdict |",
         "|---|---|---|---|---|---|---|",
     ]
+    rows = []
     for c in wall:
         ratio = f"{c.ratio:.3f}" if c.ratio else "–"
         ci = f"{c.ci_low:.3f}–{c.ci_high:.3f}" if c.ci_low and c.ci_high else "–"
         p = f"{c.p_adjusted:.2g}" if c.p_adjusted is not None else "–"
         verdict = f"**{c.verdict}**" if c.verdict in ("faster", "slower", "invalid") else c.verdict
-        lines.append(
+        rows.append(
             f"| {c.operation} | {c.fixture} | {c.tool_b} vs {c.tool_a} | {ratio} | {ci} | {p} | {verdict} |"
         )
-    return lines
+    return lines + _capped(rows, limit, "comparisons")

@@ -1,5 +1,6 @@
 """The report model: everything a report shows, read from the store (``runs``, ``run_cells``,
-``cell_stats_all``, ``comparisons``), so every number in any format is traceable to a table."""
+``cell_stats_all``, ``samples_all``, ``comparisons``), so every number in any format is traceable to a
+table. Its JSON form is the versioned contract ``docs/report-schema.json`` (see ``report.schema``)."""
 
 from __future__ import annotations
 
@@ -12,26 +13,49 @@ import polars as pl
 from pydantic import BaseModel, Field
 
 from bench_pipeline import stats
-from bench_pipeline.errors import SuiteError
+from bench_pipeline.errors import BenchError, SuiteError
+from bench_pipeline.fixtures import fixture_for
 from bench_pipeline.store import Store
 from bench_pipeline.suite import find_suite, parse_target
 
-SCHEMA_VERSION = "1.1"
+# MAJOR.MINOR: MINOR adds optional fields (old readers keep working); MAJOR renames or removes.
+# 1.2: quantiles q1/q3/iqr per cell × metric, fixtures (sizes), history and scaling sections.
+SCHEMA_VERSION = "1.2"
 METRIC_WORDS = {"wall": "time", "cpu": "CPU time", "rss": "peak memory"}
+
+# q1/q3 over the same samples as cell_stats (timed, ``ok``), with the same interpolation (Hyndman &
+# Fan type 7 = DuckDB's quantile_cont), so q1 ≤ median ≤ q3 hold against the stored medians.
+QUARTILES_SQL = """
+SELECT tool, operation, fixture,
+       quantile_cont(wall_ns, [0.25, 0.75]) AS wall,
+       quantile_cont(user_ns + sys_ns, [0.25, 0.75]) AS cpu,
+       quantile_cont(peak_rss_bytes, [0.25, 0.75]) AS rss
+FROM samples_all WHERE run_id = ? AND ok
+GROUP BY tool, operation, fixture
+"""
 
 
 class MetricSummary(BaseModel):
-    n: int
+    """One metric of one cell over its successful timed samples; times in ns, memory in bytes."""
+
+    n: int = Field(description="successful timed samples")
     median: float | None = None
     mean: float | None = None
     std: float | None = None
-    cv: float | None = None
+    cv: float | None = Field(default=None, description="coefficient of variation, std / mean")
     min: float | None = None
     max: float | None = None
     p5: float | None = None
     p95: float | None = None
     p99: float | None = None
-    ci_low: float | None = None
+    q1: float | None = Field(
+        default=None, description="25th percentile (null when raw samples are no longer kept)"
+    )
+    q3: float | None = Field(
+        default=None, description="75th percentile (null when raw samples are no longer kept)"
+    )
+    iqr: float | None = Field(default=None, description="interquartile range q3 − q1")
+    ci_low: float | None = Field(default=None, description="order-statistic 95% CI of the median (n ≥ 6)")
     ci_high: float | None = None
 
 
@@ -45,7 +69,9 @@ class TargetResult(BaseModel):
 
 
 class ToolCell(BaseModel):
-    status: str  # measured | failed | na | unavailable
+    """One tool on one operation × fixture: measured, or explicitly why not."""
+
+    status: str = Field(description="measured | failed | na | unavailable")
     reason: str = ""
     n_ok: int = 0
     n_failed: int = 0
@@ -59,6 +85,8 @@ class ToolCell(BaseModel):
 
 
 class OperationRow(BaseModel):
+    """One operation on one fixture, with a cell for every tool of the run (never a gap)."""
+
     operation: str
     category: str
     fixture: str
@@ -98,6 +126,106 @@ class PairSummary(BaseModel):
     verdicts: dict[str, int]
 
 
+class FixtureSize(BaseModel):
+    """The size of a fixture tier, for scaling curves (null for fixtures that are not generated tiers)."""
+
+    name: str
+    commits: int | None = None
+    files: int | None = None
+    file_size_median: int | None = Field(default=None, description="bytes")
+
+
+class HistoryPoint(BaseModel):
+    run_id: str
+    started_at: str
+    median: float | None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    n: int | None = None
+    git_tag: str | None = None
+
+
+class ChangePoint(BaseModel):
+    """A persistent level shift in a cell's series of run medians; ``run_id`` is the first run at the new level."""
+
+    run_id: str
+    started_at: str
+    before_median: float | None
+    after_median: float | None
+    ratio: float | None = Field(description="after_median / before_median")
+    direction: str | None = Field(default=None, description="regression or improvement")
+    p_value: float | None = Field(default=None, description="significance of the change (E-divisive)")
+
+
+class Trend(BaseModel):
+    slope_per_run: float | None = Field(default=None, description="Theil–Sen slope of the medians, per run")
+    p_value: float | None = Field(default=None, description="Mann–Kendall test")
+    significant: bool = False
+
+
+class HistorySeries(BaseModel):
+    """One cell's medians across runs (oldest first), with detected change points."""
+
+    operation: str
+    fixture: str
+    tool: str
+    metric: str
+    points: list[HistoryPoint]
+    change_points: list[ChangePoint] = Field(default_factory=list)
+    trend: Trend | None = None
+
+    @classmethod
+    def from_cell(cls, cell: Any) -> HistorySeries:
+        """From a history analysis result (object or dict) holding ``series`` or ``points`` of runs,
+        ``change_points`` and ``trend``; timestamps may be datetimes."""
+        data = cell if isinstance(cell, dict) else cell.model_dump()
+        raw_points = data.get("series") if isinstance(data.get("series"), list) else data.get("points")
+
+        def stamped(item: dict) -> dict:
+            at = item.get("started_at")
+            return {**item, "started_at": at.isoformat() if isinstance(at, datetime) else str(at)}
+
+        return cls(
+            operation=data["operation"],
+            fixture=data["fixture"],
+            tool=data["tool"],
+            metric=data["metric"],
+            points=[HistoryPoint.model_validate(stamped(p)) for p in raw_points or []],
+            change_points=[ChangePoint.model_validate(stamped(c)) for c in data.get("change_points") or []],
+            trend=Trend.model_validate(data["trend"]) if data.get("trend") else None,
+        )
+
+
+class ScalingPoint(BaseModel):
+    fixture: str
+    n: float = Field(description="the size in the fit's basis (e.g. the fixture's commits)")
+    median: float | None
+    label: str | None = Field(
+        default=None, description="the cell's operation name (with parameters) or fixture"
+    )
+    run_id: str | None = None
+
+
+class ScalingFit(BaseModel):
+    """The cost of one (tool, operation) against size: median(n) ≈ fixed + slope·g(n), g given by
+    ``growth``; ``fixture`` is set when the sizes are values of an operation's parameter."""
+
+    tool: str
+    operation: str
+    fixture: str | None = None
+    metric: str
+    basis: str = Field(default="commits", description="commits | files (fixture tiers) or a parameter name")
+    sizes: list[ScalingPoint]
+    growth: str = Field(description="constant | log | linear | n log n | quadratic | unknown")
+    exponent: float | None = Field(default=None, description="slope of log(median) against log(n)")
+    r_squared: float | None = Field(default=None, description="fit quality of the chosen growth class")
+    fit_p: float | None = Field(default=None, description="χ² goodness-of-fit p-value")
+    aic_margin: float | None = Field(default=None, description="next class's AIC minus the chosen one's")
+    clear: bool = Field(default=False, description="aic_margin ≥ 2: the class is clearly the best")
+    fixed: float | None = Field(default=None, description="fitted fixed cost a")
+    slope: float | None = Field(default=None, description="fitted b of a + b·g(n)")
+
+
 class RunInfo(BaseModel):
     run_id: str
     suite: str
@@ -118,7 +246,14 @@ class RunInfo(BaseModel):
 
 
 class Report(BaseModel):
-    schema_version: str = SCHEMA_VERSION
+    """A bench-pipeline report of one run of a suite (times in ns, memory in bytes, ratios B/A)."""
+
+    schema_version: str = Field(
+        default=SCHEMA_VERSION,
+        pattern=r"^[0-9]+\.[0-9]+$",
+        description="MAJOR.MINOR of this schema: a MINOR bump only adds optional fields; "
+        "a MAJOR bump renames or removes fields",
+    )
     generated_at: str
     suite: str
     run: RunInfo
@@ -131,6 +266,13 @@ class Report(BaseModel):
     comparisons: list[Comparison] = Field(default_factory=list)
     not_measured: list[str]
     warnings: list[str]
+    fixtures: dict[str, FixtureSize] = Field(default_factory=dict, description="sizes of the run's fixtures")
+    history: list[HistorySeries] = Field(
+        default_factory=list, description="medians across runs and change points; empty: not computed"
+    )
+    scaling: list[ScalingFit] = Field(
+        default_factory=list, description="growth of cost with fixture size; empty: not computed"
+    )
 
 
 def _json(value: Any) -> Any:
@@ -174,7 +316,30 @@ def _targets(spec: dict[str, str], metrics: dict[str, MetricSummary]) -> list[Ta
     return out
 
 
-def build_report(store: Store, suite: str, run_id: str) -> Report:
+def _fixture_sizes(names: set[str]) -> dict[str, FixtureSize]:
+    """Sizes of the generated tiers among ``names``, smallest first; other fixtures without sizes."""
+    out = {}
+    for name in names:
+        try:
+            spec = fixture_for(name)
+        except BenchError:
+            out[name] = FixtureSize(name=name)
+            continue
+        out[name] = FixtureSize(
+            name=name, commits=spec.commits, files=spec.files, file_size_median=spec.file_size_median
+        )
+    return dict(sorted(out.items(), key=lambda kv: (kv[1].commits is None, kv[1].commits or 0, kv[0])))
+
+
+def build_report(
+    store: Store,
+    suite: str,
+    run_id: str,
+    *,
+    history: list[HistorySeries] | None = None,
+    scaling: list[ScalingFit] | None = None,
+) -> Report:
+    """The report of one run; ``history`` and ``scaling`` come from the analyses that compute them."""
     run = store.run(run_id)
     targets, delta = _suite_targets(suite)
     cells = store.query(
@@ -185,15 +350,22 @@ def build_report(store: Store, suite: str, run_id: str) -> Report:
         "SELECT * FROM comparisons WHERE run_id = ? ORDER BY operation, fixture, metric", [run_id]
     )
     n_samples = store.query("SELECT count(*) AS n FROM samples_all WHERE run_id = ?", [run_id]).item(0, 0)
+    quartiles = {
+        (r["tool"], r["operation"], r["fixture"]): r
+        for r in store.query(QUARTILES_SQL, [run_id]).iter_rows(named=True)
+    }
 
     by_cell: dict[tuple[str, str, str], dict[str, MetricSummary]] = {}
     warnings_by_cell: dict[tuple[str, str, str], list[str]] = {}
-    for row in cell_stats.iter_rows(named=True):
-        key = (row["tool"], row["operation"], row["fixture"])
-        fields = {k: _finite(row.get(k)) for k in MetricSummary.model_fields if k != "n"}
-        by_cell.setdefault(key, {})[row["metric"]] = MetricSummary(n=int(row["n"] or 0), **fields)
-        if row["metric"] == "wall":
-            warnings_by_cell[key] = list(row.get("warnings") or [])
+    for stat in cell_stats.iter_rows(named=True):
+        key = (stat["tool"], stat["operation"], stat["fixture"])
+        fields = {k: _finite(stat.get(k)) for k in MetricSummary.model_fields if k != "n"}
+        q = (quartiles.get(key) or {}).get(stat["metric"])
+        if q and int(stat["n"] or 0) > 0:
+            fields["q1"], fields["q3"] = _finite(q[0]), _finite(q[1])
+        by_cell.setdefault(key, {})[stat["metric"]] = MetricSummary(n=int(stat["n"] or 0), **fields)
+        if stat["metric"] == "wall":
+            warnings_by_cell[key] = list(stat.get("warnings") or [])
 
     rows: dict[tuple[str, str], OperationRow] = {}
     invalid: set[tuple[str, str, str]] = set()
@@ -283,8 +455,11 @@ def build_report(store: Store, suite: str, run_id: str) -> Report:
         pairs=_pairs(compared, comparisons),
         operations=list(rows.values()),
         comparisons=comparisons,
-        not_measured=_not_measured(info, cells, bool(comparisons)),
+        not_measured=_not_measured(info, cells, bool(comparisons), history=bool(history)),
         warnings=_warnings(rows),
+        fixtures=_fixture_sizes({*info.sizes, *(r.fixture for r in rows.values())}),
+        history=history or [],
+        scaling=scaling or [],
     )
 
 
@@ -355,7 +530,7 @@ def _pairs(compared: pl.DataFrame, comparisons: list[Comparison]) -> list[PairSu
     return out
 
 
-def _not_measured(info: RunInfo, cells: pl.DataFrame, compared: bool) -> list[str]:
+def _not_measured(info: RunInfo, cells: pl.DataFrame, compared: bool, *, history: bool) -> list[str]:
     notes = []
     missing_sizes = [s for s in ("small", "medium", "large") if s not in info.sizes]
     if missing_sizes:
@@ -392,7 +567,8 @@ def _not_measured(info: RunInfo, cells: pl.DataFrame, compared: bool) -> list[st
         )
     if not compared and len(info.tools) > 1:
         notes.append("No comparisons between tools were computed for this run.")
-    notes.append("History across runs (change points, trends) is not part of this report.")
+    if not history:
+        notes.append("History across runs (change points, trends) is not part of this report.")
     return notes
 
 
