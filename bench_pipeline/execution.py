@@ -86,6 +86,7 @@ CELL_SCHEMA: dict[str, Any] = {
 }
 
 
+MIN_CI_RUNS = 6
 CGROUP_FIELDS = (
     "cgroup_peak_bytes",
     "cgroup_cpu_ns",
@@ -133,6 +134,16 @@ class Cell:
     n_failed: int = 0
     consecutive_failures: int = 0
     iterations: int = 0
+    suggested_min_runs: int | None = None  # from the cell's history (learning.suggested_min_runs)
+
+    def min_runs(self, settings: EffectiveSettings) -> int:
+        """The suite's min_runs, or — with history — what the cell's historical CV says it needs.
+
+        Never fewer than 6: the distribution-free 95% CI of the median needs six values.
+        """
+        if self.suggested_min_runs is None:
+            return settings.min_runs
+        return min(settings.max_runs, max(MIN_CI_RUNS, self.suggested_min_runs))
 
 
 @dataclass
@@ -377,11 +388,14 @@ def execute_run(
     work_dir: Path,
     seed: int | None = None,
     progress: Progress | None = None,
+    min_runs: dict[tuple[str, str, str], int] | None = None,
 ) -> RunResult:
     """Measure every cell of ``suite`` for ``tools`` × ``sizes``; nothing is written here."""
     say = progress or (lambda _msg: None)
     settings = EffectiveSettings.for_suite(suite, quick)
     cells = plan_cells(suite, tools, sizes, quick)
+    for cell in cells:
+        cell.suggested_min_runs = (min_runs or {}).get((cell.tool, cell.operation.name, cell.fixture))
     rng = random.Random(seed if seed is not None else time.time_ns())
     sessions: dict[str, _ToolSession] = {}
     versions: dict[str, str] = {}
@@ -472,7 +486,7 @@ def execute_run(
                 if cell.consecutive_failures >= 2 and not cell.walls:
                     cell.status, cell.stop = "failed", "failing"
                     cell.reason = _failure_reason(rows, cell)
-                elif timed >= settings.min_runs and median_ci_halfwidth(cell.walls) <= settings.target_ci:
+                elif timed >= cell.min_runs(settings) and median_ci_halfwidth(cell.walls) <= settings.target_ci:
                     cell.status, cell.stop = "measured", "converged"
             active = [c for c in active if c.status == "pending"]
             say(

@@ -60,6 +60,9 @@ class Settings(_Strict):
     profile: Literal["micro", "small", "medium", "large", "xlarge"] = "medium"
     sizes: list[Literal["small", "medium", "large"]] = Field(default_factory=lambda: ["small"])  # type: ignore[arg-type]
     keep_raw: bool = False
+    adaptive_runs: bool = Field(
+        True, description="with ≥ 3 earlier full runs, each cell's min_runs follows its historical CV"
+    )
     parallel: int = Field(
         1, ge=1, le=64,
         description="tools measured at the same time; 1 (default) never overlaps measurements (noise)",

@@ -129,6 +129,13 @@ def run_suite(
     say(f"run {run_id}: suite {suite.name}, tools {', '.join(tools)}, sizes {', '.join(sizes)}")
     try:
         fixtures, unavailable = prepare_fixtures(suite, tools, sizes, say)
+        adaptive = None
+        if suite.settings.adaptive_runs and not request.quick:
+            from bench_pipeline.learning import suggested_min_runs
+
+            adaptive = suggested_min_runs(store, suite.name)
+            if adaptive:
+                say(f"adaptive run counts from history for {len(adaptive)} cell(s)")
         result = execute_run(
             suite,
             run_id,
@@ -141,6 +148,7 @@ def run_suite(
             work_dir=work,
             seed=request.seed,
             progress=say,
+            min_runs=adaptive,
         )
         cells = result.cells
         for tool, why in unavailable.items():  # setup failures explain the cells better than the worker
