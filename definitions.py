@@ -7,6 +7,7 @@ from assets.clean_samples import clean_samples
 from assets.checks import CHECKS
 from assets.comparisons import comparisons
 from assets.fixtures import fixtures
+from assets.history import history, patterns
 from assets.measurements import measurements
 from assets.report import report
 from assets.samples import samples
@@ -14,7 +15,7 @@ from jobs.stages import JOBS
 from resources import BackendResource, StoreResource
 
 defs = Definitions(
-    assets=[fixtures, measurements, samples, clean_samples, cell_stats, comparisons, report],
+    assets=[fixtures, measurements, samples, clean_samples, cell_stats, comparisons, history, patterns, report],
     asset_checks=CHECKS,
     jobs=JOBS,
     resources={"store": StoreResource(), "backend": BackendResource()},

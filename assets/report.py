@@ -9,6 +9,7 @@ from dagster import (
 )
 
 from assets.comparisons import comparisons
+from assets.history import patterns
 from assets.partitions import suite_partitions
 from bench_pipeline.report.archive import FORMATS
 from bench_pipeline.reporting import render_run
@@ -22,7 +23,7 @@ class ReportConfig(Config):
 
 @asset(
     partitions_def=suite_partitions,
-    deps=[comparisons],
+    deps=[comparisons, patterns],
     group_name="pipeline",
     description="Renders the run's reports into reports/<suite>/<run_id>/ and moves reports/<suite>/latest.",
 )

@@ -24,7 +24,7 @@ ingest_job = define_asset_job(
 )
 report_job = define_asset_job(
     "report_job",
-    selection=["comparisons", "report"],
+    selection=["comparisons", "history", "patterns", "report"],
     partitions_def=suite_partitions,
     description="Compare the tools of a suite's new runs and render the reports of a run.",
 )
