@@ -301,7 +301,9 @@ def evaluate_equivalence(cells: list[Cell], reference: str) -> None:
 def _check_tool(session: _ToolSession) -> tuple[str | None, str]:
     """(version, "") when the tool runs in its worker, else (None, reason)."""
     tool = session.suite.tools[session.tool]
-    env = session.env({})
+    # tool env may use template names (e.g. JJ_CONFIG under ${root}): resolve them as for a command
+    size = next(iter(session.fixtures), None)
+    env = session.env(session.values(size, session.shared[size], "version") if size else {})
     for exe in tool.requires:
         probe = session.worker.capture(["sh", "-c", f'command -v "{exe}"'], session.worker.work_root, env, 10)
         if probe["exit_code"] != 0:

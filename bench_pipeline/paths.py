@@ -21,9 +21,13 @@ SUITES_DIR = PROJECT_ROOT / "suites"
 
 
 def suite_dirs() -> list[Path]:
-    """``suites/`` plus any directories listed in ``BENCH_PIPELINE_SUITES`` (``:``-separated)."""
+    """Directories listed in ``BENCH_PIPELINE_SUITES`` (``:``-separated), then ``suites/``.
+
+    A suite found in an earlier directory wins, so a user's own directory (or a suite file passed
+    by path to ``run --suite``) overrides the repository's suite of the same name.
+    """
     extra = [Path(p).resolve() for p in os.environ.get("BENCH_PIPELINE_SUITES", "").split(os.pathsep) if p]
-    return [SUITES_DIR, *[p for p in extra if p != SUITES_DIR]]
+    return [*[p for p in extra if p != SUITES_DIR], SUITES_DIR]
 
 
 def add_suite_dir(directory: Path) -> None:
@@ -31,7 +35,7 @@ def add_suite_dir(directory: Path) -> None:
     directory = directory.resolve()
     if directory not in suite_dirs():
         current = os.environ.get("BENCH_PIPELINE_SUITES", "")
-        os.environ["BENCH_PIPELINE_SUITES"] = os.pathsep.join(p for p in (current, str(directory)) if p)
+        os.environ["BENCH_PIPELINE_SUITES"] = os.pathsep.join(p for p in (str(directory), current) if p)
 
 
 def home() -> Path:

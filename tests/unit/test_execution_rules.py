@@ -21,7 +21,7 @@ def test_median_ci_halfwidth_value():
 def test_plan_has_explicit_na_cells_and_quick_filter():
     suite = find_suite("vcs")
     cells = plan_cells(suite, ["git", "git-worktree"], ["small"], quick=False)
-    assert len(cells) == len(suite.operations) * 2
+    assert len(cells) == len(suite.expanded_operations()) * 2
     na = [c for c in cells if c.status == "na"]
     assert na and all(c.reason for c in na)
     quick = plan_cells(suite, ["git"], ["small"], quick=True)
