@@ -14,7 +14,8 @@ from pathlib import Path
 
 import polars as pl
 
-KINDS = ("samples", "cells")
+KINDS = ("samples", "cells", "runs", "metrics", "batches", "sources", "origins")
+# runs, metrics, batches, sources, origins: written by bench_pipeline.ingest (results from elsewhere)
 
 
 @dataclass(frozen=True)

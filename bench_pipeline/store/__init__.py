@@ -256,7 +256,16 @@ class Store:
             con.execute("BEGIN TRANSACTION")
             try:
                 for f in todo:
-                    table = {"samples": "samples", "cells": "run_cells"}[f.kind]
+                    table = {
+                        "samples": "samples",
+                        "cells": "run_cells",
+                        # results from elsewhere (bench_pipeline.ingest, migration 008)
+                        "runs": "runs",
+                        "metrics": "sample_metrics",
+                        "batches": "batch_runs",
+                        "sources": "ingest_sources",
+                        "origins": "ingest_cells",
+                    }[f.kind]
                     before = _count(con, table)
                     con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM read_parquet(?)", [str(f.path)])
                     rows = _count(con, table) - before

@@ -1,0 +1,276 @@
+"""bench-pipeline's own files: samples landing Parquet, a landing run directory, or a JSON export.
+
+Used to re-ingest or backfill history (``--run-id``, ``--started-at``) from files this project wrote:
+``landing/<run_id>/samples+<suite>+<tool>.parquet`` (any Parquet with the samples columns), the
+directory holding such files (its ``cells+…`` and ``metrics+…`` files are read too), or the JSON
+written by :func:`bench_pipeline.ingest.export.export_run` (schema ``bench-pipeline/samples``).
+Kept: every sample column of the contract, rounds (real interleaving rounds), metrics, the cells'
+category/parameters, run metadata. Dropped: warmup samples, ``stderr_tail``, cgroup counters.
+With ``--started-at`` the samples' ``created_at`` are shifted by the same amount as the run start.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from bench_pipeline.errors import IngestError
+from bench_pipeline.ingest.model import (
+    DEFAULT_FIXTURE,
+    CellInfo,
+    ExitCode,
+    Int,
+    Label,
+    Metric,
+    NonNegInt,
+    Number,
+    Parsed,
+    Round,
+    RunData,
+    Sample,
+    validation_error,
+)
+from bench_pipeline.ingest.source import Source, hash_files
+
+NAME = "native"
+SCHEMA = "bench-pipeline/samples"
+FIX = "pass a samples landing Parquet file, its landing directory, or a JSON export (schema bench-pipeline/samples)"
+PARQUET_MAGIC = b"PAR1"
+
+
+class MetricIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    value: Number
+    unit: str | None = None
+
+
+class SampleRow(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    run_id: str | None = None
+    suite: str | None = None
+    tool: str
+    operation: Label
+    fixture: Label = DEFAULT_FIXTURE
+    round: Round | None = None
+    iteration: Int | None = None
+    warmup: bool = False
+    wall_ns: NonNegInt
+    user_ns: NonNegInt | None = None
+    sys_ns: NonNegInt | None = None
+    peak_rss_bytes: NonNegInt | None = None
+    read_bytes: NonNegInt | None = None
+    write_bytes: NonNegInt | None = None
+    ctx_switches: NonNegInt | None = None
+    stdout_bytes: NonNegInt | None = None
+    stderr_bytes: NonNegInt | None = None
+    exit_code: ExitCode = 0
+    timed_out: bool = False
+    ok: bool | None = None
+    created_at: datetime | None = None
+    metrics: dict[str, MetricIn] = Field(default_factory=dict)
+
+
+class CellRow(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    tool: str
+    operation: str
+    fixture: str = DEFAULT_FIXTURE
+    category: str | None = None
+    base_operation: str | None = None
+    params: dict[str, Any] | str | None = None
+
+
+class RunRow(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    run_id: str | None = None
+    suite: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    status: str | None = None
+    git_tag: str | None = None
+    git_commit: str | None = None
+    host: dict[str, Any] | str | None = None
+    tool_versions: dict[str, Any] | str | None = None
+
+
+class Export(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    schema_: str = Field(alias="schema")
+    version: int
+    run: RunRow = Field(default_factory=RunRow)
+    cells: list[CellRow] = Field(default_factory=list)
+    samples: list[SampleRow]
+
+
+def _landing_files(directory: Path, kind: str) -> list[Path]:
+    return sorted(p for p in directory.glob(f"{kind}+*.parquet") if not p.name.startswith("."))
+
+
+def detect(src: Source) -> bool:
+    if src.is_dir:
+        return bool(_landing_files(src.path, "samples"))
+    head = src.head(4)
+    if head == PARQUET_MAGIC:
+        return True
+    doc = src.json_doc()
+    return isinstance(doc, dict) and doc.get("schema") == SCHEMA
+
+
+def parse(src: Source) -> Parsed:
+    if src.is_dir:
+        files = _landing_files(src.path, "samples")
+        cell_files = _landing_files(src.path, "cells")
+        metric_files = _landing_files(src.path, "metrics")
+        for f in files + cell_files + metric_files:
+            src.check_size(f)
+        rows = _parquet_rows(files)
+        cells = [_cell_row(r, str(src.path)) for r in _parquet_rows(cell_files)] if cell_files else []
+        metrics = _parquet_rows(metric_files) if metric_files else []
+        sha = hash_files(src.path, files + cell_files + metric_files)
+        return _build(src, rows, cells, metrics, RunRow(), sha)
+    if src.head(4) == PARQUET_MAGIC:
+        return _build(src, _parquet_rows([src.path], src.data), [], [], RunRow(), src.sha256)
+    try:
+        export = Export.model_validate(src.json)
+    except ValidationError as exc:
+        raise validation_error(exc, src.where, fix=FIX) from None
+    if export.schema_ != SCHEMA or export.version != 1:
+        raise IngestError(
+            f"unsupported export {export.schema_!r} version {export.version}", where=src.where, fix=FIX
+        )
+    rows = [r.model_dump() for r in export.samples]
+    return _build(src, rows, export.cells, [], export.run, src.sha256)
+
+
+def _parquet_rows(files: list[Path], data: bytes | None = None) -> list[dict[str, Any]]:
+    import io
+
+    rows: list[dict[str, Any]] = []
+    for path in files:
+        try:
+            frame = pl.read_parquet(io.BytesIO(data) if data is not None else path)
+        except Exception as exc:  # polars raises several types for damaged files
+            raise IngestError(f"cannot read Parquet: {exc}", where=str(path), fix=FIX) from None
+        rows.extend(frame.iter_rows(named=True))
+    return rows
+
+
+def _cell_row(row: dict[str, Any], where: str) -> CellRow:
+    try:
+        return CellRow.model_validate(row)
+    except ValidationError as exc:
+        raise validation_error(exc, where, fix=FIX) from None
+
+
+def _build(
+    src: Source,
+    rows: list[dict[str, Any]],
+    cells_in: list[CellRow],
+    metric_rows: list[dict[str, Any]],
+    run_row: RunRow,
+    sha: str,
+) -> Parsed:
+    if not rows:
+        raise IngestError("no samples", where=src.where, fix=FIX)
+    metrics_by_sample: dict[tuple[Any, ...], list[Metric]] = {}
+    for m in metric_rows:
+        sample_key = (m.get("tool"), m.get("operation"), m.get("fixture"), m.get("round"), m.get("iteration"))
+        if m.get("value") is not None:
+            metrics_by_sample.setdefault(sample_key, []).append(
+                Metric(str(m["key"]), float(m["value"]), m.get("unit"))
+            )
+    runs: dict[str | None, RunData] = {}
+    dropped = 0
+    for index, raw in enumerate(rows):
+        try:
+            row = SampleRow.model_validate(raw)
+        except ValidationError as exc:
+            raise validation_error(exc, f"{src.where}: samples[{index}]", fix=FIX) from None
+        if row.warmup:
+            dropped += 1
+            continue
+        run_id = row.run_id or run_row.run_id
+        run = runs.get(run_id)
+        if run is None:
+            run = runs[run_id] = RunData(
+                run_id=run_id,
+                suite=row.suite or run_row.suite,
+                started_at=run_row.started_at,
+                finished_at=run_row.finished_at,
+                git_tag=run_row.git_tag,
+                git_commit=run_row.git_commit,
+                host=_as_dict(run_row.host),
+                tool_versions={k: str(v) for k, v in _as_dict(run_row.tool_versions).items()},
+                keep_rounds=True,
+            )
+        sample = Sample(
+            operation=row.operation,
+            fixture=row.fixture,
+            tool=row.tool,
+            wall_ns=row.wall_ns,
+            user_ns=row.user_ns,
+            sys_ns=row.sys_ns,
+            peak_rss_bytes=row.peak_rss_bytes,
+            read_bytes=row.read_bytes,
+            write_bytes=row.write_bytes,
+            ctx_switches=row.ctx_switches,
+            stdout_bytes=row.stdout_bytes,
+            stderr_bytes=row.stderr_bytes,
+            exit_code=row.exit_code,
+            ok=row.ok,
+            timed_out=row.timed_out,
+            round=row.round,
+            created_at=row.created_at,
+            metrics=[Metric(k, float(v.value), v.unit) for k, v in row.metrics.items()],
+        )
+        sample.metrics += metrics_by_sample.get(
+            (row.tool, row.operation, row.fixture, row.round, row.iteration), []
+        )
+        run.samples.append(sample)
+    if not runs:
+        raise IngestError("only warmup samples", where=src.where, fix=FIX)
+    known = {(c.tool, c.operation, c.fixture): c for c in cells_in}
+    for run in runs.values():
+        seen: set[tuple[str, str, str]] = set()
+        if run.started_at is None:
+            stamps = [s.created_at for s in run.samples if s.created_at is not None]
+            run.started_at = min(stamps) if stamps else None
+        for s in run.samples:
+            key = (s.tool or "", s.operation, s.fixture)
+            if key in seen:
+                continue
+            seen.add(key)
+            c = known.get(key)
+            params = _as_dict(c.params) if c and c.params else None
+            run.cells.append(
+                CellInfo(
+                    operation=s.operation,
+                    fixture=s.fixture,
+                    tool=s.tool,
+                    source_name=s.operation,
+                    category=c.category if c else None,
+                    base_operation=c.base_operation if c else None,
+                    params=params,
+                )
+            )
+    warnings = [f"{src.name}: {dropped} warmup sample(s) not ingested"] if dropped else []
+    return Parsed(NAME, src.name, sha, list(runs.values()), warnings)
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            return {}
+    return value if isinstance(value, dict) else {}

@@ -1,0 +1,109 @@
+"""A stored run as JSON (schema ``bench-pipeline/samples``, version 1) — what the ``native`` adapter reads.
+
+The same sample objects are served by ``GET /api/runs/{id}/samples``: every ``samples_all`` column
+plus ``metrics`` (``{key: {"value", "unit"}}`` from ``sample_metrics``).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from bench_pipeline.store import Store
+
+SCHEMA = "bench-pipeline/samples"
+RUN_COLUMNS = (
+    "run_id",
+    "suite",
+    "started_at",
+    "finished_at",
+    "status",
+    "trigger",
+    "backend",
+    "git_tag",
+    "git_commit",
+    "host",
+    "tool_versions",
+)
+SAMPLE_COLUMNS = (
+    "run_id",
+    "suite",
+    "tool",
+    "operation",
+    "fixture",
+    "backend",
+    "round",
+    "iteration",
+    "wall_ns",
+    "user_ns",
+    "sys_ns",
+    "peak_rss_bytes",
+    "read_bytes",
+    "write_bytes",
+    "ctx_switches",
+    "exit_code",
+    "timed_out",
+    "ok",
+    "stdout_bytes",
+    "stderr_bytes",
+    "created_at",
+)
+SAMPLES_SQL = f"""SELECT {", ".join(SAMPLE_COLUMNS)} FROM samples_all WHERE run_id = ?
+                  ORDER BY tool, operation, fixture, round, iteration LIMIT ? OFFSET ?"""
+METRICS_SQL = """SELECT tool, operation, fixture, round, iteration, key, value, unit FROM sample_metrics
+                 WHERE run_id = ? AND list_contains(?, round)"""
+CELLS_SQL = """SELECT tool, operation, fixture, category, status, reason, n_ok, n_failed, stop, base_operation, params
+               FROM run_cells WHERE run_id = ? ORDER BY tool, operation, fixture"""
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+def samples_with_metrics(
+    store: Store, run_id: str, *, limit: int | None = None, offset: int = 0
+) -> list[dict]:
+    """Samples of a finished run (contract columns), each with its metrics."""
+    frame = store.query(SAMPLES_SQL, [run_id, limit if limit is not None else 2**62, offset])
+    rows = [{k: _plain(v) for k, v in row.items()} for row in frame.iter_rows(named=True)]
+    if not rows:
+        return rows
+    metrics = store.query(METRICS_SQL, [run_id, sorted({r["round"] for r in rows})])
+    by_sample: dict[tuple, dict[str, dict]] = {}
+    for m in metrics.iter_rows(named=True):
+        key = (m["tool"], m["operation"], m["fixture"], m["round"], m["iteration"])
+        by_sample.setdefault(key, {})[m["key"]] = {"value": m["value"], "unit": m["unit"]}
+    for row in rows:
+        row["metrics"] = by_sample.get(
+            (row["tool"], row["operation"], row["fixture"], row["round"], row["iteration"]), {}
+        )
+    return rows
+
+
+def export_run(store: Store, run_id: str) -> dict[str, Any]:
+    """The whole run: ``{"schema", "version", "run", "cells", "samples"}`` (raises RunNotFound)."""
+    run = store.run(run_id)
+    cells = store.query(CELLS_SQL, [run_id])
+    return {
+        "schema": SCHEMA,
+        "version": 1,
+        "run": {
+            k: _json(_plain(run.get(k))) if k in ("host", "tool_versions") else _plain(run.get(k))
+            for k in RUN_COLUMNS
+        },
+        "cells": [
+            {k: (_json(v) if k == "params" else v) for k, v in row.items()}
+            for row in cells.iter_rows(named=True)
+        ],
+        "samples": samples_with_metrics(store, run_id),
+    }

@@ -1,0 +1,181 @@
+"""Reading a source file safely: size limit before reading, exact numbers, precise error messages.
+
+A file over the limit (``BENCH_PIPELINE_INGEST_MAX_BYTES``, default 256 MiB) is refused from its
+size alone, before a byte is read. JSON numbers with a fraction are parsed as ``Decimal`` (exact);
+``NaN``/``Infinity`` (which Python's json module would accept) are refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from decimal import Decimal
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from bench_pipeline.errors import IngestError
+
+DEFAULT_MAX_BYTES = 256 * 2**20
+
+
+def max_bytes() -> int:
+    raw = os.environ.get("BENCH_PIPELINE_INGEST_MAX_BYTES")
+    if not raw:
+        return DEFAULT_MAX_BYTES
+    try:
+        return int(raw)
+    except ValueError:
+        raise IngestError(
+            f"BENCH_PIPELINE_INGEST_MAX_BYTES={raw!r} is not a number of bytes",
+            where="environment",
+            fix="set it to an integer, e.g. 268435456",
+        ) from None
+
+
+class _NotAllowed(ValueError):
+    pass
+
+
+def _reject_constant(name: str) -> Any:
+    raise _NotAllowed(f"{name} is not allowed (JSON has no NaN or infinity)")
+
+
+def parse_json(text: str | bytes, where: str) -> Any:
+    """JSON with exact decimals; errors name the line and column."""
+    try:
+        return json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
+    except _NotAllowed as exc:
+        raise IngestError(str(exc), where=where, fix="write numbers as finite values") from None
+    except json.JSONDecodeError as exc:
+        length = len(text)
+        truncated = exc.pos >= length - 1 or not (text.strip() if isinstance(text, str) else text.strip())
+        hint = "the file ends early (truncated?)" if truncated else exc.msg
+        raise IngestError(
+            f"not valid JSON at line {exc.lineno}, column {exc.colno}: {hint}",
+            where=where,
+            fix="re-export the file from the tool; a partial write leaves a truncated file",
+        ) from None
+    except RecursionError:
+        raise IngestError(
+            "JSON nested too deeply", where=where, fix="this is not a benchmark result file"
+        ) from None
+    except UnicodeDecodeError:
+        raise IngestError("not UTF-8 text", where=where, fix="pass the tool's JSON output") from None
+
+
+class Source:
+    """One input path (a file or a directory), read at most once and only if under the size limit."""
+
+    def __init__(self, path: Path, *, limit: int | None = None) -> None:
+        self.path = Path(path)
+        self.limit = max_bytes() if limit is None else limit
+        if not self.path.exists():
+            raise IngestError("no such file or directory", where=str(self.path), fix="check the path")
+        self.is_dir = self.path.is_dir()
+        if not self.is_dir and not self.path.is_file():
+            raise IngestError(
+                "not a regular file or directory", where=str(self.path), fix="pass a result file"
+            )
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def where(self) -> str:
+        return str(self.path)
+
+    def check_size(self, path: Path | None = None) -> int:
+        path = path or self.path
+        size = path.stat().st_size
+        if size > self.limit:
+            raise IngestError(
+                f"file is {size:,} bytes, over the ingestion limit of {self.limit:,} bytes",
+                where=str(path),
+                fix="split the results into smaller files, or raise BENCH_PIPELINE_INGEST_MAX_BYTES",
+            )
+        return size
+
+    @cached_property
+    def data(self) -> bytes:
+        if self.is_dir:
+            raise IngestError("is a directory", where=self.where, fix="pass a file")
+        self.check_size()
+        with open(self.path, "rb") as f:
+            data = f.read(self.limit + 1)
+        if len(data) > self.limit:  # grew while we read it
+            raise IngestError(
+                f"file is over the ingestion limit of {self.limit:,} bytes",
+                where=self.where,
+                fix="split the results into smaller files, or raise BENCH_PIPELINE_INGEST_MAX_BYTES",
+            )
+        return data
+
+    @cached_property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+    @cached_property
+    def text(self) -> str:
+        try:
+            return self.data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise IngestError(
+                f"not UTF-8 text (byte {exc.start})", where=self.where, fix="pass the tool's text/JSON output"
+            ) from None
+
+    def head(self, n: int = 8192) -> bytes:
+        if self.is_dir:
+            return b""
+        self.check_size()
+        with open(self.path, "rb") as f:
+            return f.read(n)
+
+    def looks_like_json(self) -> bool:
+        start = self.head(64).lstrip(b"\xef\xbb\xbf \t\r\n")
+        return start[:1] in (b"{", b"[")
+
+    @cached_property
+    def json(self) -> Any:
+        return parse_json(self.text, self.where)
+
+    def json_doc(self) -> Any:
+        """The parsed JSON document for content detection, or None when it is not one (the error
+        is raised later, if no adapter recognises the file)."""
+        if self.is_dir or not self.looks_like_json():
+            return None
+        try:
+            return self.json
+        except IngestError:
+            return None
+
+    def first_json_line(self) -> Any:
+        """The first line parsed as JSON (JSON-lines formats), or None."""
+        if self.is_dir or not self.looks_like_json():
+            return None
+        first = self.head(1 << 16).decode("utf-8", "replace").lstrip("\ufeff \t\r\n").split("\n", 1)[0]
+        try:
+            return parse_json(first, self.where)
+        except IngestError:
+            return None
+
+    @cached_property
+    def json_lines(self) -> list[Any]:
+        """One JSON value per non-empty line."""
+        values = []
+        for number, line in enumerate(self.text.splitlines(), 1):
+            if line.strip():
+                values.append(parse_json(line, f"{self.where}:{number}"))
+        return values
+
+
+def hash_files(root: Path, files: list[Path]) -> str:
+    """A content hash of a directory's relevant files (relative names and bytes, sorted)."""
+    digest = hashlib.sha256()
+    for path in sorted(files):
+        digest.update(str(path.relative_to(root)).encode() + b"\0")
+        digest.update(path.read_bytes())
+        digest.update(b"\0")
+    return digest.hexdigest()

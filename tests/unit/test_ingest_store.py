@@ -1,0 +1,160 @@
+"""Ingestion as a store operation: one transaction, idempotent, runs joined on purpose only, and
+ingested runs going through the same statistics, comparisons and reports as local runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from bench_pipeline import analysis, paths
+from bench_pipeline.errors import IngestError, StoreError
+from bench_pipeline.ingest import ingest_files
+from bench_pipeline.ingest.load import INGEST_DIR
+from bench_pipeline.reporting import render_run
+from bench_pipeline.store import Store
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "ingest"
+
+
+@pytest.fixture
+def store(bench_home: Path) -> Store:
+    return Store()
+
+
+def count(store: Store, sql: str, params: list | None = None) -> int:
+    return int(store.query(sql, params).item(0, 0))
+
+
+def landing_files() -> list[Path]:
+    root = paths.landing_dir()
+    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+def test_same_file_twice_is_stored_once(store: Store) -> None:
+    first = ingest_files([DATA / "hyperfine.json"])
+    second = ingest_files([DATA / "hyperfine.json"])
+    assert second.run_id == first.run_id and second.samples == 0 and second.created == []
+    assert any("already ingested" in w for w in second.warnings)
+    assert count(store, "SELECT count(*) FROM samples") == 10
+    assert count(store, "SELECT count(*) FROM runs") == 1
+
+
+def test_files_with_one_run_id_join_one_run(store: Store) -> None:
+    together = ingest_files([DATA / "gotest.txt", DATA / "bmf.json"], run_id="joined", suite="mixed")
+    assert together.run_ids == ["joined"] and together.formats == ["bmf", "gotest"]
+    later = ingest_files([DATA / "hyperfine.json"], run_id="joined", suite="mixed")
+    assert later.created == [] and later.samples == 10
+    assert count(store, "SELECT count(*) FROM runs") == 1
+    tools = store.query("SELECT DISTINCT tool FROM samples_all WHERE run_id = 'joined' ORDER BY 1")[
+        "tool"
+    ].to_list()
+    assert tools == ["bmf", "gotest", "hyperfine"]
+    rounds = store.query("SELECT round FROM samples WHERE run_id = 'joined'")["round"]
+    assert rounds.n_unique() == rounds.len()  # no two sources share a round: never paired by accident
+    sources = store.query(
+        "SELECT source, format FROM ingest_sources WHERE run_id = 'joined' ORDER BY 1"
+    ).rows()
+    assert sources == [("bmf.json", "bmf"), ("gotest.txt", "gotest"), ("hyperfine.json", "hyperfine")]
+
+
+def test_joining_refuses_duplicate_cells_other_suites_and_local_runs(store: Store) -> None:
+    ingest_files([DATA / "hyperfine.json"], run_id="r1", suite="s")
+    with pytest.raises(IngestError, match="already has results"):
+        ingest_files([DATA / "hyperfine-params.json"], run_id="r1", suite="s")  # "sleep 0.01" again
+    with pytest.raises(IngestError, match="belongs to suite"):
+        ingest_files([DATA / "bmf.json"], run_id="r1", suite="other")
+    store.create_run(
+        "local-run",
+        "s",
+        trigger="manual",
+        backend="local",
+        host={},
+        settings={},
+        tools=[],
+        sizes=[],
+        quick=False,
+        suite_sha256="x",
+    )
+    with pytest.raises(IngestError, match="was not ingested"):
+        ingest_files([DATA / "bmf.json"], run_id="local-run", suite="s")
+    assert count(store, "SELECT count(*) FROM samples") == 10
+
+
+def test_a_bad_file_among_good_ones_stores_nothing(store: Store, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"results": [{"command": "x", "times": [0.1, "fast"]}]}')
+    with pytest.raises(IngestError) as err:
+        ingest_files([DATA / "hyperfine.json", bad])
+    assert "bad.json" in err.value.render() and "times[1]" in err.value.render()
+    assert not Path(store.path).exists() or count(store, "SELECT count(*) FROM runs") == 0
+    assert landing_files() == []
+
+
+def test_a_failed_load_leaves_no_run_and_no_landing_files(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(self: Store, landing_dir: Path | None = None, **_: object) -> None:
+        assert landing_dir is not None and any(landing_dir.rglob("runs+*.parquet"))  # the run row travels too
+        raise StoreError("disk full", fix="free space")
+
+    monkeypatch.setattr(Store, "load_landing", broken)
+    with pytest.raises(StoreError):
+        ingest_files([DATA / "hyperfine.json"])
+    monkeypatch.undo()
+    assert count(store, "SELECT count(*) FROM runs") == 0
+    assert count(store, "SELECT count(*) FROM samples") == 0
+    assert landing_files() == []
+
+
+def test_landing_files_stay_out_of_the_local_load_path(store: Store) -> None:
+    ingest_files([DATA / "hyperfine.json"])
+    files = landing_files()
+    assert files and all(INGEST_DIR in f.parts for f in files)
+    assert store.load_landing().files == []  # the samples asset's load finds nothing to do twice
+
+
+def test_ingested_runs_go_through_statistics_comparisons_and_reports(store: Store) -> None:
+    for tool in ("fast", "slow"):
+        ingest_files([DATA / "hyperfine.json"], run_id="cmp", suite="shell", tool=tool)
+    # different data per tool would be more telling; same data must give "equivalent"-type verdicts
+    assert analysis.update_cell_stats(store, "shell", "fast") == {"cmp": 6}
+    analysis.update_cell_stats(store, "shell", "slow")
+    stats = store.query("SELECT * FROM cell_stats_all WHERE run_id = 'cmp' AND metric = 'wall'")
+    assert stats.height == 4 and set(stats["n"]) == {5}
+    median = store.query(
+        "SELECT median(wall_ns) FROM samples_all WHERE run_id = 'cmp' AND tool = 'fast' AND operation = 'true'"
+    ).item(0, 0)
+    fast_true = stats.filter((pl.col("tool") == "fast") & (pl.col("operation") == "true"))
+    assert fast_true["median"][0] == pytest.approx(median)
+    assert analysis.update_comparisons(store, "shell", 0.03)["cmp"] > 0
+    verdicts = store.query(
+        "SELECT DISTINCT verdict FROM comparisons WHERE run_id = 'cmp' AND metric = 'wall'"
+    )
+    assert set(verdicts["verdict"]) <= {"equivalent", "inconclusive"}
+    report, written = render_run(store, "shell", "cmp", ["md", "json"])
+    assert report.samples == 20 and "true" in written["md"].read_text()
+
+
+def test_joining_a_run_drops_its_stale_statistics(store: Store) -> None:
+    ingest_files([DATA / "hyperfine.json"], run_id="grow", suite="s", tool="t")
+    analysis.update_cell_stats(store, "s", "t")
+    assert count(store, "SELECT count(*) FROM cell_stats WHERE run_id = 'grow'") > 0
+    ingest_files([DATA / "bmf.json"], run_id="grow", suite="s", tool="t")
+    assert count(store, "SELECT count(*) FROM cell_stats WHERE run_id = 'grow'") == 0
+    analysis.update_cell_stats(store, "s", "t")
+    ops = store.query("SELECT DISTINCT operation FROM cell_stats WHERE run_id = 'grow' ORDER BY 1")
+    assert ops["operation"].to_list() == ["parse/large", "parse/small", "sleep 0.01", "true"]
+
+
+def test_summary_rows_get_statistics_of_one(store: Store) -> None:
+    result = ingest_files([DATA / "pytest-benchmark-summary.json"], suite="py", tool="pb")
+    analysis.update_cell_stats(store, "py", "pb")
+    stats = store.query(
+        "SELECT n, median FROM cell_stats_all WHERE run_id = ? AND metric = 'wall'", [result.run_id]
+    )
+    assert set(stats["n"]) == {1}
+    run = json.loads(store.run(result.run_id)["settings"])
+    assert run["ingest"]["formats"] == ["pytest-benchmark"]
