@@ -2,8 +2,8 @@
 
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 
-from assets.partitions import suite_tool, suite_tool_partitions
 from assets.clean_samples import clean_samples
+from assets.partitions import suite_tool, suite_tool_partitions
 from bench_pipeline.analysis import update_cell_stats
 from resources import StoreResource
 
