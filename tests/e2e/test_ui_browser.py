@@ -61,6 +61,30 @@ def _shot(page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"ui-{name}.png"))
 
 
+def _pick(page, dialog, value: str, attempts: int = 4) -> None:
+    """Choose a partition value in the launch dialog's picker.
+
+    The picker re-renders while it loads (and Dagster's community banner can intercept a click),
+    so a click may hit a detached element: open the picker again and retry a few times.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for attempt in range(attempts):
+        try:
+            dialog.get_by_text("Select a partition or create one").first.click(timeout=15_000)
+            page.keyboard.type(value)
+            option = (
+                page.locator(".dagster-popover").get_by_text(value, exact=True).filter(visible=True).first
+            )
+            option.click(timeout=15_000)
+            page.keyboard.press("Escape")
+            return
+        except PlaywrightTimeout:
+            page.keyboard.press("Escape")
+            if attempt == attempts - 1:
+                raise
+
+
 def test_ui_graph_partitions_and_materialize_from_the_browser(browser, bench_home, tmp_path):
     from dagster_graphql import DagsterGraphQLClient
 
@@ -88,10 +112,7 @@ def test_ui_graph_partitions_and_materialize_from_the_browser(browser, bench_hom
         dialog = page.get_by_role("dialog").filter(has_text="Launch runs to materialize")
         dialog.wait_for()
         for value in ("vcs", "git"):  # suite, then tool
-            dialog.get_by_text("Select a partition or create one").first.click()
-            page.keyboard.type(value)
-            page.locator(".dagster-popover").get_by_text(value, exact=True).filter(visible=True).first.click()
-            page.keyboard.press("Escape")
+            _pick(page, dialog, value)
         dialog.get_by_text("1 partition", exact=True).wait_for()
         _shot(page, "launch")
         dialog.get_by_role("button", name="Launch 1 run").click()

@@ -21,17 +21,39 @@ requires_docker = pytest.mark.skipif(
 @requires_docker
 @pytest.mark.slow
 def test_vcs_quick_run_on_docker_backend(bench_home):
-    out = last_json(cli("run", "--backend", "docker", "--suite", "vcs", "--tool", "git", "--tool", "git-worktree",
-                        "--size", "small", "--quick", "--json", timeout=1200).stdout)
+    out = last_json(
+        cli(
+            "run",
+            "--backend",
+            "docker",
+            "--suite",
+            "vcs",
+            "--tool",
+            "git",
+            "--tool",
+            "git-worktree",
+            "--size",
+            "small",
+            "--quick",
+            "--json",
+            timeout=1200,
+        ).stdout
+    )
     assert out["status"] == "succeeded" and out["samples"] > 100
     con = duckdb.connect(str(bench_home / "bench.duckdb"), read_only=True)
-    backends = con.execute("SELECT DISTINCT backend FROM samples_all WHERE run_id = ?", [out["run_id"]]).fetchall()
+    backends = con.execute(
+        "SELECT DISTINCT backend FROM samples_all WHERE run_id = ?", [out["run_id"]]
+    ).fetchall()
     run_backend = con.execute("SELECT backend FROM runs WHERE run_id = ?", [out["run_id"]]).fetchone()[0]
-    measured = con.execute("SELECT count(*) FROM run_cells WHERE run_id = ? AND status = 'measured'",
-                           [out["run_id"]]).fetchone()[0]
+    states = dict(
+        con.execute(
+            "SELECT status, count(*) FROM run_cells WHERE run_id = ? GROUP BY status", [out["run_id"]]
+        ).fetchall()
+    )
     con.close()
     assert backends == [("docker",)] and run_backend == "docker"
-    assert measured >= 60
+    # every quick operation of both tools measured in containers; only the suite's n/a cells are not
+    assert set(states) <= {"measured", "na"} and states["measured"] >= 50, states
 
 
 def test_docker_backend_without_engine_is_one_clear_message(bench_home, monkeypatch):
