@@ -89,8 +89,21 @@ def cell_stats_frame(samples: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-FLAG_COLUMNS = ["run_id", "tool", "operation", "fixture", "round", "iteration", "failed", "modified_z", "outlier",
-                "tukey_mild", "tukey_extreme", "slow_first", "computed_at"]
+FLAG_COLUMNS = [
+    "run_id",
+    "tool",
+    "operation",
+    "fixture",
+    "round",
+    "iteration",
+    "failed",
+    "modified_z",
+    "outlier",
+    "tukey_mild",
+    "tukey_extreme",
+    "slow_first",
+    "computed_at",
+]
 
 
 def flags_frame(samples: pl.DataFrame) -> pl.DataFrame:
@@ -107,8 +120,11 @@ def update_flags(store: Store, suite: str, tool: str) -> dict[str, dict[str, int
     for run_id in runs_missing(store, "sample_flags", suite, tool):
         flags = flags_frame(store.query(SAMPLES_SQL + " AND tool = ?", [run_id, tool]))
         store.replace_rows("sample_flags", {"run_id": run_id, "tool": tool}, flags)
-        written[run_id] = {"samples": flags.height, "outliers": int(flags["outlier"].sum()) if flags.height else 0,
-                           "slow_first": int(flags["slow_first"].sum()) if flags.height else 0}
+        written[run_id] = {
+            "samples": flags.height,
+            "outliers": int(flags["outlier"].sum()) if flags.height else 0,
+            "slow_first": int(flags["slow_first"].sum()) if flags.height else 0,
+        }
     return written
 
 
@@ -154,3 +170,31 @@ def update_comparisons(store: Store, suite: str, delta: float) -> dict[str, int]
         frame = comparisons_frame(store.query(SAMPLES_SQL, [run_id]), delta)
         written[run_id] = store.replace_rows("comparisons", {"run_id": run_id}, frame)
     return written
+
+
+def analyse_runs(store: Store, run_ids: list[str]) -> dict[str, int]:
+    """Flags, cell statistics and comparisons for the suites and tools of these runs — what the
+    clean_samples, cell_stats and comparisons assets do — so ingested runs can be reported at once."""
+    if not run_ids:
+        return {}
+    placeholders = ", ".join("?" for _ in run_ids)
+    pairs = store.query(
+        f"SELECT DISTINCT suite, tool FROM samples_all WHERE run_id IN ({placeholders})", run_ids
+    )
+    written = {"flags": 0, "cell_stats": 0, "comparisons": 0}
+    for suite, tool in pairs.iter_rows():
+        written["flags"] += len(update_flags(store, suite, tool))
+        written["cell_stats"] += sum(update_cell_stats(store, suite, tool).values())
+    for suite in pairs["suite"].unique().to_list():
+        written["comparisons"] += sum(update_comparisons(store, suite, _delta(suite)).values())
+    return written
+
+
+def _delta(suite: str) -> float:
+    from bench_pipeline.errors import BenchError
+    from bench_pipeline.suite import find_suite
+
+    try:
+        return find_suite(suite).settings.delta
+    except BenchError:
+        return stats.DEFAULT_DELTA

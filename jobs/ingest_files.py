@@ -32,6 +32,10 @@ def ingest_files(context: OpExecutionContext, config: IngestFilesConfig, store: 
     )
     for warning in result.warnings:
         context.log.warning(warning)
+    if result.samples:  # flags, statistics and comparisons, as the pipeline's assets compute them
+        from bench_pipeline.analysis import analyse_runs
+
+        context.log.info(f"analysed: {analyse_runs(store.get(), list(result.run_ids))}")
     context.log.info(
         f"ingested {result.samples} samples into run {result.run_id} from {len(config.paths)} file(s)"
     )

@@ -72,6 +72,11 @@ def ingest(
     )
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
+    if result.samples:  # the same analysis the assets run, so `report` and `compare` work right away
+        from bench_pipeline.analysis import analyse_runs
+        from bench_pipeline.store import Store
+
+        analyse_runs(Store(), list(result.run_ids))
     if as_json:
         body = {
             "run_id": result.run_id,

@@ -183,15 +183,37 @@ def test_parallel_setting_runs_tools_at_once_and_the_report_says_so(bench_home, 
     md = Path(out["reports"]["md"]).read_text()
     assert "2 tools measured in parallel" in md
     con = duckdb.connect(str(bench_home / "bench.duckdb"), read_only=True)
-    n = con.execute("SELECT count(DISTINCT tool) FROM samples_all WHERE run_id = ?", [out["run_id"]]).fetchone()[0]
+    n = con.execute(
+        "SELECT count(DISTINCT tool) FROM samples_all WHERE run_id = ?", [out["run_id"]]
+    ).fetchone()[0]
     con.close()
     assert n == 2
 
 
 def test_a_missing_tool_is_reported_unavailable_not_a_crash(bench_home):
-    out = last_json(cli("run", "--suite", str(DATA / "missing.yaml"), "--quick", "--backend", "local", "--json").stdout)
+    out = last_json(
+        cli("run", "--suite", str(DATA / "missing.yaml"), "--quick", "--backend", "local", "--json").stdout
+    )
     assert out["status"] == "succeeded" and out["cells"] == {"measured": 1, "unavailable": 1}
     report = json.loads(Path(out["reports"]["json"]).read_text())
     ghost = report["operations"][0]["tools"]["ghost"]
     assert ghost["status"] == "unavailable" and "ghost-tool-not-installed" in ghost["reason"]
     assert "unavailable" in Path(out["reports"]["md"]).read_text()
+
+
+def test_ingested_results_are_analysed_and_reported(bench_home):
+    source = str(DATA / "ingest" / "hyperfine.json")
+    for tool in ("tool-a", "tool-b"):  # two tools in one run, so they can be compared
+        out = last_json(
+            cli(
+                "ingest", source, "--suite", "external", "--tool", tool, "--run-id", "ext-run-1", "--json"
+            ).stdout
+        )
+        assert out["run_id"] == "ext-run-1" and out["samples"] > 0
+    report = last_json(cli("report", "--suite", "external", "--run", "ext-run-1", "--json").stdout)
+    data = json.loads(Path(report["reports"]["json"]).read_text())
+    assert data["samples"] > 0 and data["comparisons"], "ingested runs get statistics and comparisons"
+    row = data["comparisons"][0]
+    assert {row["tool_a"], row["tool_b"]} == {"tool-a", "tool-b"}
+    # the same samples under two names: never a significant difference
+    assert all(c["verdict"] in ("equivalent", "inconclusive") for c in data["comparisons"])
