@@ -468,4 +468,10 @@ def test_daemon_ticks_tag_sensor_and_a_run_starts(repo, bench_home, tmp_path, mo
         assert tags["bench/commit"] == commit and tags["dagster/partition"] == "vcs"
         assert tags["bench/trigger"] == "tag"
         if run["status"] in ("QUEUED", "STARTING", "STARTED", "NOT_STARTED"):
-            client.terminate_run(run["runId"])  # measuring the whole suite is not this test's job
+            import contextlib
+
+            from dagster_graphql import DagsterGraphQLClientError
+
+            # measuring the whole suite is not this test's job; a run not started yet has nothing to stop
+            with contextlib.suppress(DagsterGraphQLClientError):
+                client.terminate_run(run["runId"])
