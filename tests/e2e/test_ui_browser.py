@@ -69,6 +69,8 @@ def _pick(page, dialog, value: str, attempts: int = 4) -> None:
     """
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
+    if dialog.get_by_text(value, exact=True).filter(visible=True).count():
+        return  # already chosen: with one suite, the dialog may preselect it
     for attempt in range(attempts):
         try:
             dialog.get_by_text("Select a partition or create one").first.click(timeout=15_000)
