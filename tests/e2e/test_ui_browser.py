@@ -37,9 +37,23 @@ def browser():
         b.close()
 
 
-def _new_page(browser):
-    """A page that dismisses Dagster's one-time "join the community" dialog whenever it shows up
-    (it appears after a delay in a fresh browser and covers the page)."""
+def _new_page(browser, url: str):
+    """A page without Dagster's one-time "join the community" dialog.
+
+    That dialog opens a second after the first page load on a localhost origin and takes the focus
+    (typing then lands in its e-mail field). Marking it seen server-side (GraphQL ``setNuxSeen``)
+    stops it for good; the locator handler stays as a second line of defence.
+    """
+    import json
+    import urllib.request
+
+    request = urllib.request.Request(
+        f"{url}/graphql",
+        data=json.dumps({"query": "mutation { setNuxSeen }"}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert json.load(response)["data"]["setNuxSeen"] is not None
     page = browser.new_page(viewport={"width": 1600, "height": 1000})
     page.add_locator_handler(
         page.get_by_text("Join the Dagster community"),
@@ -61,29 +75,45 @@ def _shot(page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"ui-{name}.png"))
 
 
-def _pick(page, dialog, value: str, attempts: int = 4) -> None:
-    """Choose a partition value in the launch dialog's picker.
+def _pick(page, dialog, dimension: str, value: str, attempts: int = 4) -> None:
+    """Choose ``value`` for one partition dimension in the launch dialog.
 
-    The picker re-renders while it loads (and Dagster's community banner can intercept a click),
-    so a click may hit a detached element: open the picker again and retry a few times.
+    Only locator actions (never bare keyboard input), so Playwright's actionability checks and
+    overlay handler apply to every step: open this dimension's picker (its popover is found by the
+    trigger's ``aria-controls``, since a closing popover of the other dimension may still be in the
+    page), type into its filter box, tick the value, close it and check that the trigger shows the
+    value. The picker re-renders while it loads, so a step may hit a detached element: retry.
     """
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-    if dialog.get_by_text(value, exact=True).filter(visible=True).count():
-        return  # already chosen: with one suite, the dialog may preselect it
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    from playwright.sync_api import expect
+
+    block = (
+        dialog.locator("div")
+        .filter(has=page.get_by_text(dimension, exact=True))
+        .filter(has=page.get_by_role("button", name="All"))
+        .last
+    )
+    opener = block.locator('[aria-haspopup="dialog"]').first
     for attempt in range(attempts):
         try:
-            dialog.get_by_text("Select a partition or create one").first.click(timeout=15_000)
-            page.keyboard.type(value)
-            option = (
-                page.locator(".dagster-popover").get_by_text(value, exact=True).filter(visible=True).first
-            )
-            option.click(timeout=15_000)
-            page.keyboard.press("Escape")
+            if block.get_by_text(value, exact=True).filter(visible=True).count():
+                return  # the trigger shows it: chosen (or preselected)
+            opener.click(timeout=15_000)
+            popover = page.locator(f'[id="{opener.get_attribute("aria-controls")}"]')
+            search = popover.get_by_placeholder("Filter partitions")
+            search.fill(value, timeout=15_000)
+            item = popover.get_by_role("menuitem").filter(has=page.get_by_text(value, exact=True)).first
+            item.click(timeout=15_000)  # the label: its checkbox input is visually hidden
+            expect(item.get_by_role("checkbox")).to_be_checked(timeout=15_000)
+            search.press("Escape")
+            expect(popover).to_be_hidden(timeout=15_000)
+            expect(block.get_by_text(value, exact=True).first).to_be_visible(timeout=15_000)
             return
-        except PlaywrightTimeout:
+        except (PlaywrightTimeout, AssertionError):  # expect() fails with AssertionError
             page.keyboard.press("Escape")
             if attempt == attempts - 1:
+                _shot(page, f"pick-{dimension}-failed")
                 raise
 
 
@@ -92,7 +122,7 @@ def test_ui_graph_partitions_and_materialize_from_the_browser(browser, bench_hom
 
     log = tmp_path / "dagster.log"
     with dagster_ui(bench_home, log) as (url, port):
-        page = _new_page(browser)
+        page = _new_page(browser, url)
 
         # the asset graph: the pipeline chain, and the storage tiers in their own group
         _visit(
@@ -113,8 +143,8 @@ def test_ui_graph_partitions_and_materialize_from_the_browser(browser, bench_hom
         page.get_by_role("button", name="Materialize…").click()
         dialog = page.get_by_role("dialog").filter(has_text="Launch runs to materialize")
         dialog.wait_for()
-        for value in ("vcs", "git"):  # suite, then tool
-            _pick(page, dialog, value)
+        for dimension, value in (("suite", "vcs"), ("tool", "git")):
+            _pick(page, dialog, dimension, value)
         dialog.get_by_text("1 partition", exact=True).wait_for()
         _shot(page, "launch")
         dialog.get_by_role("button", name="Launch 1 run").click()
