@@ -20,6 +20,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from bench_pipeline import paths
 from bench_pipeline.errors import BenchError
@@ -58,9 +59,9 @@ def _progress(enabled: bool = True):
                     or message.startswith("fixture")
                     or message.startswith("building")
                 ):
-                    status.update(message)
+                    status.update(escape(message))
                 else:
-                    err.print(f"[dim]·[/dim] {message}")
+                    err.print(f"[dim]·[/dim] {escape(message)}")
 
             progress_mod.set_sink(say)
             try:
@@ -70,7 +71,7 @@ def _progress(enabled: bool = True):
     else:
 
         def say(message: str) -> None:
-            err.print(f"· {message}", soft_wrap=True)
+            err.print(f"· {message}", soft_wrap=True, markup=False)
 
         progress_mod.set_sink(say)
         try:
@@ -176,7 +177,7 @@ def measure(
 
     argv = list(command)
     chosen, reason = select_backend(backend, bin_dir=paths.home() / "bin")
-    err.print(f"· {reason}")
+    err.print(f"· {reason}", markup=False)
     tmp = Path(tempfile.mkdtemp(prefix="bench-measure-"))
     try:
         worker = chosen.start_worker(

@@ -34,10 +34,23 @@ BASE_ENV = {
 
 
 def command_env(
-    suite: Suite, tool: str, *, home: str, path: str, seed: int, values: dict[str, str]
+    suite: Suite,
+    tool: str,
+    *,
+    home: str,
+    path: str,
+    seed: int,
+    values: dict[str, str],
+    backend_env: dict[str, str] | None = None,
 ) -> dict[str, str]:
-    """The full environment of one command of ``tool`` (nothing inherited from the caller)."""
+    """The full environment of one command of ``tool`` (nothing inherited from the caller).
+
+    Layers, later ones winning: the deterministic base, the backend's own variables (the Docker
+    backend points ``GIT_CONFIG_GLOBAL`` at a config that trusts the fixture mount), then the
+    suite's and the tool's ``env``.
+    """
     env = dict(BASE_ENV)
+    env.update(backend_env or {})
     env["HOME"] = home
     env["PATH"] = path
     scope = {**values, "seed": str(seed)}

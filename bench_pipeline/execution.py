@@ -216,7 +216,13 @@ class _ToolSession:
     def env(self, values: dict[str, str]) -> dict[str, str]:
         self.seed += 1
         return command_env(
-            self.suite, self.tool, home=self.home, path=self.worker.path, seed=self.seed, values=values
+            self.suite,
+            self.tool,
+            home=self.home,
+            path=self.worker.path,
+            seed=self.seed,
+            values=values,
+            backend_env=self.worker.env,
         )
 
     def values(self, size: str, root: str, op: str, params: dict | None = None) -> dict[str, str]:

@@ -1,8 +1,8 @@
 """Tool images built without a registry (SPEC §4.3): a Debian base, then one layer per tool.
 
 Base image, first that works: an existing local ``bench-pipeline/base`` image; a pulled
-``debian:bookworm-slim`` (where a registry answers); otherwise ``debootstrap --variant=minbase
-bookworm`` from the Debian mirror, the root filesystem cached as a tarball under
+``debian:trixie-slim`` (where a registry answers); otherwise ``debootstrap --variant=minbase
+trixie`` from the Debian mirror, the root filesystem cached as a tarball under
 ``$BENCH_PIPELINE_HOME/images/`` and turned into an image with ``docker import``.
 
 Tool images: ``docker build`` of ``docker/<recipe>.Dockerfile`` ``FROM`` a tag that exists
@@ -42,11 +42,14 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 RUNNER_FILES = (PACKAGE_DIR / "runner.py", PACKAGE_DIR / "cgroup.py")
 
 LABEL = "bench-pipeline"  # every image and container we create carries bench-pipeline=1
-SUITE = "bookworm"
-PULL_BASE = "debian:bookworm-slim"
+# Debian 13: its git (2.47) is new enough for jj's git subprocess (jj 0.45 needs git >= 2.41;
+# bookworm has 2.39) and is the same version as a current host git.
+SUITE = "trixie"
+PULL_BASE = "debian:trixie-slim"
 BASE_REPO = "bench-pipeline/base"
 BENCH_UID = 1000
 OPT_BENCH = "/opt/bench"  # where the runner lives inside every tool image
+GIT_CONFIG = f"{OPT_BENCH}/gitconfig"  # global git config of measured commands: [safe] directory = *
 PULL_TIMEOUT_S = 30
 
 
@@ -487,7 +490,7 @@ def ensure_base(client: Any, *, progress: Callable[[str], None] = print) -> Imag
 
 
 def _try_pull(progress: Callable[[str], None]) -> Any | None:
-    """Pull ``debian:bookworm-slim`` with a short timeout; None when no registry answers."""
+    """Pull ``debian:trixie-slim`` with a short timeout; None when no registry answers."""
     try:
         client = docker_client(timeout=PULL_TIMEOUT_S)
         repository, tag = PULL_BASE.split(":")

@@ -3,7 +3,7 @@
 #
 # images.py copies the binary into the build context as ./jj. Where none exists, build one with
 # `cargo install --locked --bin jj jj-cli` (SPEC §4.3); a binary linked against a newer glibc than
-# Debian bookworm's fails the smoke test below instead of failing at run time.
+# Debian trixie's fails the smoke test below instead of failing at run time.
 ARG BASE
 FROM ${BASE}
 ARG BENCH_UID=1000

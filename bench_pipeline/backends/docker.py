@@ -395,6 +395,8 @@ class DockerBackend:
             work_root=WORK_ROOT,
             fixture_root=FIXTURE_ROOT,
             path=CONTAINER_PATH,
+            # the fixture mount is owned by the host's user: let git read it (docker/git.Dockerfile)
+            env={"GIT_CONFIG_GLOBAL": images.GIT_CONFIG},
             on_close=close,
             stderr_tail=tail,
         )

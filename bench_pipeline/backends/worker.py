@@ -27,6 +27,7 @@ class Worker:
         work_root: str,
         fixture_root: str,
         path: str,
+        env: dict[str, str] | None = None,
         on_close: Callable[[], None] | None = None,
         stderr_tail: Callable[[], str] | None = None,
     ) -> None:
@@ -36,6 +37,9 @@ class Worker:
         self.work_root = work_root
         self.fixture_root = fixture_root
         self.path = path  # PATH inside the worker
+        # variables this backend sets for every measured command, over the deterministic base
+        # environment and under the suite's own (bench_pipeline.determinism.command_env)
+        self.env = dict(env or {})
         self._on_close = on_close
         self._stderr_tail = stderr_tail
         self.closed = False

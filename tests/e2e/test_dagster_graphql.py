@@ -29,9 +29,15 @@ def test_graph_partitions_and_materialize_one_partition(bench_home, tmp_path):
         client = DagsterGraphQLClient("127.0.0.1", port_number=port)
         nodes = client._execute(ASSETS_QUERY)["assetNodes"]
         by_name = {n["assetKey"]["path"][-1]: n for n in nodes}
-        assert {"fixtures", "measurements", "samples", "clean_samples", "cell_stats", "comparisons", "report"} <= set(
-            by_name
-        )
+        assert {
+            "fixtures",
+            "measurements",
+            "samples",
+            "clean_samples",
+            "cell_stats",
+            "comparisons",
+            "report",
+        } <= set(by_name)
         for name in ("fixtures", "samples", "clean_samples", "cell_stats"):
             dims = [d["name"] for d in by_name[name]["partitionDefinition"]["dimensionTypes"]]
             assert dims == ["suite", "tool"], (name, dims)

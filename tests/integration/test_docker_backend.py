@@ -204,3 +204,38 @@ def test_closing_removes_the_container(backend: DockerBackend, tmp_path: Path) -
     described = backend.describe()
     assert described["engine"] and described["cgroup_version"] in ("v1", "v2")
     assert described["images"]["git"].startswith("bench-pipeline/git:")
+
+
+def test_git_clones_from_the_fixture_mount_owned_by_another_user(
+    backend: DockerBackend, tmp_path: Path
+) -> None:
+    """The pristine fixtures belong to the host's user, commands run as uid 1000: git's
+    safe.directory check refuses such a repository unless the backend's global config trusts it.
+    Without the backend's environment the same clone fails (the test can fail); with it, it works.
+    The image's git is also new enough for jj's git subprocess (jj 0.45 needs git >= 2.41)."""
+    import subprocess
+
+    from bench_pipeline.determinism import BASE_ENV
+
+    spec = _spec(tmp_path, "small", run_id=f"{RUN_ID}-safe")
+    src = spec.fixture_dir / "src"
+    host_env = {**BASE_ENV, "PATH": os.environ["PATH"], "HOME": str(tmp_path)}
+    for argv in (
+        ["git", "init", "-q", "-b", "main", str(src)],
+        ["git", "-C", str(src), "commit", "-q", "--allow-empty", "-m", "x"],
+    ):
+        subprocess.run(argv, check=True, env=host_env)
+    worker = backend.start_worker(spec)
+    try:
+        assert worker.env == {"GIT_CONFIG_GLOBAL": images.GIT_CONFIG}
+        base = {**BASE_ENV, "PATH": worker.path, "HOME": "/tmp"}
+        clone = ["git", "clone", "-q", f"{worker.fixture_root}/src", f"{worker.work_root}/wc"]
+        refused = worker.exec(clone, worker.work_root, base, 60)
+        assert refused["exit_code"] != 0 and "dubious ownership" in refused["stderr_tail"]
+        cloned = worker.exec(clone, worker.work_root, {**base, **worker.env}, 60)
+        assert cloned["exit_code"] == 0, cloned["stderr_tail"]
+        assert (spec.work_dir / "wc" / ".git").is_dir()
+        version = worker.capture(["git", "--version"], worker.work_root, base)["stdout"].split()[2]
+        assert tuple(int(p) for p in version.split(".")[:2]) >= (2, 41), version
+    finally:
+        worker.close()
