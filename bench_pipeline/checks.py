@@ -145,18 +145,37 @@ def baseline_for(store: Store, suite: str, run_id: str) -> str | None:
     return None
 
 
-def regression_gate(store: Store, suite: str, run_id: str) -> CheckOutcome:
+def regression_gate(store: Store, suite: str, run_id: str, metric: str = "wall") -> CheckOutcome:
+    """Blocking: fails on a *confirmed* regression (``bench_pipeline.gating``: a regression against
+    the baseline run that the cell's history agrees with, or one with too little history to ask)."""
+    from bench_pipeline import gating
     from bench_pipeline.comparing import compare_run_to_baseline
+    from bench_pipeline.history import suite_delta
 
     if store.run(run_id)["quick"]:
         return CheckOutcome(True, "quick run: not gated (too few runs for verdicts)")
     base = baseline_for(store, suite, run_id)
     if base is None:
         return CheckOutcome(True, "no comparable baseline run yet")
-    _, _, notes, frame = compare_run_to_baseline(store, suite, base, run_id, None, "wall")
-    bad = frame.filter(frame["verdict"] == "regression")
-    cells = [
-        f"{r['tool']}/{r['operation']} ({r['fixture']}) ×{r['ratio']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}]"
-        for r in bad.iter_rows(named=True)
-    ]
-    return CheckOutcome(not cells, f"{len(cells)} regression(s) against {base}", cells, {"baseline": base})
+    delta = suite_delta(suite)
+    _, _, notes, frame = compare_run_to_baseline(store, suite, base, run_id, None, metric)
+    levels = gating.history_levels(store, suite, run_id, metric, delta=delta)
+    decision = gating.decide(gating.with_history(frame, levels, delta=delta))
+    failed = [gating.describe(r) for r in decision.failed]
+    details = failed + [f"not confirmed by history: {gating.describe(r)}" for r in decision.unconfirmed]
+    details += [f"history alert (not blocking): {gating.describe(r)}" for r in decision.history_alerts]
+    message = (
+        f"{len(failed)} confirmed regression(s) against {base}; {len(decision.unconfirmed)} not "
+        f"confirmed by history; {len(decision.history_alerts)} history alert(s)"
+    )
+    return CheckOutcome(
+        not failed,
+        message,
+        details,
+        {
+            "baseline": base,
+            "confirmed": len(failed),
+            "unconfirmed": len(decision.unconfirmed),
+            "history_alerts": len(decision.history_alerts),
+        },
+    )

@@ -352,7 +352,9 @@ def doctor(as_json: bool) -> None:
 @click.option(
     "--run", "ref", default="latest", show_default=True, help="run id, latest, latest~N or tag:NAME"
 )
-@click.option("--format", "fmt", default="all", show_default=True, type=click.Choice([*REPORT_FORMATS, "all"]))
+@click.option(
+    "--format", "fmt", default="all", show_default=True, type=click.Choice([*REPORT_FORMATS, "all"])
+)
 @click.option("--json", "as_json", is_flag=True)
 def report(suite: str, ref: str, fmt: str, as_json: bool) -> None:
     """Render (or re-render) the reports of a run."""
@@ -382,6 +384,11 @@ def report(suite: str, ref: str, fmt: str, as_json: bool) -> None:
 @click.option(
     "--fail-on-regression", is_flag=True, help=f"exit {EXIT_REGRESSION} when any verdict is `regression`"
 )
+@click.option(
+    "--confirmed",
+    is_flag=True,
+    help="with --fail-on-regression: only regressions the cell's history confirms (the regression gate's rule)",
+)
 @click.option("--json", "as_json", is_flag=True)
 def compare(
     suite: str,
@@ -392,10 +399,18 @@ def compare(
     tool: str | None,
     metric: str,
     fail_on_regression: bool,
+    confirmed: bool,
     as_json: bool,
 ) -> None:
-    """Compare tools within a run (--run REF --tools A B), or a run with a baseline (--baseline REF)."""
+    """Compare tools within a run (--run REF --tools A B), or a run with a baseline (--baseline REF).
+
+    Run vs baseline rows also carry the cell's history (docs/history.md, "Regression gate"):
+    history_runs, history_ratio (candidate / the level of up to 10 earlier runs) and
+    history_confirmed (a regression that history agrees with, or that has too little history).
+    """
+    from bench_pipeline import gating
     from bench_pipeline.comparing import compare_run_to_baseline, compare_tools_in_run
+    from bench_pipeline.history import suite_delta
     from bench_pipeline.store import Store
 
     store = Store()
@@ -405,6 +420,8 @@ def compare(
         )
     if baseline is not None and tools is not None:
         raise BenchError("--tools and --baseline are two different comparisons", fix="use one of them")
+    if confirmed and baseline is None:
+        raise BenchError("--confirmed applies to run vs baseline comparisons", fix="use it with --baseline")
     notes: list[str] = []
     if tools is not None:
         run_id, frame = compare_tools_in_run(store, suite, ref or "latest", tools[0], tools[1], metric)
@@ -414,8 +431,13 @@ def compare(
             store, suite, baseline or "latest~1", candidate or ref or "latest", tool, metric
         )
         header = f"run {cand_id} vs baseline {base_id} ({metric}; ratio = candidate / baseline)"
+        delta = suite_delta(suite)
+        levels = gating.history_levels(store, suite, cand_id, metric, delta=delta)
+        frame = gating.with_history(frame, levels, delta=delta).drop("_alert")
     rows = frame.to_dicts()
-    regression = any(r["verdict"] == "regression" for r in rows)
+    regression = any(
+        r["verdict"] == "regression" and (not confirmed or r.get("history_confirmed")) for r in rows
+    )
     if as_json:
         _emit_json({"comparisons": rows, "notes": notes})
     else:
@@ -427,8 +449,11 @@ def compare(
             ci = f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}]" if r["ci_low"] is not None else "[–]"
             ratio = f"{r['ratio']:.3f}" if r["ratio"] is not None else "–"
             p = f"{r['p_adjusted']:.2g}" if r["p_adjusted"] is not None else "–"
+            note = ""
+            if r.get("history_confirmed") is False:
+                note = f" (not confirmed: ×{r['history_ratio']:.3f} vs its last {r['history_runs']} runs)"
             click.echo(
-                f"  {r['operation']:<28} {r['fixture']:<7} {who:<22} {ratio:>7} {ci:<18} p_adj {p:<8} {r['verdict']}"
+                f"  {r['operation']:<28} {r['fixture']:<7} {who:<22} {ratio:>7} {ci:<18} p_adj {p:<8} {r['verdict']}{note}"
             )
     if fail_on_regression and regression:
         err.print(

@@ -132,7 +132,7 @@ def test_regression_gate_and_compare_contracts(bench_home, tmp_path):
     proc = cli("run", "--suite", str(suite), "--backend", "local", "--json", check=False)
     assert proc.returncode == 3, proc.stderr[-2000:]
     second = last_json(proc.stdout)
-    assert second["regression"] is True and "1 regression(s)" in second["gate"]
+    assert second["regression"] is True and "1 confirmed regression(s)" in second["gate"]
     assert Path(second["reports"]["md"]).exists()  # the report is still written
 
     os.environ["BENCH_PIPELINE_SUITES"] = str(tmp_path)
@@ -157,6 +157,17 @@ def test_regression_gate_and_compare_contracts(bench_home, tmp_path):
         assert {"baseline_run", "candidate_run", "baseline_median", "candidate_median", "n_a", "n_b"} <= set(
             rows["git"]
         )
+        # history: one earlier run is too little to confirm, so the baseline alone decides
+        assert rows["git"]["history_runs"] == 1 and rows["git"]["history_confirmed"] is True
+        assert rows["git-worktree"]["history_confirmed"] is None
+        confirmed = cli(
+            "compare", "--suite", "gate", "--baseline", first["run_id"], "--fail-on-regression", "--confirmed",
+            check=False,
+        )  # fmt: skip
+        assert confirmed.returncode == 3 and "regression" in confirmed.stdout
+        misused = cli("compare", "--suite", "gate", "--run", "latest", "--tools", "git", "git-worktree",
+                      "--confirmed", check=False)  # fmt: skip
+        assert misused.returncode != 0 and "--confirmed applies to run vs baseline" in misused.stderr
 
         tools = last_json(
             cli(
