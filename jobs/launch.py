@@ -124,7 +124,7 @@ def _execute(
     except BenchError:
         raise
     except Exception as exc:  # a step failed: surface the library error when there is one
-        cause = exc
+        cause: BaseException | None = exc
         while cause is not None and not isinstance(cause, BenchError):
             cause = cause.__cause__ or getattr(cause, "user_exception", None)
         if isinstance(cause, BenchError):

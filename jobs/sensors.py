@@ -384,7 +384,8 @@ def measure_followup(context: RunStatusSensorContext):
         suite = tags.get("dagster/partition")
         if suite not in SUITES:
             return SkipReason(f"measure run {run.run_id} has no known suite partition")
-        config = ((run.run_config or {}).get("ops", {}).get("measurements", {}) or {}).get("config", {}) or {}
+        run_config = run.run_config if isinstance(run.run_config, dict) else {}
+        config = (run_config.get("ops", {}).get("measurements", {}) or {}).get("config", {}) or {}
         tools = SUITES[suite].select_tools(config.get("tools") or None)
         bench_run = _bench_run_id(context.instance, run.run_id) or "latest"
         return [
