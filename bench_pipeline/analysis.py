@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import polars as pl
@@ -27,6 +28,30 @@ SAMPLES_SQL = """SELECT run_id, suite, tool, operation, fixture, round, iteratio
                  FROM samples_all WHERE run_id = ?"""
 
 
+# extra metrics of samples (sample_metrics: tokens, cost, evaluator scores, instructions, ...)
+EXTRA_SQL = """SELECT run_id, tool, operation, fixture, round, iteration, key, value
+               FROM sample_metrics_all WHERE run_id = ?"""
+SAMPLE_KEYS = ["run_id", "tool", "operation", "fixture", "round", "iteration"]
+BUILTIN_METRICS = tuple(stats.METRICS)
+
+
+def read_samples(store: Store, run_id: str, tools: Sequence[str] | None = None) -> pl.DataFrame:
+    """A run's samples (SAMPLES_SQL), optionally of some tools, with one ``metric:<key>`` column per
+    extra metric it has (``stats.extra_column``): extra metrics are analysed like wall, cpu and rss."""
+    clause = f" AND tool IN ({', '.join('?' for _ in tools)})" if tools else ""
+    params = [run_id, *(tools or [])]
+    samples = store.query(SAMPLES_SQL + clause, params)
+    extra = store.query(EXTRA_SQL + clause, params).filter(
+        ~pl.col("key").is_in([*BUILTIN_METRICS, *SAMPLE_KEYS]) & pl.col("value").is_finite()
+    )
+    if samples.is_empty() or extra.is_empty():
+        return samples
+    wide = extra.pivot(on="key", index=SAMPLE_KEYS, values="value", aggregate_function="first")
+    wide = wide.rename({k: stats.extra_column(k) for k in wide.columns if k not in SAMPLE_KEYS})
+    return samples.join(wide.cast({"round": samples["round"].dtype, "iteration": samples["iteration"].dtype}),
+                        on=SAMPLE_KEYS, how="left")  # fmt: skip
+
+
 def stats_frame(samples: pl.DataFrame) -> pl.DataFrame:
     """Samples as the statistics expect them: success is ``ok`` (the expected exit code, in time),
     so an expected non-zero exit (a merge stopping on a conflict) counts as success and an
@@ -41,7 +66,8 @@ def cell_stats_frame(samples: pl.DataFrame) -> pl.DataFrame:
     """Per cell × metric summaries (long format) with the columns of the ``cell_stats`` table."""
     if samples.is_empty():
         return pl.DataFrame()
-    out = stats.cell_stats(stats_frame(samples), ("wall", "cpu", "rss"))
+    metrics = [*BUILTIN_METRICS, *stats.extra_metric_names(samples.columns)]
+    out = stats.cell_stats(stats_frame(samples), metrics)
     return out.with_columns(computed_at=pl.lit(datetime.now(UTC))).select(
         [c for c in STAT_TABLE_COLUMNS if c in out.columns or c == "computed_at"]
     )
@@ -105,7 +131,7 @@ def update_cell_stats(store: Store, suite: str, tool: str) -> dict[str, int]:
     """Compute statistics for every run of suite × tool that has samples but no statistics yet."""
     written = {}
     for run_id in runs_missing(store, "cell_stats", suite, tool):
-        samples = store.query(SAMPLES_SQL + " AND tool = ?", [run_id, tool])
+        samples = read_samples(store, run_id, [tool])
         written[run_id] = store.replace_rows(
             "cell_stats", {"run_id": run_id, "tool": tool}, cell_stats_frame(samples)
         )
@@ -113,10 +139,18 @@ def update_cell_stats(store: Store, suite: str, tool: str) -> dict[str, int]:
 
 
 def comparisons_frame(samples: pl.DataFrame, delta: float, *, seed: int = 0) -> pl.DataFrame:
-    """Every tool pair × cell × metric of one run; one Benjamini–Hochberg family for all of them."""
+    """Every tool pair × cell × metric of one run; one Benjamini–Hochberg family for all of them.
+
+    Extra metrics are compared when all their values in the run are positive (ratios of medians and
+    their log-scale bootstrap need it; a score that can be 0 gets statistics but no ratios)."""
     if samples.is_empty() or samples["tool"].n_unique() < 2:
         return pl.DataFrame()
-    out = stats.compare_tools(stats_frame(samples), None, ["wall", "cpu", "rss"], delta=delta, seed=seed)
+    extras = [
+        m
+        for m in stats.extra_metric_names(samples.columns)
+        if (samples[stats.extra_column(m)].drop_nulls() > 0).all()
+    ]
+    out = stats.compare_tools(stats_frame(samples), None, [*BUILTIN_METRICS, *extras], delta=delta, seed=seed)
     return out.with_columns(delta=pl.lit(delta), computed_at=pl.lit(datetime.now(UTC))).select(
         COMPARISON_COLUMNS
     )
@@ -125,7 +159,7 @@ def comparisons_frame(samples: pl.DataFrame, delta: float, *, seed: int = 0) -> 
 def update_comparisons(store: Store, suite: str, delta: float) -> dict[str, int]:
     written = {}
     for run_id in runs_missing(store, "comparisons", suite):
-        frame = comparisons_frame(store.query(SAMPLES_SQL, [run_id]), delta)
+        frame = comparisons_frame(read_samples(store, run_id), delta)
         written[run_id] = store.replace_rows("comparisons", {"run_id": run_id}, frame)
     return written
 

@@ -380,7 +380,12 @@ def report(suite: str, ref: str, fmt: str, as_json: bool) -> None:
 @click.option("--baseline", default=None, help="run vs baseline: the baseline run REF")
 @click.option("--candidate", default=None, help="run vs baseline: the candidate run REF (default latest)")
 @click.option("--tool", default=None, help="with --baseline: only this tool")
-@click.option("--metric", default="wall", show_default=True, type=click.Choice(["wall", "cpu", "rss"]))
+@click.option(
+    "--metric",
+    default="wall",
+    show_default=True,
+    help="wall, cpu, rss, or an extra metric of the runs (an ingested key: tokens_in, cost, score, …)",
+)
 @click.option(
     "--fail-on-regression", is_flag=True, help=f"exit {EXIT_REGRESSION} when any verdict is `regression`"
 )

@@ -11,12 +11,10 @@ import json
 import polars as pl
 
 from bench_pipeline import stats
-from bench_pipeline.analysis import SAMPLES_SQL, stats_frame
+from bench_pipeline.analysis import read_samples, stats_frame
 from bench_pipeline.errors import BenchError
 from bench_pipeline.store import Store
 from bench_pipeline.suite import find_suite
-
-METRICS = ("wall", "cpu", "rss")
 
 
 def _delta(suite: str) -> float:
@@ -38,7 +36,7 @@ def compare_tools_in_run(
     store: Store, suite: str, ref: str, tool_a: str, tool_b: str, metric: str
 ) -> tuple[str, pl.DataFrame]:
     run_id = store.resolve_run(suite, ref)
-    samples = store.query(SAMPLES_SQL + " AND tool IN (?, ?)", [run_id, tool_a, tool_b])
+    samples = read_samples(store, run_id, [tool_a, tool_b])
     present = set(samples["tool"].unique().to_list())
     missing = [t for t in (tool_a, tool_b) if t not in present]
     if missing:
@@ -58,9 +56,8 @@ def compare_run_to_baseline(
         raise BenchError(
             f"baseline and candidate are the same run ({base_id})", fix="choose two different runs"
         )
-    clause, params = (" AND tool = ?", [tool]) if tool else ("", [])
-    base = store.query(SAMPLES_SQL + clause, [base_id, *params])
-    cand = store.query(SAMPLES_SQL + clause, [cand_id, *params])
+    base = read_samples(store, base_id, [tool] if tool else None)
+    cand = read_samples(store, cand_id, [tool] if tool else None)
     if base.is_empty() or cand.is_empty():
         empty = base_id if base.is_empty() else cand_id
         raise BenchError(

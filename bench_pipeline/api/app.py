@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPBearer
 from pydantic import BaseModel, Field
 
+from bench_pipeline.analysis import analyse_runs
 from bench_pipeline.api import queries
 from bench_pipeline.api.guard import DEFAULT_MAX_BODY, Guard
 from bench_pipeline.errors import BenchError, IngestError, StoreError
@@ -142,6 +143,8 @@ def create_app(
                 if new
                 else IngestResult(run_id=runs[0].run_id)
             )
+            if new:  # flags, statistics and comparisons at once, as `ingest` does: reportable now
+                analyse_runs(store, list(result.run_ids))
             if batch_id and same:
                 link_batch(store, batch_id, [(r.run_id, r.suite) for r in same], metadata)
         body = Submitted(

@@ -471,6 +471,12 @@ def finding(c: Comparison) -> str:
     """A sentence a maintainer can paste: B vs A, by how much, how sure (the CI)."""
     what = METRIC_WORDS.get(c.metric, c.metric)
     assert c.ratio and c.ci_low and c.ci_high
+    if c.metric not in METRIC_WORDS:
+        # an extra metric (tokens, cost, a score) has no direction we could call better: the ratio
+        return (
+            f"{c.tool_b} has {times(c.ratio)} the {c.metric} of {c.tool_a} at `{c.operation}` on {c.fixture} "
+            f"(95% CI {c.ci_low:.2f}–{c.ci_high:.2f}×, p_adj {c.p_adjusted:.2g})"
+        )
     if c.verdict == "faster":
         adj = "faster" if c.metric != "rss" else "lighter"
         factor, lo, hi = 1 / c.ratio, 1 / c.ci_high, 1 / c.ci_low

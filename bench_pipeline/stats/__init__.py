@@ -11,7 +11,15 @@ Plain Python over Polars frames (no Dagster). Methods, formulas, references and 
     benjamini_hochberg(p)                       -> BH-adjusted p-values          (mtc.py)
 """
 
-from bench_pipeline.stats._schema import CELL_KEYS, METRICS, SAMPLE_COLUMNS, StatsInputError
+from bench_pipeline.stats._schema import (
+    CELL_KEYS,
+    EXTRA_PREFIX,
+    METRICS,
+    SAMPLE_COLUMNS,
+    StatsInputError,
+    extra_column,
+    extra_metric_names,
+)
 from bench_pipeline.stats.clean import FLAG_COLUMNS, clean_samples
 from bench_pipeline.stats.compare import (
     DEFAULT_ALPHA,
@@ -34,6 +42,7 @@ __all__ = [
     "DEFAULT_DELTA",
     "DEFAULT_N_BOOT",
     "DEFAULT_SEED",
+    "EXTRA_PREFIX",
     "FLAG_COLUMNS",
     "METRICS",
     "RUN_COLUMNS",
@@ -46,6 +55,8 @@ __all__ = [
     "clean_samples",
     "compare_runs",
     "compare_tools",
+    "extra_column",
+    "extra_metric_names",
     "geomean_ratios",
     "median_ci_rank",
     "verdict_expr",

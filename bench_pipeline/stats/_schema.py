@@ -34,6 +34,20 @@ METRICS: dict[str, tuple[tuple[str, ...], pl.Expr]] = {
 }
 
 
+#: extra metrics (ingested key/value measurements: tokens, cost, scores, instructions, ...) are
+#: columns named EXTRA_PREFIX + key next to the timing columns; their metric name is the key
+EXTRA_PREFIX = "metric:"
+
+
+def extra_column(name: str) -> str:
+    return EXTRA_PREFIX + name
+
+
+def extra_metric_names(columns: Iterable[str]) -> list[str]:
+    """The extra metrics a frame carries (its ``metric:<key>`` columns), in column order."""
+    return [c[len(EXTRA_PREFIX) :] for c in columns if c.startswith(EXTRA_PREFIX)]
+
+
 class StatsInputError(BenchError):
     """A frame handed to the statistics functions lacks columns or names an unknown metric."""
 
@@ -48,20 +62,25 @@ def require_columns(df: pl.DataFrame, columns: Iterable[str], *, what: str) -> N
         )
 
 
-def metric_names(metric: str | Sequence[str]) -> list[str]:
+def metric_names(metric: str | Sequence[str], columns: Iterable[str] = ()) -> list[str]:
+    """Validated metric names: the built-in ones, or extra metrics whose column is in ``columns``."""
     names = [metric] if isinstance(metric, str) else list(metric)
-    unknown = [m for m in names if m not in METRICS]
+    present = set(columns)
+    unknown = [m for m in names if m not in METRICS and extra_column(m) not in present]
     if unknown or not names:
+        extras = extra_metric_names(present)
         raise StatsInputError(
             f"unknown metric(s) {unknown or names!r}",
             where="metric",
-            fix=f"use one or more of {', '.join(METRICS)}",
+            fix=f"use one or more of {', '.join([*METRICS, *sorted(extras)])}",
         )
     return names
 
 
 def metric_expr(name: str) -> pl.Expr:
-    return METRICS[name][1]
+    if name in METRICS:
+        return METRICS[name][1]
+    return pl.col(extra_column(name)).cast(pl.Float64).fill_nan(None)
 
 
 def cell_id_expr() -> pl.Expr:

@@ -423,7 +423,7 @@ def compare_tools(
     n = 0 and the verdict is *inconclusive*). ``metric``: one name or several ("wall", "cpu", "rss");
     BH runs across all rows returned. Columns: :data:`TOOL_COLUMNS`.
     """
-    names = metric_names(metric)
+    names = metric_names(metric, df.columns)
     sides = _sides(df, names, what="compare_tools")
     meta = sides.meta
     group_keys = ["suite", "run_id", "operation", "fixture", "metric"]
@@ -464,7 +464,7 @@ def compare_runs(
     Each frame must hold one run. Samples are resampled independently (rounds of two runs are not
     blocks). ``n_a`` is the baseline n, ``n_b`` the candidate n. Columns: :data:`RUN_COLUMNS`.
     """
-    names = metric_names(metric)
+    names = metric_names(metric, set(baseline_df.columns) & set(candidate_df.columns))
     base = _sides(baseline_df, names, what="compare_runs(baseline)")
     cand = _sides(candidate_df, names, what="compare_runs(candidate)")
     runs = []

@@ -109,7 +109,7 @@ def cell_stats(
     A cell whose samples all failed still has a row (n = 0, statistics null, warning ``no_samples``).
     """
     require_columns(df, SAMPLE_COLUMNS, what="cell_stats")
-    names = metric_names(metrics)
+    names = metric_names(metrics, df.columns)
     keys = list(CELL_KEYS)
     gkeys = [*keys, "metric"]
 

@@ -100,10 +100,10 @@ def test_a_failed_load_leaves_no_run_and_no_landing_files(
         assert landing_dir is not None and any(landing_dir.rglob("runs+*.parquet"))  # the run row travels too
         raise StoreError("disk full", fix="free space")
 
-    monkeypatch.setattr(Store, "load_landing", broken)
-    with pytest.raises(StoreError):
+    # a context, not monkeypatch.undo(): undo would also drop bench_home's BENCH_PIPELINE_HOME
+    with monkeypatch.context() as patch, pytest.raises(StoreError):
+        patch.setattr(Store, "load_landing", broken)
         ingest_files([DATA / "hyperfine.json"])
-    monkeypatch.undo()
     assert count(store, "SELECT count(*) FROM runs") == 0
     assert count(store, "SELECT count(*) FROM samples") == 0
     assert landing_files() == []
@@ -158,3 +158,39 @@ def test_summary_rows_get_statistics_of_one(store: Store) -> None:
     assert set(stats["n"]) == {1}
     run = json.loads(store.run(result.run_id)["settings"])
     assert run["ingest"]["formats"] == ["pytest-benchmark"]
+
+
+def test_extra_metrics_are_analysed_like_any_other_metric(store: Store, tmp_path: Path) -> None:
+    """tokens / score / retries of two agents in one run: statistics for each extra metric, ratios
+    for the positive ones (retries are all 0: statistics, no ratio), direction-neutral findings."""
+    files = []
+    for tool, tokens, score in (("agent-a", 1000, 0.80), ("agent-b", 1300, 0.60)):
+        samples = [
+            {
+                "operation": "fix-bug",
+                "wall_ns": 2_000_000_000 + 1_000_000 * i,
+                "metrics": {"tokens": tokens + 5 * i, "score": round(score + 0.002 * i, 3), "retries": 0},
+            }
+            for i in range(12)
+        ]
+        path = tmp_path / f"{tool}.json"
+        path.write_text(json.dumps({"run_id": "x", "suite": "agents", "tool": tool, "samples": samples}))
+        files.append(path)
+    ingest_files(files, run_id="x")
+    analysis.analyse_runs(store, ["x"])
+    stats = store.query("SELECT tool, metric, n, median FROM cell_stats WHERE run_id = 'x'")
+    medians = {(r["tool"], r["metric"]): r["median"] for r in stats.iter_rows(named=True)}
+    assert medians[("agent-a", "tokens")] == pytest.approx(1027.5)  # 1000 + 5 × 5.5
+    assert medians[("agent-b", "score")] == pytest.approx(0.611)
+    assert medians[("agent-a", "retries")] == 0
+    compared = store.query("SELECT metric, ratio, verdict FROM comparisons WHERE run_id = 'x'")
+    ratios = {r["metric"]: r for r in compared.iter_rows(named=True)}
+    assert set(ratios) == {"wall", "cpu", "rss", "tokens", "score"}  # no ratio of zeros
+    assert ratios["tokens"]["ratio"] == pytest.approx(1327.5 / 1027.5) and ratios["tokens"]["verdict"] == "slower"
+    assert ratios["score"]["ratio"] == pytest.approx(0.611 / 0.811)
+    _, written = render_run(store, "agents", "x", ["md", "json"])
+    md = written["md"].read_text()
+    assert "agent-b has 1.29× the tokens of agent-a at `fix-bug`" in md
+    assert "agent-b has 0.75× the score of agent-a" in md
+    report = json.loads(written["json"].read_text())
+    assert set(report["operations"][0]["tools"]["agent-a"]["metrics"]) >= {"tokens", "score", "retries"}
