@@ -40,7 +40,15 @@ def e(value: Any) -> str:
 
 
 def fmt(metric: str, value: float | None) -> str:
+    if metric not in METRICS:  # an extra metric (tokens, cost, a score): its own unit, as stored
+        return "–" if value is None else f"{value:.4g}"
     return fmt_bytes(value) if metric == "rss" else fmt_ns(value)
+
+
+def _table_metrics(report: Report) -> dict[str, str]:
+    """wall, cpu, rss, then the extra metrics any cell of the run has (docs/ingest.md)."""
+    extras = {m for row in report.operations for c in row.tools.values() for m in c.metrics} - set(METRICS)
+    return {**METRICS, **{m: m for m in sorted(extras)}}
 
 
 def _ratio(value: float | None) -> str:
@@ -333,7 +341,7 @@ def _comparison_row(c: Comparison) -> str:
 
 def _tool_cell(c: ToolCell | None, metric: str) -> str:
     """One tool's cell of the operations table for one metric: value with CI, or an explicit marker."""
-    cls = f"num m-{metric}"
+    cls = f"num m-{e(metric)}"
     if c is None:
         return td(badge("not planned", "na"), "", cls)
     if c.status in ("na", "unavailable"):
@@ -360,16 +368,17 @@ def _tool_cell(c: ToolCell | None, metric: str) -> str:
 
 def _operations(report: Report) -> str:
     tools = report.run.tools
+    metrics = _table_metrics(report)
     headers: list[tuple[str, str]] = [("operation", ""), ("category", ""), ("fixture", "")]
-    for metric in METRICS:
-        headers += [(t, f"num m-{metric}") for t in tools]
+    for metric in metrics:
+        headers += [(t, f"num m-{e(metric)}") for t in tools]
     rows = []
     for row in report.operations:
         cells = [td(e(row.operation)), td(e(row.category) or "–"), td(e(row.fixture))]
-        for metric in METRICS:
+        for metric in metrics:
             cells += [_tool_cell(row.tools.get(t), metric) for t in tools]
         rows.append(f"<tr>{''.join(cells)}</tr>")
-    toggle = _select("ops-metric", [(k, v) for k, v in METRICS.items()], "show")
+    toggle = _select("ops-metric", list(metrics.items()), "show")
     return (
         '<section id="operations"><h2>Operations</h2>'
         + table(
@@ -982,8 +991,17 @@ SCRIPT = r"""
   });
   var opsTable = $("ops-table"), opsMetric = $("ops-metric");
   if (opsTable && opsMetric) {
-    opsTable.setAttribute("data-metric", opsMetric.value);
-    opsMetric.addEventListener("change", function () { opsTable.setAttribute("data-metric", opsMetric.value); });
+    // the stylesheet hides wall/cpu/rss columns by data-metric; extra metrics (any name) by script
+    var showMetric = function () {
+      var own = "m-" + opsMetric.value;
+      opsTable.setAttribute("data-metric", opsMetric.value);
+      opsTable.querySelectorAll("[class*='m-']").forEach(function (cell) {
+        var mine = Array.prototype.filter.call(cell.classList, function (k) { return k.indexOf("m-") === 0; });
+        if (mine.length) cell.style.display = mine.indexOf(own) >= 0 ? "table-cell" : "none";
+      });
+    };
+    showMetric();
+    opsMetric.addEventListener("change", showMetric);
   }
 
   // ---------------------------------------------------------------- wire up

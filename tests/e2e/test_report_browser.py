@@ -127,3 +127,51 @@ def test_html_report_renders_offline_and_its_tables_work(real_report):
             assert refused == [], refused
         finally:
             browser.close()
+
+
+def test_extra_metrics_get_their_own_columns_in_the_html_report(bench_home, tmp_path):
+    """Ingested tokens of two agents: the operations table offers `tokens` next to wall/cpu/rss and
+    shows exactly its columns when chosen."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    from bench_pipeline.analysis import analyse_runs
+    from bench_pipeline.ingest import ingest_files
+    from bench_pipeline.reporting import render_run
+    from bench_pipeline.store import Store
+
+    files = []
+    for tool, tokens in (("agent-a", 1000), ("agent-b", 1300)):
+        samples = [
+            {"operation": "fix-bug", "wall_ns": 10**9 + i, "metrics": {"tokens": tokens + i}}
+            for i in range(8)
+        ]
+        path = tmp_path / f"{tool}.json"
+        path.write_text(json.dumps({"run_id": "x", "suite": "agents", "tool": tool, "samples": samples}))
+        files.append(path)
+    ingest_files(files, run_id="x")
+    analyse_runs(Store(), ["x"])
+    _, written = render_run(Store(), "agents", "x", ["html"])
+    with sync_api.sync_playwright() as pw:
+        try:
+            browser = pw.chromium.launch(executable_path=_chromium(), args=CHROMIUM_ARGS)
+        except Exception as exc:
+            pytest.skip(f"cannot start Chromium: {exc}")
+        try:
+            page = browser.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(written["html"].resolve().as_uri())
+            options = page.eval_on_selector_all("#ops-metric option", "os => os.map(o => o.value)")
+            assert options == ["wall", "cpu", "rss", "tokens"]
+
+            def visible(cls: str) -> list[str]:
+                cells = page.locator(f"#ops-table tbody td.{cls}").filter(visible=True)
+                return [t.strip() for t in cells.all_inner_texts()]
+
+            assert visible("m-tokens") == [] and len(visible("m-wall")) == 2  # wall first
+            page.select_option("#ops-metric", "tokens")
+            assert visible("m-wall") == []
+            # medians 1003.5 / 1303.5 with their CIs, as stored (no unit conversion)
+            assert [v[:4] for v in visible("m-tokens")] == ["1004", "1304"]
+            assert errors == []
+        finally:
+            browser.close()
