@@ -113,14 +113,19 @@ def update_flags(store: Store, suite: str, tool: str) -> dict[str, dict[str, int
 
 
 def runs_missing(store: Store, table: str, suite: str, tool: str | None = None) -> list[str]:
-    """Finished runs of the suite (optionally: with samples of ``tool``) without rows in ``table``."""
+    """Finished runs of the suite (optionally: with samples of ``tool``) without rows in ``table``.
+
+    For ``comparisons``: only runs of two tools or more (a one-tool run never gets comparison rows;
+    counting it as missing would re-read every such run at each update)."""
     assert table in ("cell_stats", "comparisons", "sample_flags")
     tool_clause = "AND s.tool = ?" if tool else ""
     match = "AND c.tool = s.tool" if table != "comparisons" else ""
+    tools = "HAVING count(DISTINCT s.tool) >= 2" if table == "comparisons" else ""
     df = store.query(
-        f"""SELECT DISTINCT s.run_id FROM samples_all s
+        f"""SELECT s.run_id FROM samples_all s
             WHERE s.suite = ? {tool_clause}
               AND NOT EXISTS (SELECT 1 FROM {table} c WHERE c.run_id = s.run_id {match})
+            GROUP BY s.run_id {tools}
             ORDER BY s.run_id""",
         [suite, tool] if tool else [suite],
     )
