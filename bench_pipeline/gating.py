@@ -30,7 +30,7 @@ import numpy as np
 import polars as pl
 
 from bench_pipeline.history import changepoints, gate
-from bench_pipeline.history.series import METRICS, load_series
+from bench_pipeline.history.series import load_series
 from bench_pipeline.store import Store
 
 WINDOW = gate.WINDOW
@@ -59,8 +59,6 @@ def history_levels(
 ) -> pl.DataFrame:
     """Per cell of ``run_id``: its median against the level of the earlier runs (``HISTORY_COLUMNS``)."""
     empty = pl.DataFrame(schema={**dict.fromkeys(KEYS, pl.String), **HISTORY_COLUMNS})
-    if metric not in METRICS:  # extra metrics have no history series (yet)
-        return empty
     series = load_series(store, suite, None, metric)
     if series.is_empty() or run_id not in set(series["run_id"].to_list()):
         return empty

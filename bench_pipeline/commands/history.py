@@ -13,13 +13,20 @@ from bench_pipeline.errors import RunNotFound
 def _fmt(value: float | None, metric: str) -> str:
     if value is None:
         return "–"
+    if metric not in ("wall", "cpu", "rss"):
+        return f"{value:.4g}"  # an extra metric, in its own unit
     return f"{value / 2**20:.1f} MiB" if metric == "rss" else f"{value / 1e6:.2f} ms"
 
 
 @click.command("history")
 @click.option("--suite", default="vcs", show_default=True, help="suite name")
 @click.option("--tool", default=None, help="only this tool")
-@click.option("--metric", default="wall", show_default=True, type=click.Choice(["wall", "cpu", "rss"]))
+@click.option(
+    "--metric",
+    default="wall",
+    show_default=True,
+    help="wall, cpu, rss, or an extra metric's key (tokens, score, …)",
+)
 @click.option("--include-quick", is_flag=True, help="also use quick runs (2–3 samples per cell)")
 @click.option("--all-hosts", is_flag=True, help="use runs of every host, not only the newest run's")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object as the last line of stdout")

@@ -65,9 +65,11 @@ def load_series(
     include_quick: bool = False,
     host: str | None = "newest",
 ) -> pl.DataFrame:
-    """One row per cell × run (``SERIES_COLUMNS``), sorted by cell then time."""
-    if metric not in METRICS:
-        raise ValueError(f"metric must be one of {METRICS}, not {metric!r}")
+    """One row per cell × run (``SERIES_COLUMNS``), sorted by cell then time.
+
+    ``metric``: wall, cpu, rss or an extra metric (a ``sample_metrics`` key) the cells have."""
+    if not metric:
+        raise ValueError(f"metric is empty (one of {METRICS}, or an extra metric's key)")
     if host not in (None, "newest"):
         raise ValueError('host is "newest" or None')
     return store.query(

@@ -4,6 +4,7 @@ ingested runs going through the same statistics, comparisons and reports as loca
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
@@ -186,7 +187,10 @@ def test_extra_metrics_are_analysed_like_any_other_metric(store: Store, tmp_path
     compared = store.query("SELECT metric, ratio, verdict FROM comparisons WHERE run_id = 'x'")
     ratios = {r["metric"]: r for r in compared.iter_rows(named=True)}
     assert set(ratios) == {"wall", "cpu", "rss", "tokens", "score"}  # no ratio of zeros
-    assert ratios["tokens"]["ratio"] == pytest.approx(1327.5 / 1027.5) and ratios["tokens"]["verdict"] == "slower"
+    assert (
+        ratios["tokens"]["ratio"] == pytest.approx(1327.5 / 1027.5)
+        and ratios["tokens"]["verdict"] == "slower"
+    )
     assert ratios["score"]["ratio"] == pytest.approx(0.611 / 0.811)
     _, written = render_run(store, "agents", "x", ["md", "json"])
     md = written["md"].read_text()
@@ -194,3 +198,25 @@ def test_extra_metrics_are_analysed_like_any_other_metric(store: Store, tmp_path
     assert "agent-b has 0.75× the score of agent-a" in md
     report = json.loads(written["json"].read_text())
     assert set(report["operations"][0]["tools"]["agent-a"]["metrics"]) >= {"tokens", "score", "retries"}
+
+
+def test_extra_metrics_have_a_history(store: Store, tmp_path: Path) -> None:
+    """Twelve nightly runs of one agent whose token use steps up by 20 % from the seventh: the history
+    of `tokens` finds the change point (analyse_history takes any metric key)."""
+    from bench_pipeline.history import analyse_history
+
+    for night in range(12):
+        level = 1000 * (1.2 if night >= 6 else 1.0) * (1 + 0.004 * (night % 3))
+        samples = [
+            {"operation": "fix-bug", "wall_ns": 10**9 + i, "metrics": {"tokens": level + i}} for i in range(8)
+        ]
+        path = tmp_path / f"n{night}.json"
+        path.write_text(
+            json.dumps({"run_id": f"n{night:02d}", "suite": "agents", "tool": "agent-a", "samples": samples})
+        )
+        ingest_files([path], started_at=datetime(2026, 1, night + 1, 3, tzinfo=UTC))
+    analysis.analyse_runs(store, [f"n{n:02d}" for n in range(12)])
+    (cell,) = analyse_history(store, "agents", metric="tokens")
+    assert cell.points == 12 and cell.metric == "tokens"
+    (change,) = cell.change_points
+    assert change.run_id == "n06" and change.ratio == pytest.approx(1.2, rel=0.02)
