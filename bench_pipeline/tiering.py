@@ -894,6 +894,12 @@ class _Mover:
             statements.append(
                 (f"DELETE FROM sample_flags WHERE run_id IN ({moving} WHERE NOT keep_raw)", [], None)
             )
+        if self._has_table("sample_metrics"):
+            # extra per-sample metrics are raw values too: they leave hot with their samples (their
+            # cell_stats rows went to warm above) and stay, in DuckDB, only where raw samples are kept
+            statements.append(
+                (f"DELETE FROM sample_metrics WHERE run_id IN ({moving} WHERE NOT keep_raw)", [], None)
+            )
         self._finish(
             move_id,
             files=files,

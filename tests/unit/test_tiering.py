@@ -408,3 +408,43 @@ def test_cli_tier_json_and_errors(bench_home):
     assert bad.exit_code == 2 and "YYYY-MM-DD" in bad.output and "Traceback" not in bad.output
     bad = runner.invoke(main, ["tier", "--hot-days", "30", "--warm-days", "10"])
     assert bad.exit_code == 2 and "warm_days" in bad.output
+
+
+def test_extra_metrics_leave_hot_with_their_samples(store):
+    """sample_metrics rows are raw values: a moved run loses them (its cell_stats rows, extra
+    metrics included, go to warm); a kept-raw suite and hot runs keep them."""
+    synthesize(store, suites=("alpha", "beta"), days=20)
+    runs = store.query(
+        "SELECT run_id, suite, started_at FROM runs WHERE status = 'succeeded' ORDER BY started_at"
+    )
+    old_alpha = runs.filter(pl.col("suite") == "alpha")["run_id"][0]  # 20 days old: moves
+    old_beta = runs.filter(pl.col("suite") == "beta")["run_id"][0]
+    hot_alpha = runs.filter(pl.col("suite") == "alpha")["run_id"][-1]  # yesterday: stays hot
+    with store.connect() as con:
+        for run_id in (old_alpha, old_beta, hot_alpha):
+            con.execute(
+                """INSERT INTO sample_metrics
+                   SELECT run_id, suite, tool, operation, fixture, round, iteration, 'tokens', 1000.0 + iteration, NULL
+                   FROM samples WHERE run_id = ? AND NOT warmup""",
+                [run_id],
+            )
+            con.execute(
+                """INSERT INTO cell_stats SELECT * REPLACE ('tokens' AS metric)
+                   FROM cell_stats WHERE run_id = ? AND metric = 'wall'""",
+                [run_id],
+            )
+    before = {
+        r: store.query("SELECT count(*) FROM sample_metrics WHERE run_id = ?", [r]).item()
+        for r in (old_alpha, old_beta, hot_alpha)
+    }
+    assert min(before.values()) > 0
+    tier(AS_OF, TierSettings(hot_days=7, warm_days=90, keep_raw_suites=["beta"]), store=store)
+    after = {
+        r: store.query("SELECT count(*) FROM sample_metrics WHERE run_id = ?", [r]).item() for r in before
+    }
+    assert after == {old_alpha: 0, old_beta: before[old_beta], hot_alpha: before[hot_alpha]}
+    tokens = store.query(
+        "SELECT tier, count(*) AS n FROM cell_stats_all WHERE run_id = ? AND metric = 'tokens' GROUP BY tier",
+        [old_alpha],
+    )
+    assert tokens["tier"].to_list() == ["warm"] and tokens["n"][0] > 0
