@@ -5,7 +5,7 @@ from dagster import AssetDep, AssetExecutionContext, MaterializeResult, Metadata
 from assets.cell_stats import cell_stats
 from assets.partitions import by_suite, suite_partitions
 from bench_pipeline.analysis import update_comparisons
-from bench_pipeline.suite import find_suite
+from bench_pipeline.history import suite_delta
 from resources import StoreResource
 
 
@@ -18,9 +18,9 @@ from resources import StoreResource
     "Brunner–Munzel p, Benjamini–Hochberg across the run, verdict with margin δ.",
 )
 def comparisons(context: AssetExecutionContext, store: StoreResource) -> MaterializeResult:
-    suite = find_suite(context.partition_key)
+    # δ from the suite file, or the default for a suite that arrived by ingestion
     db = store.get()
-    written = update_comparisons(db, suite.name, suite.settings.delta)
+    written = update_comparisons(db, context.partition_key, suite_delta(context.partition_key))
     preview = "no new runs"
     if written:
         last = sorted(written)[-1]

@@ -2,9 +2,8 @@
 
 from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
 
-from assets.partitions import suite_tool, suite_tool_partitions
+from assets.partitions import measurable_suite, suite_tool, suite_tool_partitions
 from bench_pipeline.progress import tee
-from bench_pipeline.suite import find_suite
 from bench_pipeline.suite_run import prepare_fixtures
 
 
@@ -21,7 +20,7 @@ class FixturesConfig(Config):
 )
 def fixtures(context: AssetExecutionContext, config: FixturesConfig) -> MaterializeResult:
     suite_name, tool = suite_tool(context.partition_key)
-    suite = find_suite(suite_name)
+    suite = measurable_suite(suite_name)
     if tool not in suite.tools:
         return MaterializeResult(
             metadata={"status": f"suite {suite_name} has no tool {tool}: nothing to prepare"}

@@ -14,9 +14,8 @@ from dagster import (
 )
 
 from assets.fixtures import fixtures
-from assets.partitions import by_suite, suite_partitions
+from assets.partitions import by_suite, measurable_suite, suite_partitions
 from bench_pipeline.progress import tee
-from bench_pipeline.suite import find_suite
 from bench_pipeline.suite_run import RunRequest, run_suite
 from resources import BackendResource, StoreResource
 
@@ -43,7 +42,7 @@ class MeasureConfig(Config):
 def measurements(
     context: AssetExecutionContext, config: MeasureConfig, store: StoreResource, backend: BackendResource
 ) -> MaterializeResult:
-    suite = find_suite(context.partition_key)
+    suite = measurable_suite(context.partition_key)
     request = RunRequest(
         suite=suite,
         tools=config.tools,

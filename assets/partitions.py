@@ -1,4 +1,9 @@
-"""Partitions: suites (from ``suites/*.yaml``) × tools (every tool any suite names).
+"""Partitions: suites × tools. Suites: the suite files (``suites/*.yaml``) and the suites that
+arrived only by ingestion (``bench_pipeline.ingest.catalogue``: read from a small JSON file at load
+time, so they appear after a code-location reload); tools: every tool of either.
+
+For an ingested suite the analysis assets (samples … cell_stats, comparisons, history, patterns,
+report) work like for any other; ``fixtures`` and ``measurements`` need a suite file and say so.
 
 Multi-partition keys read ``"<suite>|<tool>"`` (dimensions sort by name). Suite and tool names
 are validated by the suite loader to contain no ``| , [ ]``.
@@ -16,7 +21,8 @@ from dagster import (
 )
 
 from bench_pipeline.errors import SuiteError
-from bench_pipeline.suite import Suite, available_suites, load_suite_file
+from bench_pipeline.ingest.catalogue import read_catalogue
+from bench_pipeline.suite import NAME_RE, Suite, available_suites, find_suite, load_suite_file
 
 log = logging.getLogger(__name__)
 
@@ -32,12 +38,47 @@ def _load_all() -> dict[str, Suite]:
 
 
 SUITES = _load_all()
-SUITE_NAMES = sorted(SUITES) or ["none"]
-TOOL_NAMES = sorted({t for s in SUITES.values() for t in s.tools}) or ["none"]
+
+
+def _ingested() -> dict[str, list[str]]:
+    """Ingested suites without a suite file, with their tools; names a partition key cannot hold
+    (Dagster multi-partition keys reserve ``| , [ ]``) are left out with a warning."""
+    out = {}
+    for suite, tools in read_catalogue().items():
+        if suite in SUITES:
+            continue
+        names = [suite, *tools]
+        if not all(NAME_RE.match(n) for n in names):
+            log.warning(
+                "ingested suite %r not offered as a partition: a suite or tool name is not %s",
+                suite,
+                NAME_RE.pattern,
+            )
+            continue
+        out[suite] = tools
+    return out
+
+
+INGESTED = _ingested()
+SUITE_NAMES = sorted({*SUITES, *INGESTED}) or ["none"]
+TOOL_NAMES = sorted(
+    {t for s in SUITES.values() for t in s.tools} | {t for ts in INGESTED.values() for t in ts}
+) or ["none"]
 
 suite_partitions = StaticPartitionsDefinition(SUITE_NAMES)
 tool_partitions = StaticPartitionsDefinition(TOOL_NAMES)
 suite_tool_partitions = MultiPartitionsDefinition({"suite": suite_partitions, "tool": tool_partitions})
+
+
+def measurable_suite(name: str) -> Suite:
+    """The suite file behind a partition, or a clear error for a suite that arrived by ingestion."""
+    if name in INGESTED:
+        raise SuiteError(
+            f"suite {name!r} arrived by ingestion and has no suite file: there is nothing to generate or measure",
+            fix=f"materialize its analysis assets (samples … cell_stats, comparisons, history, patterns, report); "
+            f"to measure it here, write suites/{name}.yaml",
+        )
+    return find_suite(name)
 
 
 def suite_tool(partition_key: str | MultiPartitionKey) -> tuple[str, str]:

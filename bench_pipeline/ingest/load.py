@@ -34,6 +34,7 @@ from bench_pipeline import paths
 from bench_pipeline.errors import IngestError, StoreError
 from bench_pipeline.execution import CELL_SCHEMA, SAMPLE_SCHEMA
 from bench_pipeline.ingest.adapters import ADAPTERS, FORMATS
+from bench_pipeline.ingest.catalogue import record_suites
 from bench_pipeline.ingest.model import INT32_MAX, Parsed, RunData, Sample, check_label, check_name
 from bench_pipeline.ingest.payload import RunIn, to_run_data
 from bench_pipeline.ingest.source import Source
@@ -299,6 +300,15 @@ def store_parsed(
     result.operations = len({s.operation for plan in todo for part in plan.parts for s in part.data.samples})
     batches = {part.data.batch_id for plan in todo for part in plan.parts if part.data.batch_id}
     result.batch_id = next(iter(batches)) if len(batches) == 1 else None
+    # the code location offers ingested suites as partitions (bench_pipeline.ingest.catalogue)
+    stored = store.query(
+        f"SELECT DISTINCT suite, tool FROM samples WHERE run_id IN ({', '.join('?' for _ in todo)})",
+        [plan.run_id for plan in todo],
+    )
+    suite_tools: dict[str, set[str]] = {}
+    for suite, tool in stored.iter_rows():
+        suite_tools.setdefault(suite, set()).add(tool)
+    record_suites(suite_tools)
     return result
 
 
