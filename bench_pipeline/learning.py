@@ -329,9 +329,20 @@ def _newest_run(cells: dict[str, list[CellHistory]]) -> str | None:
     return max(points, key=lambda p: (p.started_at, p.run_id)).run_id if points else None
 
 
-def record_history(store: Store, suite: str, metrics: tuple[str, ...] = METRICS) -> HistoryRecord:
-    """Analyse every cell's history (``analyse_history``) for ``metrics``, store the trends and the
-    anomalies under the newest analysed run, and return what was found."""
+def suite_metrics(store: Store, suite: str) -> tuple[str, ...]:
+    """wall, cpu, rss and the extra metrics (ingested keys: tokens, score, …) the suite's cells have."""
+    extras = store.query(
+        f"""SELECT DISTINCT metric FROM cell_stats_all
+            WHERE suite = ? AND metric NOT IN ({", ".join("?" for _ in METRICS)}) ORDER BY metric""",
+        [suite, *METRICS],
+    )
+    return (*METRICS, *extras["metric"].to_list())
+
+
+def record_history(store: Store, suite: str, metrics: tuple[str, ...] | None = None) -> HistoryRecord:
+    """Analyse every cell's history (``analyse_history``) for ``metrics`` (default: ``suite_metrics``),
+    store the trends and the anomalies under the newest analysed run, and return what was found."""
+    metrics = metrics or suite_metrics(store, suite)
     record = HistoryRecord(suite, cells={m: analyse_history(store, suite, metric=m) for m in metrics})
     record.run_id = _newest_run(record.cells)
     if record.run_id is None:

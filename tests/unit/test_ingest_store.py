@@ -220,3 +220,10 @@ def test_extra_metrics_have_a_history(store: Store, tmp_path: Path) -> None:
     assert cell.points == 12 and cell.metric == "tokens"
     (change,) = cell.change_points
     assert change.run_id == "n06" and change.ratio == pytest.approx(1.2, rel=0.02)
+    # the nightly history asset's recorder takes them too (performance_trends)
+    from bench_pipeline.learning import record_history
+
+    record = record_history(store, "agents")
+    assert set(record.cells) == {"wall", "cpu", "rss", "tokens"}
+    trends = store.query("SELECT metric, last_change_run_id FROM performance_trends WHERE metric = 'tokens'")
+    assert trends.rows() == [("tokens", "n06")]
