@@ -9,6 +9,7 @@ import polars as pl
 
 from bench_pipeline import stats
 from bench_pipeline.store import Store
+from bench_pipeline.suite import suite_delta
 
 # the tables' column order: the keys, then what the statistics compute (stats.STAT_COLUMNS,
 # stats.TOOL_COLUMNS), then bookkeeping
@@ -183,15 +184,5 @@ def analyse_runs(store: Store, run_ids: list[str]) -> dict[str, int]:
         written["flags"] += len(update_flags(store, suite, tool))
         written["cell_stats"] += sum(update_cell_stats(store, suite, tool).values())
     for suite in pairs["suite"].unique().to_list():
-        written["comparisons"] += sum(update_comparisons(store, suite, _delta(suite)).values())
+        written["comparisons"] += sum(update_comparisons(store, suite, suite_delta(suite)).values())
     return written
-
-
-def _delta(suite: str) -> float:
-    from bench_pipeline.errors import BenchError
-    from bench_pipeline.suite import find_suite
-
-    try:
-        return find_suite(suite).settings.delta
-    except BenchError:
-        return stats.DEFAULT_DELTA

@@ -14,14 +14,7 @@ from bench_pipeline import stats
 from bench_pipeline.analysis import read_samples, stats_frame
 from bench_pipeline.errors import BenchError
 from bench_pipeline.store import Store
-from bench_pipeline.suite import find_suite
-
-
-def _delta(suite: str) -> float:
-    try:
-        return find_suite(suite).settings.delta
-    except BenchError:
-        return stats.DEFAULT_DELTA
+from bench_pipeline.suite import suite_delta
 
 
 def _fingerprint(store: Store, run_id: str) -> str:
@@ -44,7 +37,7 @@ def compare_tools_in_run(
             f"run {run_id} has no samples of {', '.join(missing)}",
             fix=f"tools in this run: {', '.join(sorted(present)) or 'none'}",
         )
-    out = stats.compare_tools(stats_frame(samples), [(tool_a, tool_b)], metric, delta=_delta(suite))
+    out = stats.compare_tools(stats_frame(samples), [(tool_a, tool_b)], metric, delta=suite_delta(suite))
     return run_id, out
 
 
@@ -68,5 +61,5 @@ def compare_run_to_baseline(
         notes.append(
             "baseline and candidate were measured on different hosts: differences may be the machine's"
         )
-    out = stats.compare_runs(stats_frame(base), stats_frame(cand), metric, delta=_delta(suite))
+    out = stats.compare_runs(stats_frame(base), stats_frame(cand), metric, delta=suite_delta(suite))
     return base_id, cand_id, notes, out

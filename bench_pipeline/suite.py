@@ -64,7 +64,9 @@ class Settings(_Strict):
         True, description="with ≥ 3 earlier full runs, each cell's min_runs follows its historical CV"
     )
     parallel: int = Field(
-        1, ge=1, le=64,
+        1,
+        ge=1,
+        le=64,
         description="tools measured at the same time; 1 (default) never overlaps measurements (noise)",
     )
 
@@ -486,3 +488,12 @@ def find_suite(name_or_path: str) -> Suite:
             fix=f"rename the file to {suite.name}.yaml or set `name: {name_or_path}`",
         )
     return suite
+
+
+def suite_delta(name: str) -> float:
+    """The suite's practical margin δ (``settings.delta``); the default for a suite without a file
+    (an ingested one) or whose file does not load."""
+    try:
+        return float(find_suite(name).settings.delta)
+    except SuiteError:
+        return float(Settings.model_fields["delta"].default)

@@ -10,24 +10,14 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from bench_pipeline.errors import BenchError
 from bench_pipeline.history import changepoints, gate, trend
 from bench_pipeline.history.model import CellHistory, ChangePoint, Gate, SeriesPoint, Trend
 from bench_pipeline.history.series import load_series
 from bench_pipeline.store import Store
+from bench_pipeline.suite import suite_delta
 
 MAX_POINTS = 200  # change points are sought in the newest 200 runs (cost O(R·n²) per test)
 DEFAULT_DELTA = changepoints.DEFAULT_DELTA
-
-
-def suite_delta(suite: str) -> float:
-    """The suite's practical margin δ (settings.delta), or 3 % for suites without a file (ingested)."""
-    from bench_pipeline.suite import find_suite
-
-    try:
-        return float(find_suite(suite).settings.delta)
-    except BenchError:
-        return DEFAULT_DELTA
 
 
 def analyse_cell(

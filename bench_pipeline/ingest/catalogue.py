@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from pathlib import Path
 
 from bench_pipeline import paths
+from bench_pipeline.files import write_text_atomic
 
 log = logging.getLogger(__name__)
 FILE_NAME = "ingested-suites.json"
@@ -57,15 +56,5 @@ def record_suites(suite_tools: dict[str, set[str]], path: Path | None = None) ->
     out = {s: sorted(t) for s, t in sorted(merged.items())}
     if out == current:
         return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".ingested-suites-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump({"suites": out}, f, indent=1, sort_keys=True)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomic(path, json.dumps({"suites": out}, indent=1, sort_keys=True))
     return True

@@ -6,27 +6,15 @@ Another run's report is never touched; re-rendering the same run replaces its fi
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
+from bench_pipeline.files import write_text_atomic
 from bench_pipeline.report.html import render_html
 from bench_pipeline.report.json_export import render_json
 from bench_pipeline.report.markdown import render_markdown
 from bench_pipeline.report.model import Report
 
 FORMATS = ("md", "json", "html")
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _point_latest(suite_dir: Path, run_id: str) -> None:
@@ -60,7 +48,7 @@ def write_reports(
     }
     for fmt in formats:
         path = run_dir / f"report.{fmt}"
-        _atomic_write(path, renderers[fmt]())
+        write_text_atomic(path, renderers[fmt]())
         written[fmt] = path
     if point_latest:
         _point_latest(suite_dir, report.run.run_id)
