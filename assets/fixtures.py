@@ -3,8 +3,8 @@
 from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
 
 from assets.partitions import measurable_suite, suite_tool, suite_tool_partitions
+from bench_pipeline.execution.suite_run import prepare_fixtures
 from bench_pipeline.progress import tee
-from bench_pipeline.suite_run import prepare_fixtures
 
 
 class FixturesConfig(Config):

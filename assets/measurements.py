@@ -15,8 +15,8 @@ from dagster import (
 
 from assets.fixtures import fixtures
 from assets.partitions import by_suite, measurable_suite, suite_partitions
+from bench_pipeline.execution.suite_run import RunRequest, run_suite
 from bench_pipeline.progress import tee
-from bench_pipeline.suite_run import RunRequest, run_suite
 from resources import BackendResource, StoreResource
 
 

@@ -12,7 +12,7 @@ from assets.comparisons import comparisons
 from assets.history import patterns
 from assets.partitions import suite_partitions
 from bench_pipeline.report.archive import FORMATS
-from bench_pipeline.reporting import render_run
+from bench_pipeline.report.render import render_run
 from resources import StoreResource
 
 

@@ -1,4 +1,4 @@
-"""warm_tier, cold_tier: the daily storage moves (SPEC §7, docs/tiering.md), thin over bench_pipeline.tiering.
+"""warm_tier, cold_tier: the daily storage moves (SPEC §7, docs/tiering.md), thin over bench_pipeline.ops.tiering.
 
 Both write DuckDB, so both sit in the ``duckdb`` pool (one writer at a time).
 """
@@ -8,7 +8,7 @@ from datetime import date
 from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
 
 from bench_pipeline.errors import BenchError
-from bench_pipeline.tiering import TierResult, TierSettings, move_to_cold, move_to_warm
+from bench_pipeline.ops.tiering import TierResult, TierSettings, move_to_cold, move_to_warm
 from resources import StoreResource
 
 

@@ -1,5 +1,5 @@
 """``python -m bench_pipeline`` is the CLI."""
 
-from bench_pipeline.cli import main
+from bench_pipeline.interfaces.cli import main
 
 main()

@@ -1,5 +1,5 @@
 """Adaptive run counts, measured: the same suite run repeatedly; from the fourth run on, each
-cell's min_runs follows its historical CV (bench_pipeline.learning.suggested_min_runs).
+cell's min_runs follows its historical CV (bench_pipeline.patterns.learning.suggested_min_runs).
 
 Prints, per run: timed samples, seconds of measuring, and the largest relative half-width of the
 median's 95% CI among cells that stopped by converging (must stay ≤ target_ci).
@@ -42,9 +42,9 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-adaptive-"))
     os.environ["BENCH_PIPELINE_HOME"] = str(tmp / "home")
     from bench_pipeline.analysis import update_cell_stats, update_flags
+    from bench_pipeline.execution.suite_run import RunRequest, run_suite
     from bench_pipeline.store import Store
     from bench_pipeline.suite import load_suite_file
-    from bench_pipeline.suite_run import RunRequest, run_suite
 
     (tmp / "adaptive.yaml").write_text(SUITE)
     suite = load_suite_file(tmp / "adaptive.yaml")

@@ -15,11 +15,11 @@ from pathlib import Path, PurePosixPath
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench_pipeline import paths  # noqa: E402
-from bench_pipeline.backends import WorkerSpec  # noqa: E402
-from bench_pipeline.backends.local import LocalBackend  # noqa: E402
-from bench_pipeline.determinism import command_env  # noqa: E402
+from bench_pipeline.execution.backends import WorkerSpec  # noqa: E402
+from bench_pipeline.execution.backends.local import LocalBackend  # noqa: E402
+from bench_pipeline.execution.determinism import command_env  # noqa: E402
+from bench_pipeline.fixtures.tool import ensure_tool_fixture, tool_fixture_dir  # noqa: E402
 from bench_pipeline.suite import find_suite  # noqa: E402
-from bench_pipeline.tool_fixtures import ensure_tool_fixture, tool_fixture_dir  # noqa: E402
 
 COMMANDS = {"git status": ["git", "status"], "git log -n20": ["git", "log", "-n20", "--format=%H"]}
 
@@ -43,7 +43,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    from bench_pipeline.backends.docker import DockerBackend
+    from bench_pipeline.execution.backends.docker import DockerBackend
 
     suite = find_suite("vcs")
     tf = ensure_tool_fixture(suite, "git", "small", paths.fixtures_dir())

@@ -24,13 +24,13 @@ import polars as pl
 from bench_analysis import synthetic_samples  # same directory: one generator for both benchmarks
 
 from bench_pipeline import analysis
-from bench_pipeline.execution import CELL_SCHEMA, SAMPLE_SCHEMA
-from bench_pipeline.landing import write_landing
+from bench_pipeline.execution.rounds import CELL_SCHEMA, SAMPLE_SCHEMA
 from bench_pipeline.report import build_report
 from bench_pipeline.report.html import render_html
 from bench_pipeline.report.json_export import render_json
 from bench_pipeline.report.markdown import render_markdown
 from bench_pipeline.store import Store
+from bench_pipeline.store.landing import write_landing
 
 SUITE = "synthetic"
 RUN_ID = "20250101T000000Z-synthetic-000001"

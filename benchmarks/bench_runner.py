@@ -20,8 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench_pipeline.backends import WorkerSpec  # noqa: E402
-from bench_pipeline.backends.local import LocalBackend  # noqa: E402
+from bench_pipeline.execution.backends import WorkerSpec  # noqa: E402
+from bench_pipeline.execution.backends.local import LocalBackend  # noqa: E402
 
 COMMANDS = [
     ["true"],

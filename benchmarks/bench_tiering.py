@@ -27,8 +27,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench_pipeline.ops.tiering import TierSettings, move_to_cold, move_to_warm  # noqa: E402
 from bench_pipeline.store import Store  # noqa: E402
-from bench_pipeline.tiering import TierSettings, move_to_cold, move_to_warm  # noqa: E402
 
 AS_OF = date(2025, 7, 20)
 DAYS = 200

@@ -1,6 +1,6 @@
 # bench-pipeline tool image for git and git-worktree: Debian's git, Python 3 and the runner.
 #
-# Built by bench_pipeline/images.py (`bench-pipeline images build`), FROM a base tag that exists
+# Built by bench_pipeline/execution/images.py (`bench-pipeline images build`), FROM a base tag that exists
 # locally (a debootstrap rootfs imported with `docker import`, or a pulled debian:trixie-slim),
 # so no registry is contacted. The build context holds bench/ (runner.py, cgroup.py and, where a
 # static C toolchain exists, the bench-exec helper). Build args are set by images.py.

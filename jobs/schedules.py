@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from assets.partitions import SUITE_NAMES
 from assets.tiering import cold_tier, warm_tier
 from bench_pipeline.errors import BenchError
-from bench_pipeline.tiering import operations_file, read_config_section
+from bench_pipeline.ops.tiering import operations_file, read_config_section
 from jobs.stages import measure_job
 
 log = logging.getLogger(__name__)

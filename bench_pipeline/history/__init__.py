@@ -11,7 +11,7 @@ module's docstring states its own.
     report_history(cells)                         -> the report's ``history`` field
 """
 
-from bench_pipeline.history.analyse import analyse_cell, analyse_history, report_history, suite_delta
+from bench_pipeline.history.cells import analyse_cell, analyse_history, report_history, suite_delta
 from bench_pipeline.history.changepoints import Change, Detection, detect_changes, e_divisive, pelt_l1
 from bench_pipeline.history.gate import GateResult, same_run_gate
 from bench_pipeline.history.model import CellHistory, ChangePoint, Gate, SeriesPoint, Trend

@@ -32,14 +32,14 @@ from pydantic import BaseModel, Field
 
 from bench_pipeline import paths
 from bench_pipeline.errors import IngestError, StoreError
-from bench_pipeline.execution import CELL_SCHEMA, SAMPLE_SCHEMA
+from bench_pipeline.execution.rounds import CELL_SCHEMA, SAMPLE_SCHEMA
 from bench_pipeline.ingest.adapters import ADAPTERS, FORMATS
 from bench_pipeline.ingest.catalogue import record_suites
 from bench_pipeline.ingest.model import INT32_MAX, Parsed, RunData, Sample, check_label, check_name
 from bench_pipeline.ingest.payload import RunIn, to_run_data
 from bench_pipeline.ingest.source import Source
-from bench_pipeline.landing import write_landing
 from bench_pipeline.store import Store
+from bench_pipeline.store.landing import write_landing
 
 INGEST_DIR = ".ingest"  # under the landing area; never mistaken for a run directory (ids start alnum)
 BACKEND = "external"

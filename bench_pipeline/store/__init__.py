@@ -242,7 +242,7 @@ class Store:
         self, landing_dir: Path | None = None, *, suite: str | None = None, tool: str | None = None
     ) -> LoadResult:
         """Load every landing file not loaded yet (optionally of one suite/tool), in one transaction."""
-        from bench_pipeline.landing import pending_files
+        from bench_pipeline.store.landing import pending_files
 
         landing_dir = landing_dir or paths.landing_dir()
         result = LoadResult()

@@ -27,7 +27,7 @@ def dagster_ui(home: Path, log: Path):
     env = {**os.environ, "BENCH_PIPELINE_HOME": str(home), "DAGSTER_HOME": str(home / "dagster")}
     with log.open("w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "bench_pipeline.cli", "ui", "--port", str(port)],
+            [sys.executable, "-m", "bench_pipeline", "ui", "--port", str(port)],
             cwd=ROOT,
             env=env,
             stdout=out,

@@ -35,7 +35,7 @@ def _chromium() -> str | None:
 @pytest.fixture
 def real_report(bench_home, git_required) -> dict:
     proc = subprocess.run(
-        [sys.executable, "-m", "bench_pipeline.cli", "run", "--suite", str(DATA / "mini.yaml"), "--quick",
+        [sys.executable, "-m", "bench_pipeline", "run", "--suite", str(DATA / "mini.yaml"), "--quick",
          "--backend", "local", "--json"],
         cwd=ROOT, capture_output=True, text=True, timeout=600, env=os.environ,
     )  # fmt: skip
@@ -135,7 +135,7 @@ def test_extra_metrics_get_their_own_columns_in_the_html_report(bench_home, tmp_
     sync_api = pytest.importorskip("playwright.sync_api")
     from bench_pipeline.analysis import analyse_runs
     from bench_pipeline.ingest import ingest_files
-    from bench_pipeline.reporting import render_run
+    from bench_pipeline.report.render import render_run
     from bench_pipeline.store import Store
 
     files = []

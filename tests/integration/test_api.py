@@ -40,7 +40,7 @@ class Server:
             [
                 sys.executable,
                 "-m",
-                "bench_pipeline.cli",
+                "bench_pipeline",
                 "serve",
                 "--host",
                 "127.0.0.1",

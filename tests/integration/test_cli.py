@@ -14,7 +14,7 @@ import pytest
 from tests.conftest import DATA, ROOT
 
 pytestmark = pytest.mark.integration
-CLI = [sys.executable, "-m", "bench_pipeline.cli"]
+CLI = [sys.executable, "-m", "bench_pipeline"]
 
 
 def cli(*args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:

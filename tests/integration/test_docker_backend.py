@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from bench_pipeline import images
-from bench_pipeline.backends.base import WorkerSpec
-from bench_pipeline.backends.docker import PROFILES, DockerBackend, check_fits, prune_containers
-from bench_pipeline.backends.local import LocalBackend
 from bench_pipeline.errors import BackendUnavailable
+from bench_pipeline.execution import images
+from bench_pipeline.execution.backends.base import WorkerSpec
+from bench_pipeline.execution.backends.docker import PROFILES, DockerBackend, check_fits, prune_containers
+from bench_pipeline.execution.backends.local import LocalBackend
 
 try:
     CLIENT = images.docker_client(timeout=30)
@@ -152,7 +152,7 @@ def test_allocation_beyond_limit_is_recorded_as_oom_and_worker_survives(micro) -
     touch = "b = bytearray(800 * 1024 * 1024)\nfor i in range(0, len(b), 4096): b[i] = 1"
     result = run(worker, "python3", "-c", touch)
     assert result["signal"] == 9 and not result["timed_out"], result
-    assert "oom_killed" in result, "runner.py does not call bench_pipeline/cgroup.py yet (docs/docker.md)"
+    assert "oom_killed" in result, "runner.py does not call bench_pipeline/execution/cgroup.py yet (docs/docker.md)"
     assert result["oom_killed"] is True, result
     assert run(worker, "true")["exit_code"] == 0, "the worker survives the OOM kill of its command"
     assert run(worker, "true")["oom_killed"] is False
@@ -215,7 +215,7 @@ def test_git_clones_from_the_fixture_mount_owned_by_another_user(
     The image's git is also new enough for jj's git subprocess (jj 0.45 needs git >= 2.41)."""
     import subprocess
 
-    from bench_pipeline.determinism import BASE_ENV
+    from bench_pipeline.execution.determinism import BASE_ENV
 
     spec = _spec(tmp_path, "small", run_id=f"{RUN_ID}-safe")
     src = spec.fixture_dir / "src"

@@ -18,9 +18,10 @@ import pytest
 
 from bench_pipeline.analysis import SAMPLES_SQL, cell_stats_frame, update_comparisons
 from bench_pipeline.errors import RunNotFound
-from bench_pipeline.execution import CELL_SCHEMA, SAMPLE_SCHEMA
+from bench_pipeline.execution.rounds import CELL_SCHEMA, SAMPLE_SCHEMA
 from bench_pipeline.history import analyse_history
-from bench_pipeline.learning import (
+from bench_pipeline.patterns import error_clusters, scaling_fits
+from bench_pipeline.patterns.learning import (
     min_runs_for,
     record_history,
     record_patterns,
@@ -29,7 +30,6 @@ from bench_pipeline.learning import (
     stored_history,
     suggested_min_runs,
 )
-from bench_pipeline.patterns import error_clusters, scaling_fits
 from bench_pipeline.store import Store
 from tests.conftest import ROOT
 
@@ -268,7 +268,7 @@ def test_error_clusters_normalise_stderr(tmp_path):
 
 
 def test_bottlenecks_from_comparisons(tmp_path):
-    from bench_pipeline.recommend import bottlenecks
+    from bench_pipeline.patterns.recommend import bottlenecks
 
     store = Store(tmp_path / "bench.duckdb")
     run_id = add_run(store, 0, cells=[("status", "small")])
@@ -282,13 +282,13 @@ def test_bottlenecks_from_comparisons(tmp_path):
 def test_history_json_contract(tmp_path, monkeypatch):
     from click.testing import CliRunner
 
-    from bench_pipeline.cli import main
+    from bench_pipeline.interfaces.cli import main
 
     home = tmp_path / "home"
     store = Store(home / "bench.duckdb")
     add_runs(store, list(range(8)), tools=("git",))
     env = {**os.environ, "BENCH_PIPELINE_HOME": str(home)}
-    cli = [sys.executable, "-m", "bench_pipeline.cli", "history", "--suite", "s"]
+    cli = [sys.executable, "-m", "bench_pipeline", "history", "--suite", "s"]
     proc = subprocess.run([*cli, "--json"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout.strip().splitlines()[-1])

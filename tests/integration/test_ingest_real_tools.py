@@ -67,7 +67,7 @@ def test_hyperfine(bench_home: Path, tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "bench_pipeline.cli",
+            "bench_pipeline",
             "ingest",
             str(out),
             "--suite",

@@ -20,7 +20,7 @@ def test_sigkill_during_execution_then_next_run_succeeds(bench_home):
     cmd = [
         sys.executable,
         "-m",
-        "bench_pipeline.cli",
+        "bench_pipeline",
         "run",
         "--suite",
         str(DATA / "slow.yaml"),
@@ -54,7 +54,7 @@ def test_sigkill_during_execution_then_next_run_succeeds(bench_home):
         [
             sys.executable,
             "-m",
-            "bench_pipeline.cli",
+            "bench_pipeline",
             "run",
             "--suite",
             str(DATA / "slow.yaml"),

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bench_pipeline.backends import WorkerSpec
-from bench_pipeline.backends.local import LocalBackend
+from bench_pipeline.execution.backends import WorkerSpec
+from bench_pipeline.execution.backends.local import LocalBackend
 
 pytestmark = pytest.mark.integration
 PY = sys.executable
@@ -111,7 +111,7 @@ def test_restore_copies_a_tree(worker, tmp_path):
 
 def test_python_fork_fallback_reports_its_floor(tmp_path):
     """Without the helper the runner still measures; its RSS floor is the worker's own (~10 MB)."""
-    from bench_pipeline.runner import Runner
+    from bench_pipeline.execution.runner import Runner
 
     r = Runner(None).measure(["true"], str(tmp_path), {"PATH": "/usr/bin:/bin"}, 10)
     assert r["exit_code"] == 0 and r["wall_ns"] > 0

@@ -14,8 +14,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from bench_pipeline.ops.tiering import PAUSE_POINTS, TierSettings, tier, verify_tiers
 from bench_pipeline.store import Store
-from bench_pipeline.tiering import PAUSE_POINTS, TierSettings, tier, verify_tiers
 from tests.conftest import ROOT
 from tests.unit.test_tiering import AS_OF, synthesize
 
@@ -76,7 +76,7 @@ def test_kill_at_each_point_then_rerun_is_exact(point, tmp_path, monkeypatch, re
     before = _state(store)
     marker = tmp_path / "paused"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bench_pipeline.cli", "tier", "--as-of", AS_OF.isoformat(), "--json"],
+        [sys.executable, "-m", "bench_pipeline", "tier", "--as-of", AS_OF.isoformat(), "--json"],
         cwd=ROOT,
         env=_env(home, point, marker),
         stdout=subprocess.PIPE,

@@ -21,7 +21,7 @@ import duckdb
 import pytest
 import yaml
 
-from bench_pipeline.doctor import JJ_VERSION
+from bench_pipeline.ops.doctor import JJ_VERSION
 from bench_pipeline.suite import load_suite_file
 from tests.conftest import ROOT
 
@@ -123,7 +123,7 @@ def subset_run(tmp_path_factory: pytest.TempPathFactory, fixture_cache: Path) ->
         [
             sys.executable,
             "-m",
-            "bench_pipeline.cli",
+            "bench_pipeline",
             "run",
             "--suite",
             str(suite_file),

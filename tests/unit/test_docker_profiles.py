@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from bench_pipeline.backends.base import WorkerSpec
-from bench_pipeline.backends.docker import (
+from bench_pipeline.errors import BackendUnavailable
+from bench_pipeline.execution.backends.base import WorkerSpec
+from bench_pipeline.execution.backends.docker import (
     DEFAULT_PROFILE,
     PROFILES,
     GiB,
@@ -24,8 +25,7 @@ from bench_pipeline.backends.docker import (
     check_fits,
     profile_limits,
 )
-from bench_pipeline.cgroup import Cgroup, CgroupProbe, run_fields
-from bench_pipeline.errors import BackendUnavailable
+from bench_pipeline.execution.cgroup import Cgroup, CgroupProbe, run_fields
 
 # --- profiles -------------------------------------------------------------------------------------
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from bench_pipeline.execution import EffectiveSettings, median_ci_halfwidth, plan_cells
+from bench_pipeline.execution.rounds import EffectiveSettings, median_ci_halfwidth, plan_cells
 from bench_pipeline.suite import find_suite
 
 

@@ -23,7 +23,7 @@ from bench_pipeline.history import (
     trend,
 )
 from bench_pipeline.history.changepoints import _l1_costs, _q_hat, confirm
-from bench_pipeline.learning import min_runs_for
+from bench_pipeline.patterns.learning import min_runs_for
 
 SIGMA = 0.03
 

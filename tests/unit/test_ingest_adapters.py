@@ -377,8 +377,8 @@ def test_native_export_round_trips_into_a_backfilled_run(store: Store, tmp_path:
 def test_native_landing_parquet_and_directory(store: Store, tmp_path: Path) -> None:
     from datetime import UTC, datetime
 
-    from bench_pipeline.execution import SAMPLE_SCHEMA
-    from bench_pipeline.landing import write_landing
+    from bench_pipeline.execution.rounds import SAMPLE_SCHEMA
+    from bench_pipeline.store.landing import write_landing
 
     rows = [
         {

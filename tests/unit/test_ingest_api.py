@@ -12,7 +12,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
-from bench_pipeline.api import create_app
+from bench_pipeline.interfaces.http import create_app
 from bench_pipeline.store import Store
 
 TOKEN = "unit-token"

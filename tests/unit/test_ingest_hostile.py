@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from bench_pipeline import paths
-from bench_pipeline.cli import main
+from bench_pipeline.interfaces.cli import main
 from bench_pipeline.store import Store
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "ingest"
@@ -179,7 +179,7 @@ def test_hostile_benchmark_names_are_stored_verbatim_and_never_paths(
 def test_cli_error_in_a_real_process_has_no_traceback(bench_home: Path, tmp_path: Path) -> None:
     path = hyperfine(tmp_path, '{"results": [{"command": "x", "times": [NaN]}]}')
     proc = subprocess.run(
-        [sys.executable, "-m", "bench_pipeline.cli", "ingest", str(path), "--json"],
+        [sys.executable, "-m", "bench_pipeline", "ingest", str(path), "--json"],
         cwd=ROOT,
         capture_output=True,
         text=True,

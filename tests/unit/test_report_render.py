@@ -386,7 +386,7 @@ def test_schema_rejects_a_malformed_report():
 # ------------------------------------------------------------------------------------------ from a store
 def test_build_report_reads_quartiles_and_fixture_sizes_from_the_store(tmp_path):
     from bench_pipeline import analysis
-    from bench_pipeline.execution import SAMPLE_SCHEMA
+    from bench_pipeline.execution.rounds import SAMPLE_SCHEMA
     from bench_pipeline.store import Store
 
     store = Store(tmp_path / "bench.duckdb")

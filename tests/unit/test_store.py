@@ -10,9 +10,9 @@ import polars as pl
 import pytest
 
 from bench_pipeline.errors import RunNotFound
-from bench_pipeline.execution import CELL_SCHEMA, SAMPLE_SCHEMA
-from bench_pipeline.landing import pending_files, write_landing
+from bench_pipeline.execution.rounds import CELL_SCHEMA, SAMPLE_SCHEMA
 from bench_pipeline.store import Store, migrations
+from bench_pipeline.store.landing import pending_files, write_landing
 
 
 def _samples(run_id: str, tool: str, n: int = 4, warmup: int = 1) -> pl.DataFrame:

@@ -17,9 +17,8 @@ from click.testing import CliRunner
 from scipy import stats as sps
 
 from bench_pipeline.analysis import cell_stats_frame, update_cell_stats
-from bench_pipeline.execution import SAMPLE_SCHEMA
-from bench_pipeline.store import Store
-from bench_pipeline.tiering import (
+from bench_pipeline.execution.rounds import SAMPLE_SCHEMA
+from bench_pipeline.ops.tiering import (
     HIST_RELATIVE_ERROR,
     Moments,
     TierError,
@@ -32,6 +31,7 @@ from bench_pipeline.tiering import (
     verify_tiers,
     welch_test,
 )
+from bench_pipeline.store import Store
 
 AS_OF = date(2025, 7, 20)
 SETTINGS = TierSettings(hot_days=7, warm_days=90)
@@ -383,7 +383,7 @@ def test_interrupted_move_is_cleaned_up_and_redone(store):
 
 
 def test_cli_tier_json_and_errors(bench_home):
-    from bench_pipeline.cli import main
+    from bench_pipeline.interfaces.cli import main
 
     store = Store()
     synthesize(store, days=15)

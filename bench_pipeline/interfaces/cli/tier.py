@@ -37,7 +37,7 @@ def tier_cmd(
     Idempotent and crash-safe: run it again after an interruption. Settings: BENCH_PIPELINE_HOT_DAYS,
     BENCH_PIPELINE_WARM_DAYS, or the `tiering:` section of $BENCH_PIPELINE_HOME/operations.yaml.
     """
-    from bench_pipeline.tiering import TierError, TierSettings, tier, verify_tiers
+    from bench_pipeline.ops.tiering import TierError, TierSettings, tier, verify_tiers
 
     settings = TierSettings.load(hot_days=hot_days, warm_days=warm_days)
     result = tier(_parse_date(as_of), settings)

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from bench_pipeline.backends.worker import Worker
 from bench_pipeline.errors import BackendUnavailable
+from bench_pipeline.execution.backends.worker import Worker
 
 
 @dataclass(frozen=True)
@@ -34,13 +34,13 @@ class Backend(Protocol):
 
 def select_backend(choice: str, *, bin_dir: Path, allow_network: bool = False) -> tuple[Backend, str]:
     """Return (backend, why) for ``auto``, ``local`` or ``docker``."""
-    from bench_pipeline.backends.local import LocalBackend
+    from bench_pipeline.execution.backends.local import LocalBackend
 
     if choice == "local":
         return LocalBackend(bin_dir), "local backend requested"
     if choice not in ("docker", "auto"):
         raise BackendUnavailable(f"unknown backend {choice!r}", fix="use auto, local or docker")
-    from bench_pipeline.backends.docker import DockerBackend
+    from bench_pipeline.execution.backends.docker import DockerBackend
 
     try:
         backend = DockerBackend(bin_dir=bin_dir, allow_network=allow_network)

@@ -1,10 +1,10 @@
 """Execution backends: where the runner worker lives (a host process, or a Docker container).
 
-Every backend starts the same ``bench_pipeline/runner.py`` as a worker and talks to it through
+Every backend starts the same ``bench_pipeline/execution/runner.py`` as a worker and talks to it through
 ``Worker`` (JSON lines), so measurement is one code path everywhere (SPEC §4.1–4.2).
 """
 
-from bench_pipeline.backends.base import Backend, WorkerSpec, select_backend
-from bench_pipeline.backends.worker import Worker
+from bench_pipeline.execution.backends.base import Backend, WorkerSpec, select_backend
+from bench_pipeline.execution.backends.worker import Worker
 
 __all__ = ["Backend", "Worker", "WorkerSpec", "select_backend"]

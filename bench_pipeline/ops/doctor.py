@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 from bench_pipeline import paths
-from bench_pipeline.environment import cgroup_version
+from bench_pipeline.execution.environment import cgroup_version
 
 JJ_VERSION = "0.45.1"  # the pinned jj-cli release (0.46 needs a newer rustc than this machine has)
 JJ_INSTALL = f"cargo install --locked --bin jj jj-cli@{JJ_VERSION}"

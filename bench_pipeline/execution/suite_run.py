@@ -18,14 +18,14 @@ from pathlib import Path
 import polars as pl
 
 from bench_pipeline import paths
-from bench_pipeline.backends import select_backend
-from bench_pipeline.environment import host_info
 from bench_pipeline.errors import BenchError
-from bench_pipeline.execution import EffectiveSettings, execute_run
-from bench_pipeline.landing import write_landing
+from bench_pipeline.execution.backends import select_backend
+from bench_pipeline.execution.environment import host_info
+from bench_pipeline.execution.rounds import EffectiveSettings, execute_run
+from bench_pipeline.fixtures.tool import ToolFixture, ensure_tool_fixture
 from bench_pipeline.store import Store
+from bench_pipeline.store.landing import write_landing
 from bench_pipeline.suite import Suite
-from bench_pipeline.tool_fixtures import ToolFixture, ensure_tool_fixture
 
 Progress = Callable[[str], None]
 
@@ -131,7 +131,7 @@ def run_suite(
         fixtures, unavailable = prepare_fixtures(suite, tools, sizes, say)
         adaptive = None
         if suite.settings.adaptive_runs and not request.quick:
-            from bench_pipeline.learning import suggested_min_runs
+            from bench_pipeline.patterns.learning import suggested_min_runs
 
             adaptive = suggested_min_runs(store, suite.name)
             if adaptive:

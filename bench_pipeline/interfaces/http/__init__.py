@@ -5,6 +5,6 @@ routes (submissions go through ``bench_pipeline.ingest``, the same path as ``ben
 ingest``), ``queries`` the parameterised read SQL.
 """
 
-from bench_pipeline.api.app import create_app
+from bench_pipeline.interfaces.http.app import create_app
 
 __all__ = ["create_app"]

@@ -58,7 +58,7 @@ from bench_pipeline.patterns import (
     growth_differences,
     scaling_fits,
 )
-from bench_pipeline.recommend import Recommendation, recommend
+from bench_pipeline.patterns.recommend import Recommendation, recommend
 from bench_pipeline.store import Store
 
 CV_MAX = 0.10

@@ -1,7 +1,7 @@
 """The Docker backend: the runner worker as the main process of one hardened container per suite × tool.
 
 Each container is created through the Docker Engine API (the ``docker`` SDK) from the tool's
-image (``bench_pipeline/images.py``), with the suite's resource profile as hard limits, no network,
+image (``bench_pipeline/execution/images.py``), with the suite's resource profile as hard limits, no network,
 a read-only root filesystem, a tmpfs ``/tmp``, every capability dropped, ``no-new-privileges`` and
 a non-root user (SPEC §4.2, §12). The pristine fixtures are bind-mounted read-only at
 ``/fixtures``, the run's work directory read-write at ``/work``; results leave as files there.
@@ -28,10 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench_pipeline import images
-from bench_pipeline.backends.base import WorkerSpec
-from bench_pipeline.backends.worker import Worker
 from bench_pipeline.errors import BackendUnavailable, RunnerError, ToolUnavailable
+from bench_pipeline.execution.backends.base import WorkerSpec
+from bench_pipeline.execution.backends.worker import Worker
+from bench_pipeline.execution import images
 
 log = logging.getLogger(__name__)
 
@@ -319,7 +319,7 @@ class DockerBackend:
             "HOME": "/tmp",
             "TMPDIR": "/tmp",
             "LANG": "C.UTF-8",
-            "BENCH_CGROUP_METRICS": "1",  # the runner adds per-run cgroup deltas (bench_pipeline/cgroup.py)
+            "BENCH_CGROUP_METRICS": "1",  # the runner adds per-run cgroup deltas (bench_pipeline/execution/cgroup.py)
             **spec.extra_env,
         }
         labels = {
@@ -446,7 +446,7 @@ class DockerBackend:
             "profile": profiles.pop() if len(profiles) == 1 else None,
             "network": "bridge" if self.allow_network else "none",
             "hardening": "read-only root, tmpfs /tmp, cap_drop ALL, no-new-privileges, non-root, pids limit",
-            "cgroup_method": "runner reads its container cgroup before/after each run (bench_pipeline/cgroup.py)",
+            "cgroup_method": "runner reads its container cgroup before/after each run (bench_pipeline/execution/cgroup.py)",
         }
 
 

@@ -8,9 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench_pipeline.backends.base import WorkerSpec
-from bench_pipeline.backends.worker import Worker
-from bench_pipeline.native import ensure_exec_helper
+from bench_pipeline.execution.backends.base import WorkerSpec
+from bench_pipeline.execution.backends.worker import Worker
+from bench_pipeline.execution.native import ensure_exec_helper
 
 RUNNER = Path(__file__).resolve().parent.parent / "runner.py"
 

@@ -34,8 +34,8 @@ from typing import Any
 
 from bench_pipeline import paths
 from bench_pipeline.errors import BackendUnavailable, ToolUnavailable
-from bench_pipeline.native import ensure_exec_helper, is_static
-from bench_pipeline.native import source_hash as exec_helper_source_hash
+from bench_pipeline.execution.native import ensure_exec_helper, is_static
+from bench_pipeline.execution.native import source_hash as exec_helper_source_hash
 
 DOCKER_DIR = paths.PROJECT_ROOT / "docker"
 PACKAGE_DIR = Path(__file__).resolve().parent

@@ -27,11 +27,11 @@ from typing import Any
 
 import polars as pl
 
-from bench_pipeline.backends import Backend, Worker, WorkerSpec
-from bench_pipeline.determinism import command_env
 from bench_pipeline.errors import RunnerError
+from bench_pipeline.execution.backends import Backend, Worker, WorkerSpec
+from bench_pipeline.execution.determinism import command_env
+from bench_pipeline.fixtures.tool import ToolFixture, tool_fixture_dir
 from bench_pipeline.suite import Operation, Suite, ToolCommand, expand, expand_argv
-from bench_pipeline.tool_fixtures import ToolFixture, tool_fixture_dir
 
 Progress = Callable[[str], None]
 

@@ -30,7 +30,7 @@ def serve(host: str, port: int, token_file: Path | None, max_body_bytes: int | N
     the OpenAPI document at /openapi.json. Submissions go through the landing area like local runs."""
     import uvicorn
 
-    from bench_pipeline.api import create_app
+    from bench_pipeline.interfaces.http import create_app
 
     token = None
     if token_file is not None:
