@@ -1,6 +1,11 @@
-"""The Dagster code location of bench-pipeline: assets, resources and jobs wired together."""
+"""The Dagster code location of bench-pipeline: assets, resources, jobs, schedules and sensors.
 
-from dagster import Definitions
+Built when Dagster loads the location (``load_definitions``), not at import: the schedules and
+sensors read the operations settings then, and the partitions are dynamic (``assets/partitions.py``).
+``definitions.defs`` builds them too, for scripts and tests.
+"""
+
+from dagster import Definitions, definitions
 
 from assets.cell_stats import cell_stats
 from assets.checks import CHECKS
@@ -12,28 +17,37 @@ from assets.measurements import measurements
 from assets.report import report
 from assets.samples import samples
 from assets.tiering import TIER_ASSETS
-from jobs.schedules import SCHEDULES, tier_job
+from jobs.schedules import build_schedules, tier_job
 from jobs.sensors import JOBS as SENSOR_JOBS
-from jobs.sensors import SENSORS
+from jobs.sensors import build_sensors
 from jobs.stages import JOBS
 from resources import BackendResource, StoreResource
 
-defs = Definitions(
-    assets=[
-        fixtures,
-        measurements,
-        samples,
-        clean_samples,
-        cell_stats,
-        comparisons,
-        history,
-        patterns,
-        report,
-        *TIER_ASSETS,
-    ],
-    asset_checks=CHECKS,
-    jobs=[*JOBS, tier_job, *SENSOR_JOBS],
-    schedules=SCHEDULES,
-    sensors=SENSORS,
-    resources={"store": StoreResource(), "backend": BackendResource()},
-)
+
+@definitions
+def load_definitions() -> Definitions:
+    return Definitions(
+        assets=[
+            fixtures,
+            measurements,
+            samples,
+            clean_samples,
+            cell_stats,
+            comparisons,
+            history,
+            patterns,
+            report,
+            *TIER_ASSETS,
+        ],
+        asset_checks=CHECKS,
+        jobs=[*JOBS, tier_job, *SENSOR_JOBS],
+        schedules=build_schedules(),
+        sensors=build_sensors(),
+        resources={"store": StoreResource(), "backend": BackendResource()},
+    )
+
+
+def __getattr__(name: str) -> Definitions:  # ``from definitions import defs``: built on first use
+    if name == "defs":
+        return load_definitions()
+    raise AttributeError(name)

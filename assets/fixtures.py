@@ -2,8 +2,9 @@
 
 from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
 
-from assets.partitions import measurable_suite, suite_tool, suite_tool_partitions
+from assets.partitions import suite_tool, suite_tool_partitions
 from bench_pipeline.execution.suite_run import prepare_fixtures
+from bench_pipeline.pipeline import measurable_suite
 from bench_pipeline.progress import tee
 
 

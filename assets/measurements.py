@@ -14,8 +14,9 @@ from dagster import (
 )
 
 from assets.fixtures import fixtures
-from assets.partitions import by_suite, measurable_suite, suite_partitions
+from assets.partitions import by_suite, suite_partitions
 from bench_pipeline.execution.suite_run import RunRequest, run_suite
+from bench_pipeline.pipeline import measurable_suite
 from bench_pipeline.progress import tee
 from resources import BackendResource, StoreResource
 
@@ -61,7 +62,9 @@ def measurements(
             "run_id": outcome.run_id,
             "samples": MetadataValue.int(outcome.samples),
             "cells": MetadataValue.json(outcome.cells),
-            "backend": f"{outcome.backend} ({outcome.backend_reason})",
+            "tools": MetadataValue.json(outcome.tools),
+            "backend": outcome.backend.kind,
+            "backend_reason": outcome.backend.reason,
             "seconds": MetadataValue.float(round(outcome.seconds, 2)),
             "tool_versions": MetadataValue.json(outcome.tool_versions),
             "unavailable": MetadataValue.json(outcome.unavailable),

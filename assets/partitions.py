@@ -1,93 +1,65 @@
-"""Partitions: suites × tools. Suites: the suite files (``suites/*.yaml``) and the suites that
-arrived only by ingestion (``bench_pipeline.ingest.catalogue``: read from a small JSON file at load
-time, so they appear after a code-location reload); tools: every tool of either.
+"""Partitions: suites × tools, both dynamic (kept in the Dagster instance, not in code).
 
-For an ingested suite the analysis assets (samples … cell_stats, comparisons, history, patterns,
-report) work like for any other; ``fixtures`` and ``measurements`` need a suite file and say so.
+The suites are the suite files and the suites that arrived by ingestion
+(``bench_pipeline.pipeline.catalogue``); the tools are every tool of either, and tool revisions
+(``jj@0.45.1``) as runs ask for them. :func:`sync_partitions` adds what is new: the CLI calls it
+before it launches runs, ``bench-pipeline ui`` at start, the ``partitions_sensor`` every 30
+seconds, and ingestion after it stores a new suite — so a new suite file or ingested suite appears
+in the UI without a restart or a reload. Nothing is read when this module is imported.
 
 Multi-partition keys read ``"<suite>|<tool>"`` (dimensions sort by name). Suite and tool names
 are validated by the suite loader to contain no ``| , [ ]``.
 """
 
-import logging
 import warnings
 
 from dagster import (
     BetaWarning,
+    DagsterInstance,
+    DynamicPartitionsDefinition,
     MultiPartitionKey,
     MultiPartitionsDefinition,
     MultiToSingleDimensionPartitionMapping,
-    StaticPartitionsDefinition,
 )
 
-from bench_pipeline.errors import SuiteError
-from bench_pipeline.ingest.catalogue import read_catalogue
-from bench_pipeline.suite import NAME_RE, Suite, available_suites, find_suite, load_suite_file
+from bench_pipeline.pipeline import catalogue
 
-log = logging.getLogger(__name__)
-
-
-def _load_all() -> dict[str, Suite]:
-    suites = {}
-    for name, path in available_suites().items():
-        try:
-            suites[name] = load_suite_file(path)
-        except SuiteError as exc:  # one broken file must not take the code location down
-            log.warning("skipping suite %s: %s", path, exc)
-    return suites
-
-
-SUITES = _load_all()
-
-
-def _ingested() -> dict[str, list[str]]:
-    """Ingested suites without a suite file, with their tools; names a partition key cannot hold
-    (Dagster multi-partition keys reserve ``| , [ ]``) are left out with a warning."""
-    out = {}
-    for suite, tools in read_catalogue().items():
-        if suite in SUITES:
-            continue
-        names = [suite, *tools]
-        if not all(NAME_RE.match(n) for n in names):
-            log.warning(
-                "ingested suite %r not offered as a partition: a suite or tool name is not %s",
-                suite,
-                NAME_RE.pattern,
-            )
-            continue
-        out[suite] = tools
-    return out
-
-
-INGESTED = _ingested()
-SUITE_NAMES = sorted({*SUITES, *INGESTED}) or ["none"]
-TOOL_NAMES = sorted(
-    {t for s in SUITES.values() for t in s.tools} | {t for ts in INGESTED.values() for t in ts}
-) or ["none"]
-
-suite_partitions = StaticPartitionsDefinition(SUITE_NAMES)
-tool_partitions = StaticPartitionsDefinition(TOOL_NAMES)
+SUITES, TOOLS = "suites", "tools"  # names of the dynamic partitions in the instance
+suite_partitions = DynamicPartitionsDefinition(name=SUITES)
+tool_partitions = DynamicPartitionsDefinition(name=TOOLS)
 suite_tool_partitions = MultiPartitionsDefinition({"suite": suite_partitions, "tool": tool_partitions})
 
 
-def measurable_suite(name: str) -> Suite:
-    """The suite file behind a partition, or a clear error for a suite that arrived by ingestion."""
-    if name in INGESTED:
-        raise SuiteError(
-            f"suite {name!r} arrived by ingestion and has no suite file: there is nothing to generate or measure",
-            fix=f"materialize its analysis assets (samples … cell_stats, comparisons, history, patterns, report); "
-            f"to measure it here, write suites/{name}.yaml",
-        )
-    return find_suite(name)
+def missing_partitions(
+    instance: DagsterInstance, suites: dict[str, list[str]] | None = None
+) -> tuple[list[str], list[str]]:
+    """(suites, tools) of ``suites`` (default: the catalogue, read now) the instance lacks."""
+    suites = catalogue() if suites is None else suites
+    have_suites = set(instance.get_dynamic_partitions(SUITES))
+    have_tools = set(instance.get_dynamic_partitions(TOOLS))
+    tools = {t for ts in suites.values() for t in ts}
+    return sorted(set(suites) - have_suites), sorted(tools - have_tools)
+
+
+def sync_partitions(
+    instance: DagsterInstance, suites: dict[str, list[str]] | None = None
+) -> tuple[list[str], list[str]]:
+    """Add the suites and tools the instance lacks; returns what was added."""
+    new_suites, new_tools = missing_partitions(instance, suites)
+    if new_suites:
+        instance.add_dynamic_partitions(SUITES, new_suites)
+    if new_tools:
+        instance.add_dynamic_partitions(TOOLS, new_tools)
+    return new_suites, new_tools
 
 
 def suite_tool(partition_key: str | MultiPartitionKey) -> tuple[str, str]:
     """(suite, tool) of a multi-partition key, whether given as a key object or a plain string."""
-    key = partition_key
-    if not isinstance(key, MultiPartitionKey):
-        key = suite_tool_partitions.get_partition_key_from_str(str(key))
-    dims = key.keys_by_dimension
-    return dims["suite"], dims["tool"]
+    if isinstance(partition_key, MultiPartitionKey):
+        dims = partition_key.keys_by_dimension
+        return dims["suite"], dims["tool"]
+    suite, _, tool = str(partition_key).partition("|")  # "<suite>|<tool>": dimensions sort by name
+    return suite, tool
 
 
 def suite_tool_key(suite: str, tool: str) -> MultiPartitionKey:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from dagster import Config, OpExecutionContext, job, op
 
+from assets.partitions import sync_partitions
 from resources import StoreResource
 
 
@@ -36,6 +37,7 @@ def ingest_files(context: OpExecutionContext, config: IngestFilesConfig, store: 
         from bench_pipeline.analysis import analyse_runs
 
         context.log.info(f"analysed: {analyse_runs(store.get(), list(result.run_ids))}")
+    sync_partitions(context.instance)  # a new suite or tool is a partition from now on
     context.log.info(
         f"ingested {result.samples} samples into run {result.run_id} from {len(config.paths)} file(s)"
     )

@@ -2,6 +2,8 @@
 
 from dagster import ConfigurableResource
 
+from bench_pipeline.execution.backends import DEFAULT_BACKEND
+
 
 class BackendResource(ConfigurableResource):
-    backend: str = "auto"
+    backend: str = DEFAULT_BACKEND

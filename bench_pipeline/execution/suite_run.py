@@ -19,7 +19,7 @@ import polars as pl
 
 from bench_pipeline import paths
 from bench_pipeline.errors import BenchError
-from bench_pipeline.execution.backends import select_backend
+from bench_pipeline.execution.backends import DEFAULT_BACKEND, BackendChoice, choose_backend
 from bench_pipeline.execution.environment import host_info
 from bench_pipeline.execution.rounds import EffectiveSettings, execute_run
 from bench_pipeline.fixtures.tool import ToolFixture, ensure_tool_fixture
@@ -36,7 +36,7 @@ class RunRequest:
     tools: list[str] = field(default_factory=list)  # empty: all tools of the suite
     sizes: list[str] = field(default_factory=list)  # empty: the suite's (or quick) default sizes
     quick: bool = False
-    backend: str = "auto"
+    backend: str = DEFAULT_BACKEND  # auto | local | docker
     trigger: str = "manual"
     git_tag: str | None = None
     git_commit: str | None = None
@@ -58,8 +58,8 @@ class RunOutcome:
     status: str
     samples: int
     cells: dict[str, int]
-    backend: str
-    backend_reason: str
+    backend: BackendChoice
+    tools: list[str]
     seconds: float
     landing: list[Path]
     tool_versions: dict[str, str]
@@ -107,8 +107,8 @@ def run_suite(
     sizes = request.resolved_sizes()
     run_id = request.run_id or new_run_id(suite.name)
     store.reap_interrupted()
-    backend, reason = select_backend(request.backend, bin_dir=paths.home() / "bin")
-    say(f"backend: {reason}")
+    backend, choice = choose_backend(request.backend, bin_dir=paths.home() / "bin")
+    say(f"backend {choice.kind}: {choice.reason}")
     work = paths.work_dir() / run_id
     host = host_info(paths.home())
     settings = EffectiveSettings.for_suite(suite, request.quick).__dict__
@@ -206,8 +206,8 @@ def run_suite(
         status="succeeded",
         samples=int((~result.samples["warmup"]).sum()),
         cells=counts,
-        backend=backend.name,
-        backend_reason=reason,
+        backend=choice,
+        tools=tools,
         seconds=result.seconds,
         landing=landed,
         tool_versions=result.tool_versions,

@@ -304,6 +304,31 @@ class Store:
                 raise
         return frame.height
 
+    # ------------------------------------------------------------------ alerts
+    ALERT_COLUMNS = (
+        "alert_id",
+        "created_at",
+        "kind",
+        "severity",
+        "dagster_run_id",
+        "job_name",
+        "partition_key",
+        "suite",
+        "message",
+        "details",
+        "webhook_status",
+    )
+
+    def insert_alert(self, alert: dict[str, Any]) -> None:
+        """Store one alert (``bench_pipeline.ops.alerts``); ``details`` is kept as JSON."""
+        row = {**alert, "details": json.dumps(alert.get("details") or {}, default=str)}
+        placeholders = ", ".join("?" for _ in self.ALERT_COLUMNS)
+        with self.connect() as con:
+            con.execute(
+                f"INSERT INTO alerts ({', '.join(self.ALERT_COLUMNS)}) VALUES ({placeholders})",
+                [row.get(c) for c in self.ALERT_COLUMNS],
+            )
+
 
 def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
     row = con.execute(f"SELECT count(*) FROM {table}").fetchone()  # table names are ours, never user input

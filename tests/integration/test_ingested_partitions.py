@@ -1,5 +1,5 @@
-"""A suite that arrived only by ingestion becomes a Dagster partition (after the code location
-loads again) and its runs go through the same analysis assets; its measuring assets refuse clearly."""
+"""A suite that arrived only by ingestion becomes a Dagster partition (dynamic: no reload of the code
+location) and its runs go through the same analysis assets; its measuring assets refuse clearly."""
 
 from __future__ import annotations
 
@@ -18,11 +18,12 @@ pytestmark = pytest.mark.integration
 
 SCRIPT = """
 import json, dagster, definitions
-from assets.partitions import suite_partitions, suite_tool_partitions
+from assets.partitions import sync_partitions
 from bench_pipeline.store import Store
 
 instance = dagster.DagsterInstance.ephemeral()
-job = definitions.defs.resolve_job_def
+job = definitions.defs.resolve_job_def  # loaded before the partitions exist: they are dynamic
+sync_partitions(instance)  # what the partitions sensor does every 30 s
 before = Store().query("SELECT count(*) FROM cell_stats").item()
 ingest = job("ingest_job").execute_in_process(partition_key="ext|hf", instance=instance)
 report = job("report_job").execute_in_process(partition_key="ext", instance=instance)
@@ -33,8 +34,8 @@ while error is not None:
     messages.append(error.message)
     error = error.cause
 print(json.dumps({
-    "suites": suite_partitions.get_partition_keys(),
-    "has_key": "ext|hf" in suite_tool_partitions.get_partition_keys(),
+    "suites": instance.get_dynamic_partitions("suites"),
+    "has_key": "hf" in instance.get_dynamic_partitions("tools"),
     "cells_before": before,
     "cells_after": Store().query("SELECT count(*) FROM cell_stats WHERE suite = 'ext'").item(),
     "ingest": ingest.success, "report": report.success, "fixtures": fixtures.success,

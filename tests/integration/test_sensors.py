@@ -28,6 +28,7 @@ from dagster import (
     instance_for_test,
     job,
     op,
+    partition_loading_context,
     validate_run_config,
 )
 
@@ -87,7 +88,8 @@ def instance(tmp_path):
 
 # ---------------------------------------------------------------------------------------- git tags
 def test_git_tag_sensor_cursor_new_tags_and_sanitised_keys(repo, bench_home, monkeypatch, instance, defs):
-    from jobs.sensors import git_tag_sensor, list_tags
+    from bench_pipeline.ops.watch import list_tags
+    from jobs.sensors import git_tag_sensor
 
     monkeypatch.setenv("BENCH_PIPELINE_WATCH_REPOS", f"{repo}, {repo.parent / 'missing-repo'}")
     monkeypatch.setenv("BENCH_PIPELINE_WATCH_SUITES", "vcs")
@@ -120,9 +122,10 @@ def test_git_tag_sensor_cursor_new_tags_and_sanitised_keys(repo, bench_home, mon
     assert by_tag["v2.0"].run_key != by_tag["rel|1,2]"].run_key
 
     # the daemon's own validation of the tick (partition keys against measure_job's partitions)
-    data = git_tag_sensor.evaluate_tick(
-        build_sensor_context(instance=instance, cursor=first.cursor, definitions=defs)
-    )
+    with partition_loading_context(dynamic_partitions_store=instance):  # dynamic partitions: as the daemon
+        data = git_tag_sensor.evaluate_tick(
+            build_sensor_context(instance=instance, cursor=first.cursor, definitions=defs)
+        )
     assert len(data.run_requests) == 2
 
     third = build_sensor_context(instance=instance, cursor=second.cursor, definitions=defs)
@@ -139,7 +142,7 @@ def test_git_tag_sensor_cursor_new_tags_and_sanitised_keys(repo, bench_home, mon
 
 
 def test_sanitize_key():
-    from jobs.sensors import redact, repository_key, sanitize_key
+    from bench_pipeline.ops.watch import redact, repository_key, sanitize_key
 
     assert sanitize_key("v1.2.3") == "v1.2.3"
     for name in ("a|b", "x,y", "[rc]", "a...b", "release/2025", "v1" * 60):
@@ -188,7 +191,7 @@ def test_schedule_cron_and_timezone_come_from_settings(bench_home, tmp_path):
 
 
 def test_settings_errors_are_bench_errors(bench_home, monkeypatch):
-    from jobs.schedules import OperationsConfigError, load_settings
+    from bench_pipeline.ops.settings import OperationsConfigError, load_settings
 
     monkeypatch.setenv("BENCH_PIPELINE_TIMEZONE", "Mars/Olympus")
     with pytest.raises(OperationsConfigError, match="time zone"):
@@ -203,7 +206,7 @@ def test_settings_errors_are_bench_errors(bench_home, monkeypatch):
 
 # ---------------------------------------------------------------------------------------- drop folder
 def test_drop_folder_cursor(tmp_path):
-    from jobs.sensors import new_drop_files
+    from bench_pipeline.ops.drop import new_drop_files
 
     folder = tmp_path / "drop"
     folder.mkdir()
@@ -360,14 +363,14 @@ def fine_job():
 
 
 def test_measure_followup_ingests_every_tool_then_reports(instance):
-    from assets.partitions import SUITES
     from jobs.sensors import measure_followup
 
     result = fine_job.execute_in_process(instance=instance)
     (entry,) = instance.all_logs(result.run_id, of_type=DagsterEventType.RUN_SUCCESS)
 
     def evaluate(run: DagsterRun):
-        instance.add_run(run)
+        if instance.get_run_by_id(run.run_id) is None:
+            instance.add_run(run)
         return measure_followup(
             build_run_status_sensor_context(
                 sensor_name="measure_followup",
@@ -381,14 +384,13 @@ def test_measure_followup_ingests_every_tool_then_reports(instance):
         job_name="measure_job",
         run_id=str(uuid.uuid4()),
         status=DagsterRunStatus.SUCCESS,
-        tags={"dagster/partition": "vcs", "bench/git_tag": "v9"},
+        tags={"dagster/partition": "vcs", "bench/git_tag": "v9", "bench/run_id": "r1"},
         run_config={"ops": {"measurements": {"config": {"tools": ["git", "jj"]}}}},
     )
     requests = evaluate(measured)
     assert [r.job_name for r in requests] == ["ingest_job", "ingest_job"]
     assert {str(r.partition_key) for r in requests} == {"vcs|git", "vcs|jj"}
-    assert all(r.tags["bench/git_tag"] == "v9" and r.tags["bench/after"] == measured.run_id for r in requests)
-    assert "git" in SUITES["vcs"].tools
+    assert all(r.tags["bench/git_tag"] == "v9" and r.tags["bench/run_id"] == "r1" for r in requests)
 
     outcomes = []
     for r in requests:
@@ -397,9 +399,11 @@ def test_measure_followup_ingests_every_tool_then_reports(instance):
         )
         outcomes.append(evaluate(ingest))
     assert isinstance(outcomes[0], SkipReason)  # one of two tools ingested
-    report = outcomes[1]
+    (report,) = outcomes[1]
     assert report.job_name == "report_job" and report.partition_key == "vcs"
-    assert report.run_key == f"report-{measured.run_id}"
+    assert report.run_key == "report-r1"
+    assert report.run_config["ops"]["report"]["config"]["run"] == "r1"
+    assert isinstance(evaluate(measured), SkipReason)  # its ingest runs exist: nothing is started twice
 
 
 def test_definitions_load():

@@ -29,9 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from bench_pipeline.errors import BackendUnavailable, RunnerError, ToolUnavailable
+from bench_pipeline.execution import images
 from bench_pipeline.execution.backends.base import WorkerSpec
 from bench_pipeline.execution.backends.worker import Worker
-from bench_pipeline.execution import images
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,21 @@ from bench_pipeline.interfaces.cli import (
 )
 from bench_pipeline.interfaces.cli.app import main
 
-for _module in (run, measure, fixtures, suites, doctor, report, compare, history, ingest, tier, images, serve, ui):
+for _module in (
+    run,
+    measure,
+    fixtures,
+    suites,
+    doctor,
+    report,
+    compare,
+    history,
+    ingest,
+    tier,
+    images,
+    serve,
+    ui,
+):
     for _command in _module.COMMANDS:
         main.add_command(_command)
 

@@ -25,12 +25,12 @@ def measure(
     runs: int, warmup: int, timeout_s: float, backend: str, as_json: bool, command: tuple[str, ...]
 ) -> None:
     """Measure one command with the pipeline's runner (no shell): bench-pipeline measure -- CMD ARGS."""
-    from bench_pipeline.execution.backends import WorkerSpec, select_backend
+    from bench_pipeline.execution.backends import WorkerSpec, choose_backend
     from bench_pipeline.execution.determinism import BASE_ENV
 
     argv = list(command)
-    chosen, reason = select_backend(backend, bin_dir=paths.home() / "bin")
-    err.print(f"· {reason}", markup=False)
+    chosen, choice = choose_backend(backend, bin_dir=paths.home() / "bin")
+    err.print(f"· backend {choice.kind}: {choice.reason}", markup=False)
     tmp = Path(tempfile.mkdtemp(prefix="bench-measure-"))
     try:
         worker = chosen.start_worker(

@@ -32,7 +32,7 @@ def run(
 ) -> None:
     """Run a suite through the Dagster pipeline (in-process) and print where the reports are."""
     code_location()
-    from jobs.launch import run_pipeline
+    from bench_pipeline.interfaces.inprocess import run_pipeline
 
     started = time.monotonic()
     with progress():

@@ -19,9 +19,15 @@ from bench_pipeline.interfaces.cli.app import code_location, err
 def ui(host: str, port: int) -> None:
     """Start the Dagster webserver and daemon for this project (dagster dev)."""
     code_location()
-    from jobs.launch import ensure_dagster_home
+    from bench_pipeline.interfaces.inprocess import ensure_dagster_home
 
     home = ensure_dagster_home()
+    from dagster import DagsterInstance
+
+    from assets.partitions import sync_partitions
+
+    with DagsterInstance.get() as instance:  # suites and tools are partitions from the first page on
+        sync_partitions(instance)
     exe = shutil.which("dagster") or str(Path(sys.executable).with_name("dagster"))
     err.print(f"· DAGSTER_HOME={home}; UI at http://{host}:{port}")
     os.chdir(paths.PROJECT_ROOT)

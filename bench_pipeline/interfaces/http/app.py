@@ -23,9 +23,8 @@ from bench_pipeline.analysis import analyse_runs
 from bench_pipeline.errors import BenchError, IngestError, StoreError
 from bench_pipeline.ingest.load import IngestResult, identity_of, ingest_runs, link_batch, payload_sha256
 from bench_pipeline.ingest.payload import BatchSubmission, RunSubmission
-from bench_pipeline.store import queries
 from bench_pipeline.interfaces.http.guard import DEFAULT_MAX_BODY, Guard
-from bench_pipeline.store import Store
+from bench_pipeline.store import Store, queries
 
 bearer = HTTPBearer(
     auto_error=False,

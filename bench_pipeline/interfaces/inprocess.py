@@ -1,10 +1,12 @@
 """Running the pipeline in-process, as the CLI does: the same jobs and assets the UI materializes.
 
-A Dagster run covers one partitions definition, so a suite run is a short sequence of runs:
-fixtures (per tool) → measurements (suite) → samples + cell_stats (per tool) → report (suite).
-They share the project-local Dagster instance, so they show up in the UI like any other run.
+A Dagster run covers one partitions definition, so a suite run is the chain of stage runs that
+``bench_pipeline.pipeline.STAGES`` declares, executed here in order. They share the project-local
+Dagster instance, so they show up in the UI like any other run; each carries the bench run id
+(``bench/run_id``), so the daemon's follow-up sensor sees the chain is already being continued.
 """
 
+import functools
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -12,6 +14,8 @@ from pathlib import Path
 
 from bench_pipeline import paths
 from bench_pipeline.errors import BenchError, RunnerError
+from bench_pipeline.execution.backends import DEFAULT_BACKEND
+from bench_pipeline.pipeline import STAGES, Stage
 
 PROJECT_DAGSTER_YAML = paths.PROJECT_ROOT / "dagster.yaml"
 
@@ -83,9 +87,18 @@ class PipelineResult:
     reports: dict[str, str] = field(default_factory=dict)
     cells: dict[str, int] = field(default_factory=dict)
     backend: str = ""
+    backend_reason: str = ""
+    unavailable: dict[str, str] = field(default_factory=dict)
     dagster_runs: list[str] = field(default_factory=list)
     regression: bool = False  # the blocking regression gate failed
     gate: str = ""
+
+
+@functools.cache
+def _definitions():
+    from definitions import load_definitions
+
+    return load_definitions()
 
 
 def _execute(
@@ -99,9 +112,7 @@ def _execute(
     """Execute a job in-process; with ``gate``, a failure of only that blocking check is returned, not raised."""
     from dagster import DagsterExecutionInterruptedError
 
-    from definitions import defs
-
-    job = defs.resolve_job_def(job_name)
+    job = _definitions().resolve_job_def(job_name)
     # the CLI shows our own progress lines; Dagster's console logger only speaks up for problems
     run_config = {**run_config, "loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     try:
@@ -133,19 +144,27 @@ def _execute(
     return result
 
 
+def _stage_config(stage: Stage, config: dict[str, dict]) -> dict:
+    """Run config of one stage's job: each asset of the stage that takes config gets its own."""
+    ops = {asset: {"config": config[asset]} for asset in stage.assets if asset in config}
+    return {"ops": ops} if ops else {}
+
+
 def run_pipeline(
     suite: str,
     *,
     tools: list[str] | None = None,
     sizes: list[str] | None = None,
     quick: bool = False,
-    backend: str = "auto",
+    backend: str = DEFAULT_BACKEND,
     trigger: str = "manual",
     git_tag: str | None = None,
     git_commit: str | None = None,
     formats: tuple[str, ...] | None = None,
 ) -> PipelineResult:
+    """Run every stage of ``bench_pipeline.pipeline.STAGES`` in order, in-process, for one suite run."""
     ensure_dagster_home()
+    from bench_pipeline.execution.suite_run import new_run_id
     from bench_pipeline.report.archive import FORMATS
     from bench_pipeline.suite import find_suite
 
@@ -163,51 +182,56 @@ def run_pipeline(
         suite = definition.name
     from dagster import DagsterInstance
 
-    from assets.partitions import suite_tool_key
+    from assets.partitions import suite_tool_key, sync_partitions
 
     selected = definition.select_tools(tools)
     instance = DagsterInstance.get()
     release_dead_runs(instance)
-    tags = {"bench/trigger": trigger, **_process_tags(), **({"bench/git_tag": git_tag} if git_tag else {})}
-    dagster_runs = []
-    for tool in selected:
-        r = _execute(
-            "fixtures_job",
-            suite_tool_key(suite, tool),
-            {"ops": {"fixtures": {"config": {"sizes": list(sizes or []), "quick": quick}}}},
-            instance,
-            tags,
-        )
-        dagster_runs.append(r.run_id)
-    measure_cfg = {
-        "tools": selected,
-        "sizes": list(sizes or []),
-        "quick": quick,
-        "backend": backend,
-        "trigger": trigger,
-        "git_tag": git_tag or "",
-        "git_commit": git_commit or "",
+    sync_partitions(instance, {suite: selected})
+    run_id = new_run_id(suite)
+    tags = {
+        "bench/trigger": trigger,
+        "bench/run_id": run_id,
+        "bench/suite": suite,
+        "bench/tools": ",".join(selected),
+        **_process_tags(),
+        **({"bench/git_tag": git_tag} if git_tag else {}),
+        **({"bench/commit": git_commit} if git_commit else {}),
     }
-    r = _execute("measure_job", suite, {"ops": {"measurements": {"config": measure_cfg}}}, instance, tags)
-    dagster_runs.append(r.run_id)
-    mat = r.asset_materializations_for_node("measurements")[0]
-    meta = {k: v.value for k, v in mat.metadata.items()}
-    run_id = str(meta["run_id"])
-    for tool in selected:
-        r = _execute("ingest_job", suite_tool_key(suite, tool), {}, instance, tags)
-        dagster_runs.append(r.run_id)
-    r = _execute(
-        "report_job",
-        suite,
-        {"ops": {"report": {"config": {"run": run_id, "formats": list(formats)}}}},
-        instance,
-        tags,
-        gate="regression_gate",
-    )
-    dagster_runs.append(r.run_id)
-    gate = [e for e in r.get_asset_check_evaluations() if e.check_name == "regression_gate"]
+    config: dict[str, dict] = {
+        "fixtures": {"sizes": list(sizes or []), "quick": quick},
+        "measurements": {
+            "tools": selected,
+            "sizes": list(sizes or []),
+            "quick": quick,
+            "backend": backend,
+            "trigger": trigger,
+            "git_tag": git_tag or "",
+            "git_commit": git_commit or "",
+            "run_id": run_id,
+        },
+        "report": {"run": run_id, "formats": list(formats)},
+    }
+    dagster_runs, results = [], {}
+    for stage in STAGES:
+        keys = [suite_tool_key(suite, tool) for tool in selected] if stage.per_tool else [suite]
+        for key in keys:
+            r = _execute(
+                stage.job,
+                key,
+                _stage_config(stage, config),
+                instance,
+                {**tags, "bench/stage": stage.name},
+                gate="regression_gate" if stage.name == "report" else None,
+            )
+            dagster_runs.append(r.run_id)
+            results[stage.name] = r
+    measured = results["measure"].asset_materializations_for_node("measurements")[0]
+    meta = {k: v.value for k, v in measured.metadata.items()}
+    reported = results["report"]
+    gate = [e for e in reported.get_asset_check_evaluations() if e.check_name == "regression_gate"]
     regression = bool(gate) and not gate[0].passed
-    rep = {k: v.value for k, v in r.asset_materializations_for_node("report")[0].metadata.items()}
+    rep = {k: v.value for k, v in reported.asset_materializations_for_node("report")[0].metadata.items()}
     reports = {fmt: str(rep[f"{fmt}_path"]) for fmt in formats if f"{fmt}_path" in rep}
     return PipelineResult(
         run_id=run_id,
@@ -219,5 +243,7 @@ def run_pipeline(
         reports=reports,
         cells=dict(meta["cells"]),
         backend=str(meta["backend"]),
+        backend_reason=str(meta.get("backend_reason", "")),
+        unavailable=dict(meta.get("unavailable") or {}),
         dagster_runs=dagster_runs,
     )
