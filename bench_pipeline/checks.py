@@ -146,11 +146,10 @@ def baseline_for(store: Store, suite: str, run_id: str) -> str | None:
 
 
 def regression_gate(store: Store, suite: str, run_id: str, metric: str = "wall") -> CheckOutcome:
-    """Blocking: fails on a *confirmed* regression (``bench_pipeline.gating``: a regression against
+    """Blocking: fails on a *confirmed* regression (``bench_pipeline.history.gate``: a regression against
     the baseline run that the cell's history agrees with, or one with too little history to ask)."""
-    from bench_pipeline import gating
-    from bench_pipeline.comparing import compare_run_to_baseline
-    from bench_pipeline.history import suite_delta
+    from bench_pipeline.analysis import compare_run_to_baseline
+    from bench_pipeline.history import gate, suite_delta
 
     if store.run(run_id)["quick"]:
         return CheckOutcome(True, "quick run: not gated (too few runs for verdicts)")
@@ -159,11 +158,11 @@ def regression_gate(store: Store, suite: str, run_id: str, metric: str = "wall")
         return CheckOutcome(True, "no comparable baseline run yet")
     delta = suite_delta(suite)
     _, _, notes, frame = compare_run_to_baseline(store, suite, base, run_id, None, metric)
-    levels = gating.history_levels(store, suite, run_id, metric, delta=delta)
-    decision = gating.decide(gating.with_history(frame, levels, delta=delta))
-    failed = [gating.describe(r) for r in decision.failed]
-    details = failed + [f"not confirmed by history: {gating.describe(r)}" for r in decision.unconfirmed]
-    details += [f"history alert (not blocking): {gating.describe(r)}" for r in decision.history_alerts]
+    levels = gate.history_levels(store, suite, run_id, metric, delta=delta)
+    decision = gate.decide(gate.with_history(frame, levels, delta=delta))
+    failed = [gate.describe(r) for r in decision.failed]
+    details = failed + [f"not confirmed by history: {gate.describe(r)}" for r in decision.unconfirmed]
+    details += [f"history alert (not blocking): {gate.describe(r)}" for r in decision.history_alerts]
     message = (
         f"{len(failed)} confirmed regression(s) against {base}; {len(decision.unconfirmed)} not "
         f"confirmed by history; {len(decision.history_alerts)} history alert(s)"

@@ -1,11 +1,12 @@
 """The regression gate against a real DuckDB file: a baseline regression counts only when the
-cell's history agrees (bench_pipeline.gating); too little history falls back to the baseline."""
+cell's history agrees (bench_pipeline.history.gate); too little history falls back to the baseline."""
 
 from __future__ import annotations
 
 import pytest
 
-from bench_pipeline import checks, gating
+from bench_pipeline import checks
+from bench_pipeline.history import gate as gating
 from bench_pipeline.store import Store
 from tests.integration import test_history_store as hist
 

@@ -52,9 +52,8 @@ def compare(
     history_runs, history_ratio (candidate / the level of up to 10 earlier runs) and
     history_confirmed (a regression that history agrees with, or that has too little history).
     """
-    from bench_pipeline import gating
-    from bench_pipeline.comparing import compare_run_to_baseline, compare_tools_in_run
-    from bench_pipeline.history import suite_delta
+    from bench_pipeline.analysis import compare_run_to_baseline, compare_tools_in_run
+    from bench_pipeline.history import gate, suite_delta
     from bench_pipeline.store import Store
 
     store = Store()
@@ -76,8 +75,8 @@ def compare(
         )
         header = f"run {cand_id} vs baseline {base_id} ({metric}; ratio = candidate / baseline)"
         delta = suite_delta(suite)
-        levels = gating.history_levels(store, suite, cand_id, metric, delta=delta)
-        frame = gating.with_history(frame, levels, delta=delta).drop("_alert")
+        levels = gate.history_levels(store, suite, cand_id, metric, delta=delta)
+        frame = gate.with_history(frame, levels, delta=delta).drop("_alert")
     rows = frame.to_dicts()
     regression = any(
         r["verdict"] == "regression" and (not confirmed or r.get("history_confirmed")) for r in rows
