@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench_pipeline import paths  # noqa: E402
 from bench_pipeline.execution.backends import WorkerSpec  # noqa: E402
 from bench_pipeline.execution.backends.local import LocalBackend  # noqa: E402
-from bench_pipeline.execution.determinism import command_env  # noqa: E402
+from bench_pipeline.suite.determinism import command_env  # noqa: E402
 from bench_pipeline.fixtures.tool import ensure_tool_fixture, tool_fixture_dir  # noqa: E402
 from bench_pipeline.suite import find_suite  # noqa: E402
 

@@ -29,9 +29,9 @@ import polars as pl
 
 from bench_pipeline.errors import RunnerError
 from bench_pipeline.execution.backends import Backend, Worker, WorkerSpec
-from bench_pipeline.execution.determinism import command_env
 from bench_pipeline.fixtures.tool import ToolFixture, tool_fixture_dir
 from bench_pipeline.suite import Operation, Suite, ToolCommand, expand, expand_argv
+from bench_pipeline.suite.determinism import command_env
 
 Progress = Callable[[str], None]
 

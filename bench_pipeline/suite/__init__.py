@@ -18,16 +18,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bench_pipeline.errors import SuiteError
-from bench_pipeline.fixtures import FIXTURE_VARS as _FIXTURE_VARS
 from bench_pipeline.paths import suite_dirs
+from bench_pipeline.suite.vars import KNOWN_VARS
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 SIZES = ("small", "medium", "large")
-# Names every command may use besides the fixture's own vars (see fixtures.Fixture.vars).
-BUILTIN_VARS = frozenset({"repo", "root", "work", "src", "seed", "tool", "operation", "fixture"})
-# Fixture vars every generated repository provides (see bench_pipeline.fixtures.FIXTURE_VARS).
-FIXTURE_VARS = frozenset(_FIXTURE_VARS)
-KNOWN_VARS = BUILTIN_VARS | FIXTURE_VARS
 
 Argv = list[str]
 

@@ -215,7 +215,7 @@ def test_git_clones_from_the_fixture_mount_owned_by_another_user(
     The image's git is also new enough for jj's git subprocess (jj 0.45 needs git >= 2.41)."""
     import subprocess
 
-    from bench_pipeline.execution.determinism import BASE_ENV
+    from bench_pipeline.suite.determinism import BASE_ENV
 
     spec = _spec(tmp_path, "small", run_id=f"{RUN_ID}-safe")
     src = spec.fixture_dir / "src"

@@ -38,7 +38,7 @@ class Worker:
         self.fixture_root = fixture_root
         self.path = path  # PATH inside the worker
         # variables this backend sets for every measured command, over the deterministic base
-        # environment and under the suite's own (bench_pipeline.execution.determinism.command_env)
+        # environment and under the suite's own (bench_pipeline.suite.determinism.command_env)
         self.env = dict(env or {})
         self._on_close = on_close
         self._stderr_tail = stderr_tail
