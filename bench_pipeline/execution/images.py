@@ -36,6 +36,7 @@ from bench_pipeline import paths
 from bench_pipeline.errors import BackendUnavailable, ToolUnavailable
 from bench_pipeline.execution.native import ensure_exec_helper, is_static
 from bench_pipeline.execution.native import source_hash as exec_helper_source_hash
+from bench_pipeline.files import sha256_file
 
 DOCKER_DIR = paths.PROJECT_ROOT / "docker"
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -134,14 +135,6 @@ def images_dir() -> Path:
 # --- content addressing -------------------------------------------------------------------------
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _apt_candidates(packages: tuple[str, ...]) -> dict[str, str]:
     """Versions the host's apt would install, when the host runs the same Debian suite ('' otherwise)."""
     versions = dict.fromkeys(packages, "")
@@ -193,7 +186,7 @@ class _Plan:
 def _plan(recipe: Recipe, parent_id: str, bin_dir: Path) -> _Plan:
     inputs: dict[str, Any] = {
         "recipe": recipe.name,
-        "dockerfile": _sha256(recipe.dockerfile),
+        "dockerfile": sha256_file(recipe.dockerfile),
         "parent": parent_id,
         "uid": BENCH_UID,
     }
@@ -204,7 +197,7 @@ def _plan(recipe: Recipe, parent_id: str, bin_dir: Path) -> _Plan:
         versions.update(_apt_candidates(recipe.apt_packages))
         inputs["apt"] = versions
     if recipe.parent is None:  # the runner goes into the image at the bottom of the chain
-        inputs["runner"] = {p.name: _sha256(p) for p in RUNNER_FILES}
+        inputs["runner"] = {p.name: sha256_file(p) for p in RUNNER_FILES}
         built = ensure_exec_helper(bin_dir)
         helper = built if built is not None and is_static(built) else None
         inputs["bench_exec"] = exec_helper_source_hash() if helper else "none"
@@ -216,7 +209,7 @@ def _plan(recipe: Recipe, parent_id: str, bin_dir: Path) -> _Plan:
                 where=f"PATH, ~/.cargo/bin, $BENCH_PIPELINE_{recipe.binary.upper()}",
                 fix=f"install it (jj: cargo install --locked --bin jj jj-cli) or set BENCH_PIPELINE_{recipe.binary.upper()}",
             )
-        inputs["binary"] = _sha256(binary)
+        inputs["binary"] = sha256_file(binary)
         versions[recipe.binary] = _binary_version(binary)
     key = hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:12]
     return _Plan(recipe, f"{recipe.repository}:{key}", inputs, versions, binary, helper)
@@ -473,7 +466,7 @@ def ensure_base(client: Any, *, progress: Callable[[str], None] = print) -> Imag
         make_rootfs_tarball(tarball, progress=progress)
     else:
         progress(f"base: reusing cached root filesystem {tarball}")
-    digest = _sha256(tarball)
+    digest = sha256_file(tarball)
     tag = f"{BASE_REPO}:{SUITE}-{digest[:12]}"
     progress(f"base: docker import {tarball.name} as {tag}")
     import_started = time.monotonic()

@@ -6,10 +6,9 @@ plus ``metrics`` (``{key: {"value", "unit"}}`` from ``sample_metrics``).
 
 from __future__ import annotations
 
-import json
-from datetime import datetime
 from typing import Any
 
+from bench_pipeline.jsonable import decode_json_text, iso_datetime
 from bench_pipeline.store import Store
 
 SCHEMA = "bench-pipeline/samples"
@@ -57,25 +56,12 @@ CELLS_SQL = """SELECT tool, operation, fixture, category, status, reason, n_ok, 
                FROM run_cells WHERE run_id = ? ORDER BY tool, operation, fixture"""
 
 
-def _plain(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, datetime) else value
-
-
-def _json(value: Any) -> Any:
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except json.JSONDecodeError:
-            return value
-    return value
-
-
 def samples_with_metrics(
     store: Store, run_id: str, *, limit: int | None = None, offset: int = 0
 ) -> list[dict]:
     """Samples of a finished run (contract columns), each with its metrics."""
     frame = store.query(SAMPLES_SQL, [run_id, limit if limit is not None else 2**62, offset])
-    rows = [{k: _plain(v) for k, v in row.items()} for row in frame.iter_rows(named=True)]
+    rows = [{k: iso_datetime(v) for k, v in row.items()} for row in frame.iter_rows(named=True)]
     if not rows:
         return rows
     metrics = store.query(METRICS_SQL, [run_id, sorted({r["round"] for r in rows})])
@@ -98,11 +84,13 @@ def export_run(store: Store, run_id: str) -> dict[str, Any]:
         "schema": SCHEMA,
         "version": 1,
         "run": {
-            k: _json(_plain(run.get(k))) if k in ("host", "tool_versions") else _plain(run.get(k))
+            k: decode_json_text(iso_datetime(run.get(k)))
+            if k in ("host", "tool_versions")
+            else iso_datetime(run.get(k))
             for k in RUN_COLUMNS
         },
         "cells": [
-            {k: (_json(v) if k == "params" else v) for k, v in row.items()}
+            {k: (decode_json_text(v) if k == "params" else v) for k, v in row.items()}
             for row in cells.iter_rows(named=True)
         ],
         "samples": samples_with_metrics(store, run_id),

@@ -4,7 +4,6 @@ table. Its JSON form is the versioned contract ``docs/report-schema.json`` (see 
 
 from __future__ import annotations
 
-import json
 import math
 from datetime import UTC, datetime
 from typing import Any
@@ -15,6 +14,7 @@ from pydantic import BaseModel, Field
 from bench_pipeline import stats
 from bench_pipeline.errors import BenchError, SuiteError
 from bench_pipeline.fixtures import fixture_for
+from bench_pipeline.jsonable import decode_json_text
 from bench_pipeline.store import Store
 from bench_pipeline.suite import find_suite, parse_target
 
@@ -275,15 +275,6 @@ class Report(BaseModel):
     )
 
 
-def _json(value: Any) -> Any:
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except json.JSONDecodeError:
-            return value
-    return value
-
-
 def _finite(value: Any) -> float | None:
     return None if value is None or (isinstance(value, float) and not math.isfinite(value)) else float(value)
 
@@ -437,11 +428,11 @@ def build_report(
         git_tag=run["git_tag"],
         git_commit=run["git_commit"],
         quick=bool(run["quick"]),
-        tools=_json(run["tools"]) or [],
-        sizes=_json(run["sizes"]) or [],
-        tool_versions=_json(run["tool_versions"]) or {},
-        host=_json(run["host"]) or {},
-        settings=_json(run["settings"]) or {},
+        tools=decode_json_text(run["tools"]) or [],
+        sizes=decode_json_text(run["sizes"]) or [],
+        tool_versions=decode_json_text(run["tool_versions"]) or {},
+        host=decode_json_text(run["host"]) or {},
+        settings=decode_json_text(run["settings"]) or {},
         seconds=run["seconds"],
     )
     return Report(

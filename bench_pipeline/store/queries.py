@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
-from datetime import datetime
 from typing import Any
 
 import polars as pl
 
+from bench_pipeline.jsonable import decode_json_text, iso_datetime
 from bench_pipeline.store import Store
 
 RUNS_SQL = """
@@ -97,24 +96,9 @@ SELECT r.run_id, r.suite, r.trigger,
 FROM runs r WHERE list_contains(?, r.run_id)"""
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return value
-
-
-def _json(value: Any) -> Any:
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except json.JSONDecodeError:
-            return value
-    return value
-
-
 def rows(frame: pl.DataFrame, json_columns: tuple[str, ...] = ()) -> list[dict[str, Any]]:
     return [
-        {k: (_json(v) if k in json_columns else _plain(v)) for k, v in row.items()}
+        {k: (decode_json_text(v) if k in json_columns else iso_datetime(v)) for k, v in row.items()}
         for row in frame.iter_rows(named=True)
     ]
 
