@@ -9,6 +9,8 @@ Plain Python over Polars frames (no Dagster). Methods, formulas, references and 
     compare_runs(baseline, candidate, metric)   -> candidate vs baseline per cell
     geomean_ratios(comparisons)                 -> geometric mean ratio per pair with a CI
     benjamini_hochberg(p)                       -> BH-adjusted p-values          (mtc.py)
+    merge_moments(parts), welch_test(a, b)      -> from (n, mean, M2) aggregates (sufficient.py)
+    histogram_quantile(merge_histograms(h), q)  -> a pooled quantile from log histograms
 """
 
 from bench_pipeline.stats._schema import (
@@ -34,6 +36,14 @@ from bench_pipeline.stats.compare import (
     verdict_expr,
 )
 from bench_pipeline.stats.mtc import benjamini_hochberg
+from bench_pipeline.stats.sufficient import (
+    Moments,
+    WelchResult,
+    histogram_quantile,
+    merge_histograms,
+    merge_moments,
+    welch_test,
+)
 from bench_pipeline.stats.summary import STAT_COLUMNS, cell_stats, median_ci_rank
 
 __all__ = [
@@ -49,7 +59,9 @@ __all__ = [
     "SAMPLE_COLUMNS",
     "STAT_COLUMNS",
     "TOOL_COLUMNS",
+    "Moments",
     "StatsInputError",
+    "WelchResult",
     "benjamini_hochberg",
     "cell_stats",
     "clean_samples",
@@ -58,6 +70,10 @@ __all__ = [
     "extra_column",
     "extra_metric_names",
     "geomean_ratios",
+    "histogram_quantile",
     "median_ci_rank",
+    "merge_histograms",
+    "merge_moments",
     "verdict_expr",
+    "welch_test",
 ]
