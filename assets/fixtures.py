@@ -3,6 +3,7 @@
 from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
 
 from assets.partitions import suite_tool, suite_tool_partitions
+from bench_pipeline.builds import builds_allowed, describe
 from bench_pipeline.execution.suite_run import prepare_fixtures
 from bench_pipeline.pipeline import measurable_suite
 from bench_pipeline.progress import tee
@@ -11,6 +12,9 @@ from bench_pipeline.progress import tee
 class FixturesConfig(Config):
     sizes: list[str] = []  # empty: the suite's default sizes
     quick: bool = False
+    build: bool = (
+        True  # build a missing tool from its suite recipe (false, or BENCH_PIPELINE_NO_BUILD=1: skip)
+    )
 
 
 @asset(
@@ -27,12 +31,23 @@ def fixtures(context: AssetExecutionContext, config: FixturesConfig) -> Material
             metadata={"status": f"suite {suite_name} has no tool {tool}: nothing to prepare"}
         )
     sizes = config.sizes or (suite.quick.sizes if config.quick else suite.settings.sizes)
-    prepared, unavailable = prepare_fixtures(suite, [tool], list(sizes), tee(context.log.info))
-    if unavailable:
-        raise RuntimeError(f"{tool}: {unavailable[tool]}")
+    prepared = prepare_fixtures(
+        suite, [tool], list(sizes), tee(context.log.info), allow_build=builds_allowed(config.build)
+    )
+    status = prepared.statuses[tool]
+    if not status.available:  # never fatal: the run goes on with the other tools, and says why
+        context.log.warning(describe(status) + (f" — fix: {status.fix}" if status.fix else ""))
+        return MaterializeResult(
+            metadata={
+                "status": "unavailable",
+                "reason": status.reason,
+                "fix": status.fix,
+                "action": status.action,
+            }
+        )
     rows = [
         f"| {tf.size} | {tf.commits} | {tf.files} | {tf.generation_seconds:.1f} | {tf.setup_seconds:.1f} | `{tf.root}` |"
-        for tf in prepared.values()
+        for tf in prepared.fixtures.values()
     ]
     table = (
         "| size | commits | files | generation s | setup s | path |\n|---|---|---|---|---|---|\n"
@@ -40,8 +55,9 @@ def fixtures(context: AssetExecutionContext, config: FixturesConfig) -> Material
     )
     return MaterializeResult(
         metadata={
+            "status": status.action,
             "sizes": MetadataValue.json(list(sizes)),
             "fixtures": MetadataValue.md(table),
-            "commits": MetadataValue.int(sum(tf.commits for tf in prepared.values())),
+            "commits": MetadataValue.int(sum(tf.commits for tf in prepared.fixtures.values())),
         }
     )

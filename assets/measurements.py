@@ -15,6 +15,7 @@ from dagster import (
 
 from assets.fixtures import fixtures
 from assets.partitions import by_suite, suite_partitions
+from bench_pipeline.builds import builds_allowed
 from bench_pipeline.execution.suite_run import RunRequest, run_suite
 from bench_pipeline.pipeline import measurable_suite
 from bench_pipeline.progress import tee
@@ -31,6 +32,9 @@ class MeasureConfig(Config):
     git_commit: str = ""
     run_id: str = ""
     seed: int = -1
+    build: bool = (
+        True  # build a missing tool from its suite recipe (false, or BENCH_PIPELINE_NO_BUILD=1: skip)
+    )
 
 
 @asset(
@@ -55,6 +59,7 @@ def measurements(
         git_commit=config.git_commit or None,
         run_id=config.run_id or None,
         seed=None if config.seed < 0 else config.seed,
+        allow_build=builds_allowed(config.build),
     )
     outcome = run_suite(request, store=store.get(), progress=tee(context.log.info))
     return MaterializeResult(

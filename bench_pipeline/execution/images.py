@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from bench_pipeline import paths
+from bench_pipeline.builds.cache import cached_executable
 from bench_pipeline.errors import BackendUnavailable, ToolUnavailable
 from bench_pipeline.execution.native import ensure_exec_helper, is_static
 from bench_pipeline.execution.native import source_hash as exec_helper_source_hash
@@ -156,9 +157,15 @@ def _apt_candidates(packages: tuple[str, ...]) -> dict[str, str]:
 
 
 def find_binary(name: str) -> Path | None:
-    """A host executable to copy into an image: $BENCH_PIPELINE_<NAME>, PATH, then ~/.cargo/bin."""
+    """A host executable to copy into an image: $BENCH_PIPELINE_<NAME>, PATH, ~/.cargo/bin, then the
+    tool cache (``bench_pipeline.builds``: what a run built because it was missing)."""
     override = os.environ.get(f"BENCH_PIPELINE_{name.upper()}")
-    candidates = [override] if override else [shutil.which(name), str(Path.home() / ".cargo" / "bin" / name)]
+    cached = cached_executable(name)
+    candidates = (
+        [override]
+        if override
+        else [shutil.which(name), str(Path.home() / ".cargo" / "bin" / name), str(cached) if cached else None]
+    )
     for candidate in candidates:
         if candidate and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
             return Path(candidate).resolve()

@@ -8,6 +8,7 @@ Loading the landing files into DuckDB is the ingestion step's job.
 
 from __future__ import annotations
 
+import os
 import shutil
 import uuid
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from pathlib import Path
 import polars as pl
 
 from bench_pipeline import paths
+from bench_pipeline.builds import ToolStatus, describe, obtain_tool
 from bench_pipeline.errors import BenchError
 from bench_pipeline.execution.backends import DEFAULT_BACKEND, BackendChoice, choose_backend
 from bench_pipeline.execution.environment import host_info
@@ -42,6 +44,7 @@ class RunRequest:
     git_commit: str | None = None
     run_id: str | None = None
     seed: int | None = None
+    allow_build: bool | None = None  # None: unless BENCH_PIPELINE_NO_BUILD is set
 
     def resolved_tools(self) -> list[str]:
         return self.suite.select_tools(self.tools)
@@ -63,11 +66,30 @@ class RunOutcome:
     seconds: float
     landing: list[Path]
     tool_versions: dict[str, str]
-    unavailable: dict[str, str]
+    unavailable: dict[str, dict[str, str]]  # tool -> action, reason, fix
 
 
 def new_run_id(suite: str) -> str:
     return f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}-{suite}-{uuid.uuid4().hex[:6]}"
+
+
+@dataclass
+class PreparedTools:
+    """Each tool's status (found, built or unavailable, ``bench_pipeline.builds``) and its fixtures."""
+
+    statuses: dict[str, ToolStatus]
+    fixtures: dict[tuple[str, str], ToolFixture]
+
+    @property
+    def unavailable(self) -> dict[str, ToolStatus]:
+        return {t: s for t, s in self.statuses.items() if not s.available}
+
+    def bin_dirs(self) -> dict[str, list[str]]:
+        """Directories to put first on each tool's PATH (a tool built into the tool cache)."""
+        return {t: [str(s.bin_dir)] for t, s in self.statuses.items() if s.available and s.bin_dir}
+
+    def unavailable_record(self) -> dict[str, dict[str, str]]:
+        return {t: {"action": s.action, "reason": s.reason, "fix": s.fix} for t, s in self.unavailable.items()}
 
 
 def prepare_fixtures(
@@ -76,25 +98,38 @@ def prepare_fixtures(
     sizes: list[str],
     progress: Progress | None = None,
     cache_dir: Path | None = None,
-) -> tuple[dict[tuple[str, str], ToolFixture], dict[str, str]]:
-    """Every (tool, size) fixture; a tool whose setup cannot run is reported, not fatal."""
+    allow_build: bool | None = None,
+) -> PreparedTools:
+    """Obtain every tool (found, cached, built now, or unavailable), then its (tool, size) fixtures.
+
+    A tool that cannot be had, or whose setup fails, is reported with the reason and the fix,
+    never fatal: the run goes on with the other tools.
+    """
     say = progress or (lambda _m: None)
     cache_dir = cache_dir or paths.fixtures_dir()
+    statuses = {tool: obtain_tool(suite, tool, allow_build=allow_build, progress=say) for tool in tools}
     prepared: dict[tuple[str, str], ToolFixture] = {}
-    unavailable: dict[str, str] = {}
     for size in sizes:
         for tool in tools:
-            if tool in unavailable:
+            status = statuses[tool]
+            if not status.available:
                 continue
+            path = os.pathsep.join([*([str(status.bin_dir)] if status.bin_dir else []), os.environ.get("PATH", "")])
             try:
-                tf = ensure_tool_fixture(suite, tool, size, cache_dir, progress=say)
+                tf = ensure_tool_fixture(suite, tool, size, cache_dir, progress=say, path=path)
             except BenchError as exc:
-                unavailable[tool] = exc.message
-                say(f"{tool}: fixture setup failed — {exc.message}")
+                statuses[tool] = ToolStatus(
+                    tool,
+                    False,
+                    "failed",
+                    reason=f"preparing its {size} fixture failed: {exc.message}",
+                    fix=exc.fix or "run the tool's setup commands by hand in a copy of the fixture",
+                )
+                say(describe(statuses[tool]))
                 continue
             prepared[(tool, size)] = tf
             say(f"fixture {size} for {tool}: {tf.commits} commits, {tf.files} files")
-    return prepared, unavailable
+    return PreparedTools(statuses, prepared)
 
 
 def run_suite(
@@ -128,7 +163,7 @@ def run_suite(
     )
     say(f"run {run_id}: suite {suite.name}, tools {', '.join(tools)}, sizes {', '.join(sizes)}")
     try:
-        fixtures, unavailable = prepare_fixtures(suite, tools, sizes, say)
+        prepared = prepare_fixtures(suite, tools, sizes, say, allow_build=request.allow_build)
         adaptive = None
         if suite.settings.adaptive_runs and not request.quick:
             from bench_pipeline.patterns.learning import suggested_min_runs
@@ -143,20 +178,16 @@ def run_suite(
             sizes,
             quick=request.quick,
             backend=backend,
-            tool_fixtures=fixtures,
+            tool_fixtures=prepared.fixtures,
             fixture_cache=paths.fixtures_dir(),
             work_dir=work,
             seed=request.seed,
             progress=say,
             min_runs=adaptive,
+            unavailable={t: s.reason for t, s in prepared.unavailable.items()},
+            bin_dirs=prepared.bin_dirs(),
         )
         cells = result.cells
-        for tool, why in unavailable.items():  # setup failures explain the cells better than the worker
-            cells = cells.with_columns(
-                reason=pl.when((pl.col("tool") == tool) & (pl.col("status") == "unavailable"))
-                .then(pl.lit(why))
-                .otherwise(pl.col("reason"))
-            )
         landed = []
         for tool in tools:
             tool_samples = result.samples.filter(result.samples["tool"] == tool)
@@ -176,16 +207,18 @@ def run_suite(
                     tool_cells, paths.landing_dir(), run_id=run_id, kind="cells", suite=suite.name, tool=tool
                 )
             )
-        all_unavailable = {
-            **unavailable,
-            **{t: "unavailable" for t in tools if t not in result.tool_versions and t not in unavailable},
-        }
+        all_unavailable = prepared.unavailable_record()
+        for tool in tools:  # a tool found, but not runnable in its worker (e.g. missing in an image)
+            if tool not in result.tool_versions and tool not in all_unavailable:
+                why = next(iter(cells.filter((pl.col("tool") == tool) & (pl.col("status") == "unavailable"))["reason"]), "")
+                all_unavailable[tool] = {"action": "unavailable", "reason": why or "not runnable", "fix": "bench-pipeline doctor"}
         store.finish_run(
             run_id,
             "succeeded",
             tool_versions=result.tool_versions,
             seconds=result.seconds,
             host={**host, "backend": result.backend_info},
+            unavailable=all_unavailable,
         )
     except BaseException as exc:
         message = exc.message if isinstance(exc, BenchError) else f"{type(exc).__name__}: {exc}"

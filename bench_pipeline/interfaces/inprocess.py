@@ -161,6 +161,7 @@ def run_pipeline(
     git_tag: str | None = None,
     git_commit: str | None = None,
     formats: tuple[str, ...] | None = None,
+    build: bool = True,
 ) -> PipelineResult:
     """Run every stage of ``bench_pipeline.pipeline.STAGES`` in order, in-process, for one suite run."""
     ensure_dagster_home()
@@ -199,7 +200,7 @@ def run_pipeline(
         **({"bench/commit": git_commit} if git_commit else {}),
     }
     config: dict[str, dict] = {
-        "fixtures": {"sizes": list(sizes or []), "quick": quick},
+        "fixtures": {"sizes": list(sizes or []), "quick": quick, "build": build},
         "measurements": {
             "tools": selected,
             "sizes": list(sizes or []),
@@ -209,6 +210,7 @@ def run_pipeline(
             "git_tag": git_tag or "",
             "git_commit": git_commit or "",
             "run_id": run_id,
+            "build": build,
         },
         "report": {"run": run_id, "formats": list(formats)},
     }

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from bench_pipeline.errors import SuiteError
 from bench_pipeline.paths import suite_dirs
+from bench_pipeline.suite.build import Build
 from bench_pipeline.suite.vars import KNOWN_VARS
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -101,6 +102,9 @@ class Tool(_Strict):
         "repo", description="repository (relative to ${root}) that ${src} names, e.g. for clones"
     )
     env: dict[str, str] = Field(default_factory=dict)
+    build: Build | None = Field(
+        None, description="how to build the tool when it is missing, or at a revision (suite/build.py)"
+    )
 
     @field_validator("workdir", "source")
     @classmethod

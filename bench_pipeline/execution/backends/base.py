@@ -21,6 +21,7 @@ class WorkerSpec:
     profile: str = "medium"
     image: str | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
+    path_prepend: tuple[str, ...] = ()  # host directories first on PATH (tools from the tool cache)
 
 
 class Backend(Protocol):

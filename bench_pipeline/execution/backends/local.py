@@ -40,7 +40,7 @@ class LocalBackend:
             description=f"local:{spec.suite}/{spec.tool}",
             work_root=str(spec.work_dir),
             fixture_root=str(spec.fixture_dir),
-            path=os.environ.get("PATH", "/usr/bin:/bin"),
+            path=os.pathsep.join([*spec.path_prepend, os.environ.get("PATH", "/usr/bin:/bin")]),
         )
 
     def describe(self) -> dict:

@@ -1,0 +1,28 @@
+"""Tool builds (SPEC §16): a suite tool that is not installed — or a revision of it — is built
+from its declared source (``suite.build``) into a per-user cache and reused by every later run.
+
+``cache`` (where builds live, records, locks) and ``obtain`` (find or build a tool; what the run
+and ``doctor`` say about it).
+"""
+
+from bench_pipeline.builds.cache import tool_cache_dir
+from bench_pipeline.builds.obtain import (
+    NO_BUILD_ENV,
+    ToolStatus,
+    builds_allowed,
+    describe,
+    install_command,
+    obtain_tool,
+    plan_tool,
+)
+
+__all__ = [
+    "NO_BUILD_ENV",
+    "ToolStatus",
+    "builds_allowed",
+    "describe",
+    "install_command",
+    "obtain_tool",
+    "plan_tool",
+    "tool_cache_dir",
+]

@@ -1,0 +1,365 @@
+"""Obtaining a suite's tool: found on PATH, found in the tool cache, built now — or unavailable,
+with the reason and the one command that fixes it. Never fatal to a run.
+
+The same words serve the run's progress line and ``bench-pipeline doctor`` (:func:`describe`),
+so what doctor says the run will do is what the run does. A build can be refused with
+``allow_build=False`` (``run --no-build``, ``BENCH_PIPELINE_NO_BUILD=1``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench_pipeline.builds.cache import (
+    LOG,
+    BuildRecord,
+    entry_dir,
+    last_seconds,
+    read_record,
+    tool_cache_dir,
+    tool_lock,
+    write_record,
+)
+from bench_pipeline.suite import Suite
+from bench_pipeline.suite.build import Build
+
+Progress = Callable[[str], None]
+NO_BUILD_ENV = "BENCH_PIPELINE_NO_BUILD"
+HEARTBEAT_S = 20.0
+RUSTUP_FIX = "install Rust (https://rustup.rs: curl --proto '=https' -sSf https://sh.rustup.rs | sh)"
+
+
+@dataclass(frozen=True)
+class ToolStatus:
+    """What a run does (or did) about one tool.
+
+    ``action``: ``installed`` (every executable on PATH), ``cached`` (built earlier on this machine),
+    ``build`` (doctor: it will be built), ``built`` (the run built it), or, when ``available`` is
+    false, ``skip`` (building refused), ``unavailable`` (cannot be built here) or ``failed``.
+    """
+
+    tool: str
+    available: bool
+    action: str
+    reason: str = ""
+    fix: str = ""
+    bin_dir: Path | None = None  # prepend to PATH for this tool's commands (None: PATH has it)
+    seconds: float = 0.0
+    log: Path | None = None
+    missing: list[str] = field(default_factory=list)
+
+
+def builds_allowed(default: bool = True) -> bool:
+    return default and os.environ.get(NO_BUILD_ENV, "").strip().lower() not in ("1", "true", "yes")
+
+
+def cargo() -> str | None:
+    found = shutil.which("cargo")
+    if found:
+        return found
+    home = Path(os.environ.get("CARGO_HOME") or Path.home() / ".cargo") / "bin" / "cargo"
+    return str(home) if home.is_file() else None
+
+
+def install_command(build: Build, rev: str | None = None) -> str:
+    """The one command that builds ``build`` by hand (shown as the fix)."""
+    rev = rev or build.default_rev
+    if build.crate:
+        bins = " ".join(f"--bin {b}" for b in build.bin)
+        return f"cargo install --locked {bins} {build.crate}@{rev}"
+    steps = " && ".join(" ".join(step) for step in build.command)
+    return f"git clone {build.git} src && cd src && git checkout {rev} && {steps}"
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
+
+
+def _usually(tool: str, build: Build) -> str:
+    seen = last_seconds(tool)
+    if seen:
+        return f"the last build here took {_duration(seen)}"
+    if build.typical_seconds:
+        return f"usually about {_duration(build.typical_seconds)} on 2 cores"
+    return "its duration is not known yet"
+
+
+def _missing(suite: Suite, tool: str) -> list[str]:
+    return [exe for exe in suite.tools[tool].requires if shutil.which(exe) is None]
+
+
+def plan_tool(
+    suite: Suite, tool: str, *, allow_build: bool | None = None, rev: str | None = None
+) -> ToolStatus:
+    """What obtaining ``tool`` will do, without doing it (doctor, and the run's first step)."""
+    allow = builds_allowed() if allow_build is None else allow_build
+    build = suite.tools[tool].build
+    missing = _missing(suite, tool) if rev is None else list(build.provides if build else [])
+    if not missing:
+        return ToolStatus(tool, True, "installed")
+    if build is None or not set(missing) <= set(build.provides):
+        return ToolStatus(
+            tool,
+            False,
+            "unavailable",
+            reason=f"{', '.join(missing)} not found on PATH and the suite says no way to build it",
+            fix=f"install {', '.join(missing)} and put it on PATH",
+            missing=missing,
+        )
+    rev = rev or build.default_rev
+    entry = entry_dir(tool, rev, build.recipe_hash())
+    if read_record(entry) is not None:
+        return ToolStatus(
+            tool, True, "cached", reason=f"{tool} {rev} built earlier ({entry})", bin_dir=entry / "bin"
+        )
+    source = f"crates.io ({build.crate} {rev})" if build.crate else f"{build.git} at {rev}"
+    fix = install_command(build, rev)
+    if build.crate and cargo() is None:
+        return ToolStatus(
+            tool,
+            False,
+            "unavailable",
+            reason=f"{', '.join(missing)} not found on PATH, and cargo is missing to build it from {source}",
+            fix=f"{RUSTUP_FIX}, then: {fix}",
+            missing=missing,
+        )
+    if not allow:
+        return ToolStatus(
+            tool,
+            False,
+            "skip",
+            reason=f"{', '.join(missing)} not found on PATH; building it from {source} was skipped "
+            f"(--no-build / {NO_BUILD_ENV})",
+            fix=f"{fix}, or run without --no-build",
+            missing=missing,
+        )
+    return ToolStatus(
+        tool,
+        True,
+        "build",
+        reason=f"{', '.join(missing)} not found on PATH: building {tool} {rev} from {source} "
+        f"into {tool_cache_dir()} ({_usually(tool, build)}; skip with --no-build)",
+        fix=fix,
+        bin_dir=entry / "bin",
+        missing=missing,
+    )
+
+
+def describe(status: ToolStatus) -> str:
+    """One line for people, the same in the run's progress and in ``doctor``."""
+    if status.action == "installed":
+        return f"{status.tool}: installed"
+    if status.action in ("cached", "build", "built"):
+        return f"{status.tool}: {status.reason}"
+    return f"{status.tool}: unavailable — {status.reason}"
+
+
+def obtain_tool(
+    suite: Suite,
+    tool: str,
+    *,
+    allow_build: bool | None = None,
+    rev: str | None = None,
+    progress: Progress | None = None,
+) -> ToolStatus:
+    """Find ``tool`` or build it into the tool cache; an unavailable tool is a status, never an exception."""
+    say = progress or (lambda _m: None)
+    planned = plan_tool(suite, tool, allow_build=allow_build, rev=rev)
+    if planned.action != "build":
+        if planned.action not in ("installed",):
+            say(describe(planned))
+        return planned
+    build = suite.tools[tool].build
+    assert build is not None
+    rev = rev or build.default_rev
+    say(describe(planned))
+    with tool_lock(tool):
+        entry = entry_dir(tool, rev, build.recipe_hash())
+        if read_record(entry) is not None:  # another process built it while we waited
+            return ToolStatus(
+                tool, True, "cached", reason=f"{tool} {rev} built meanwhile", bin_dir=entry / "bin"
+            )
+        return _build(tool, build, rev, entry, planned, say)
+
+
+def _build(tool: str, build: Build, rev: str, entry: Path, planned: ToolStatus, say: Progress) -> ToolStatus:
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{entry.name}-", dir=entry.parent))
+    log_path = tmp / LOG
+    started = time.monotonic()
+    try:
+        if build.crate:
+            cmd = [cargo() or "cargo", "install", "--locked", "--root", str(tmp)]
+            cmd += [a for b in build.bin for a in ("--bin", b)] + [f"{build.crate}@{rev}"]
+            code = _run_logged([cmd], tmp, log_path, tool, rev, started, say)
+            commit = rev
+        else:
+            code, commit = _build_git(build, rev, tmp, log_path, tool, started, say)
+        if code != 0:
+            return _failed(tool, rev, tmp, entry, log_path, planned, f"the build exited {code}", started)
+        executables = sorted(p.name for p in (tmp / "bin").iterdir()) if (tmp / "bin").is_dir() else []
+        if not set(build.provides) <= set(executables):
+            return _failed(
+                tool,
+                rev,
+                tmp,
+                entry,
+                log_path,
+                planned,
+                f"the build did not produce {', '.join(sorted(set(build.provides) - set(executables)))}",
+                started,
+            )
+        seconds = time.monotonic() - started
+        write_record(
+            tmp,
+            BuildRecord(
+                tool,
+                rev,
+                commit,
+                build.recipe_hash(),
+                build.kind,
+                round(seconds, 1),
+                datetime.now(UTC).isoformat(timespec="seconds"),
+                executables,
+            ),
+        )
+        os.replace(tmp, entry)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    say(f"{tool}: built {tool} {rev} in {_duration(seconds)} ({entry})")
+    return ToolStatus(
+        tool,
+        True,
+        "built",
+        reason=f"{tool} {rev} built now",
+        bin_dir=entry / "bin",
+        seconds=seconds,
+        log=entry / LOG,
+    )
+
+
+def _failed(
+    tool: str, rev: str, tmp: Path, entry: Path, log_path: Path, planned: ToolStatus, why: str, started: float
+) -> ToolStatus:
+    kept = entry.parent / f"failed-{entry.name}.log"
+    if log_path.exists():
+        shutil.copyfile(log_path, kept)
+    shutil.rmtree(tmp, ignore_errors=True)
+    tail = ""
+    if kept.exists():
+        lines = [ln for ln in kept.read_text(errors="replace").splitlines() if ln.strip()]
+        tail = f": {lines[-1][:200]}" if lines else ""
+    return ToolStatus(
+        tool,
+        False,
+        "failed",
+        reason=f"building {tool} {rev} failed ({why}){tail}; log {kept}",
+        fix=planned.fix,
+        seconds=time.monotonic() - started,
+        log=kept,
+        missing=planned.missing,
+    )
+
+
+def _run_logged(
+    commands: list[list[str]],
+    cwd: Path,
+    log_path: Path,
+    tool: str,
+    rev: str,
+    started: float,
+    say: Progress,
+    env: dict[str, str] | None = None,
+) -> int:
+    """Run build steps with their output in the log; a progress line every 20 s (elapsed, last step)."""
+    with open(log_path, "a") as log:
+        for cmd in commands:
+            log.write(f"$ {' '.join(cmd)}\n")
+            log.flush()
+            try:
+                proc = subprocess.Popen(
+                    cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+                )
+            except OSError as exc:
+                log.write(f"cannot start: {exc}\n")
+                return 127
+            done = threading.Event()
+
+            def heartbeat(done: threading.Event = done) -> None:
+                while not done.wait(HEARTBEAT_S):
+                    say(
+                        f"building {tool} {rev}: {_duration(time.monotonic() - started)} so far — {_last_step(log_path)}"
+                    )
+
+            beat = threading.Thread(target=heartbeat, daemon=True)
+            beat.start()
+            try:
+                code = proc.wait()
+            except BaseException:
+                proc.kill()
+                proc.wait()
+                raise
+            finally:
+                done.set()
+            if code != 0:
+                return code
+    return 0
+
+
+def _last_step(log_path: Path) -> str:
+    try:
+        with open(log_path, "rb") as f:
+            f.seek(max(0, os.path.getsize(log_path) - 4096))
+            lines = [ln.strip() for ln in f.read().decode(errors="replace").splitlines() if ln.strip()]
+    except OSError:
+        return ""
+    return lines[-1][:100] if lines else ""
+
+
+def _build_git(
+    build: Build, rev: str, tmp: Path, log_path: Path, tool: str, started: float, say: Progress
+) -> tuple[int, str]:
+    """Clone, check out ``rev``, run the build steps, install the artifacts into ``tmp/bin``."""
+    src = tmp / "src"
+    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
+    code = _run_logged(
+        [
+            ["git", "clone", "-q", "--no-checkout", "--", str(build.git), str(src)],
+            ["git", "-C", str(src), "checkout", "-q", "--detach", rev],
+        ],
+        tmp,
+        log_path,
+        tool,
+        rev,
+        started,
+        say,
+        env,
+    )
+    if code != 0:
+        return code, ""
+    commit = subprocess.run(
+        ["git", "-C", str(src), "rev-parse", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
+    code = _run_logged([list(step) for step in build.command], src, log_path, tool, rev, started, say, env)
+    if code != 0:
+        return code, commit
+    (tmp / "bin").mkdir()
+    for name, rel in build.artifacts.items():
+        artifact = src / rel
+        if not artifact.is_file():
+            with open(log_path, "a") as log:
+                log.write(f"artifact {rel} not found after the build\n")
+            return 1, commit
+        shutil.copy2(artifact, tmp / "bin" / name)
+    shutil.rmtree(src, ignore_errors=True)
+    return 0, commit
