@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench_pipeline import paths
-from bench_pipeline.errors import BenchError, RunnerError
+from bench_pipeline.errors import BenchError
 from bench_pipeline.execution.backends import DEFAULT_BACKEND
-from bench_pipeline.pipeline import STAGES, Stage
+from bench_pipeline.pipeline import STAGE_BY_JOB, STAGES, Stage
 
 PROJECT_DAGSTER_YAML = paths.PROJECT_ROOT / "dagster.yaml"
 
@@ -88,7 +88,7 @@ class PipelineResult:
     cells: dict[str, int] = field(default_factory=dict)
     backend: str = ""
     backend_reason: str = ""
-    unavailable: dict[str, str] = field(default_factory=dict)
+    unavailable: dict[str, dict[str, str]] = field(default_factory=dict)  # tool -> action, reason, fix
     dagster_runs: list[str] = field(default_factory=list)
     regression: bool = False  # the blocking regression gate failed
     gate: str = ""
@@ -101,6 +101,41 @@ def _definitions():
     return load_definitions()
 
 
+class StageFailed(BenchError):
+    """A stage of the pipeline failed: which stage, for which partition, why, and the fix."""
+
+    def __init__(
+        self,
+        stage: str,
+        job: str,
+        key: object,
+        cause: str,
+        fix: str | None,
+        *,
+        exit_code: int,
+        traces: tuple[str, ...] = (),
+    ) -> None:
+        self.exit_code = exit_code
+        self.traces = traces
+        super().__init__(
+            f"stage {stage} ({job}, partition {key}) failed: {cause}",
+            fix=fix
+            or "the log holds the full trace; the Dagster UI (`bench-pipeline ui`) shows the run's events",
+        )
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    """The library's own exception behind Dagster's wrappers (a BenchError when there is one)."""
+    seen: BaseException | None = exc
+    found = exc
+    while seen is not None:
+        found = seen
+        if isinstance(seen, BenchError):
+            return seen
+        seen = getattr(seen, "user_exception", None) or seen.__cause__
+    return found
+
+
 def _execute(
     job_name: str,
     partition_key,
@@ -109,12 +144,18 @@ def _execute(
     tags: dict | None = None,
     gate: str | None = None,
 ):
-    """Execute a job in-process; with ``gate``, a failure of only that blocking check is returned, not raised."""
+    """Execute a job in-process; with ``gate``, a failure of only that blocking check is returned, not raised.
+
+    Any other failure becomes one ``StageFailed`` naming the stage, the partition, the cause in plain
+    words and the fix; the full trace travels with it to the CLI's log file.
+    """
     from dagster import DagsterExecutionInterruptedError
 
+    stage = STAGE_BY_JOB[job_name].name if job_name in STAGE_BY_JOB else job_name
     job = _definitions().resolve_job_def(job_name)
-    # the CLI shows our own progress lines; Dagster's console logger only speaks up for problems
-    run_config = {**run_config, "loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+    # the CLI shows our own progress lines; Dagster's console logger stays silent (the run's events
+    # are kept in the instance, and a failure reaches the person as one StageFailed)
+    run_config = {**run_config, "loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
     try:
         result = job.execute_in_process(
             run_config=run_config,
@@ -123,24 +164,34 @@ def _execute(
             tags=tags or {},
             raise_on_error=gate is None,
         )
-        if gate is not None and not result.success:
-            failed = [e.check_name for e in result.get_asset_check_evaluations() if not e.passed]
-            others = [e for e in result.all_events if e.is_step_failure and gate not in (e.step_key or "")]
-            if gate not in failed or others:
-                raise RunnerError(
-                    f"{job_name} failed: {'; '.join(e.message or '' for e in others) or failed}"
-                )
     except DagsterExecutionInterruptedError:
         raise KeyboardInterrupt from None
-    except BenchError:
-        raise
-    except Exception as exc:  # a step failed: surface the library error when there is one
-        cause: BaseException | None = exc
-        while cause is not None and not isinstance(cause, BenchError):
-            cause = cause.__cause__ or getattr(cause, "user_exception", None)
+    except Exception as exc:  # a step failed
+        cause = _root_cause(exc)
         if isinstance(cause, BenchError):
-            raise cause from None
-        raise RunnerError(f"{job_name} failed: {exc}") from exc
+            raise StageFailed(
+                stage, job_name, partition_key, cause.message, cause.fix, exit_code=cause.exit_code
+            ) from exc
+        raise StageFailed(
+            stage, job_name, partition_key, f"{type(cause).__name__}: {cause}", None, exit_code=1
+        ) from exc
+    if gate is not None and not result.success:
+        failed = [e.check_name for e in result.get_asset_check_evaluations() if not e.passed]
+        others = [e for e in result.all_events if e.is_step_failure and gate not in (e.step_key or "")]
+        if gate not in failed or others:
+            errors = [
+                e.step_failure_data.error for e in others if e.step_failure_data and e.step_failure_data.error
+            ]
+            first = errors[0].message.strip().splitlines()[0] if errors else f"checks failed: {failed}"
+            raise StageFailed(
+                stage,
+                job_name,
+                partition_key,
+                first,
+                None,
+                exit_code=1,
+                traces=tuple(e.to_string() for e in errors),
+            )
     return result
 
 
@@ -181,6 +232,10 @@ def run_pipeline(
             )
         paths.add_suite_dir(Path(suite).parent)
         suite = definition.name
+    if backend == "docker":  # asked for explicitly: say now, before fixtures, when it cannot be had
+        from bench_pipeline.execution.backends import choose_backend
+
+        choose_backend("docker", bin_dir=paths.home() / "bin")
     from dagster import DagsterInstance
 
     from assets.partitions import suite_tool_key, sync_partitions
