@@ -1,5 +1,5 @@
 """Adaptive run counts, measured: the same suite run repeatedly; from the fourth run on, each
-cell's min_runs follows its historical CV (bench_pipeline.patterns.learning.suggested_min_runs).
+cell's min_runs follows its historical CV (bench_pipeline.execution.adaptive.suggested_min_runs).
 
 Prints, per run: timed samples, seconds of measuring, and the largest relative half-width of the
 median's 95% CI among cells that stopped by converging (must stay ≤ target_ci).

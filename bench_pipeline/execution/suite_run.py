@@ -166,7 +166,7 @@ def run_suite(
         prepared = prepare_fixtures(suite, tools, sizes, say, allow_build=request.allow_build)
         adaptive = None
         if suite.settings.adaptive_runs and not request.quick:
-            from bench_pipeline.patterns.learning import suggested_min_runs
+            from bench_pipeline.execution.adaptive import suggested_min_runs
 
             adaptive = suggested_min_runs(store, suite.name)
             if adaptive:

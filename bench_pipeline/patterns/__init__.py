@@ -9,6 +9,9 @@ Plain Python (no Dagster); methods in ``docs/history.md`` and each module's docs
     error_clusters(store, suite)                 -> list[ErrorCluster]        (errors.py)
     stderr_signature(text)                       -> normalised signature
     find_anomalies(cells)                        -> list[Anomaly]             (anomalies.py)
+    similar_runs(store, run_id)                  -> the runs most like it     (similarity.py)
+    run_quality(store, run_id)                   -> RunQuality, 0–1           (quality.py)
+    record_patterns(store, suite)                -> into the learning store   (record.py)
 """
 
 from bench_pipeline.patterns.anomalies import Anomaly, find_anomalies

@@ -285,15 +285,34 @@ class Store:
                 ) from None
         return result
 
-    def replace_rows(self, table: str, where: dict[str, str], frame: pl.DataFrame) -> int:
-        """Replace the rows of ``table`` matching ``where`` by ``frame``, in one transaction."""
-        if table not in ("cell_stats", "comparisons", "sample_flags"):
+    REPLACEABLE = (
+        "cell_stats",
+        "comparisons",
+        "sample_flags",
+        # the learning store (migration 006): rows of the run an analysis was made at
+        "performance_trends",
+        "benchmark_patterns",
+        "recommendations",
+        "run_quality",
+    )
+
+    def replace_rows(self, table: str, where: dict[str, Any], frame: pl.DataFrame) -> int:
+        """Replace the rows of ``table`` matching ``where`` by ``frame``, in one transaction. ``where``
+        maps a column to a value, or to a tuple of values (the column is one of them)."""
+        if table not in self.REPLACEABLE:
             raise ValueError(f"replace_rows does not write {table!r}")
-        clause = " AND ".join(f"{column} = ?" for column in where)  # column names are ours, values bound
+        clauses, params = [], []
+        for column, value in where.items():  # column names are ours, values bound
+            if isinstance(value, tuple):
+                clauses.append(f"{column} IN ({', '.join('?' for _ in value)})")
+                params += list(value)
+            else:
+                clauses.append(f"{column} = ?")
+                params.append(value)
         with self.connect() as con:
             con.execute("BEGIN TRANSACTION")
             try:
-                con.execute(f"DELETE FROM {table} WHERE {clause}", list(where.values()))
+                con.execute(f"DELETE FROM {table} WHERE {' AND '.join(clauses)}", params)
                 if not frame.is_empty():
                     con.register("new_rows", frame.to_arrow())
                     con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM new_rows")

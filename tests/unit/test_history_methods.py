@@ -13,6 +13,7 @@ import polars as pl
 import pytest
 from scipy import stats as sps
 
+from bench_pipeline.execution.adaptive import min_runs_for
 from bench_pipeline.history import (
     analyse_cell,
     detect_changes,
@@ -23,7 +24,6 @@ from bench_pipeline.history import (
     trend,
 )
 from bench_pipeline.history.changepoints import _l1_costs, _q_hat, confirm
-from bench_pipeline.patterns.learning import min_runs_for
 
 SIGMA = 0.03
 
