@@ -13,6 +13,9 @@ from bench_pipeline.errors import BenchError
 
 CELL_KEYS: tuple[str, ...] = ("suite", "tool", "operation", "fixture", "run_id")
 
+#: the sample columns the statistics need: a subset of the sample declaration
+#: (bench_pipeline.store.schema, which stats may not import: the two are independent layers;
+#: tests/unit/test_sample_schema.py checks the subset)
 SAMPLE_COLUMNS: tuple[str, ...] = (
     *CELL_KEYS,
     "round",

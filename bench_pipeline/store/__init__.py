@@ -24,6 +24,7 @@ import psutil
 
 from bench_pipeline import paths
 from bench_pipeline.errors import RunNotFound, StoreError
+from bench_pipeline.store.schema import SAMPLES_ALL_COLUMNS, TABLES, mismatches
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 LOCK_RETRY_SECONDS = 120.0
@@ -104,6 +105,23 @@ class Store:
         with self.connect() as con:
             row = con.execute("SELECT max(version) FROM schema_migrations").fetchone()
             return int(row[0]) if row else 0
+
+    def schema_mismatches(self) -> list[str]:
+        """How the migrated tables differ from the declarations of ``bench_pipeline.store.schema``
+        (samples, run_cells; and the columns samples_all must show); ``[]`` when they agree."""
+        sql = """SELECT column_name, data_type, is_nullable = 'YES' FROM information_schema.columns
+                 WHERE table_schema = 'main' AND table_name = ? ORDER BY ordinal_position"""
+        problems = []
+        with self.connect() as con:
+            for table, declared in TABLES.items():
+                problems += mismatches(table, con.execute(sql, [table]).fetchall(), declared)
+            shown = {row[0] for row in con.execute(sql, ["samples_all"]).fetchall()}
+        problems += [
+            f"samples_all.{name}: declared, missing in the view"
+            for name in SAMPLES_ALL_COLUMNS
+            if name not in shown
+        ]
+        return problems
 
     def query(self, sql: str, params: list[Any] | None = None) -> pl.DataFrame:
         with self.connect(read_only=True) as con:

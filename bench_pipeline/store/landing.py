@@ -14,8 +14,12 @@ from pathlib import Path
 
 import polars as pl
 
+from bench_pipeline.store.schema import CELL_SCHEMA, SAMPLE_SCHEMA, frame_mismatch
+
 KINDS = ("samples", "cells", "runs", "metrics", "batches", "sources", "origins")
 # runs, metrics, batches, sources, origins: written by bench_pipeline.ingest (results from elsewhere)
+#: kinds whose files must have exactly the declared schema (bench_pipeline.store.schema)
+DECLARED: dict[str, dict[str, pl.DataType]] = {"samples": SAMPLE_SCHEMA, "cells": CELL_SCHEMA}
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,8 @@ def write_landing(
 ) -> Path:
     if kind not in KINDS:
         raise ValueError(f"unknown landing kind {kind!r}")
+    if kind in DECLARED and (problem := frame_mismatch(kind, df.schema, DECLARED[kind])):
+        raise ValueError(problem)
     target_dir = landing_dir / run_id
     target_dir.mkdir(parents=True, exist_ok=True)
     target = target_dir / f"{kind}+{suite}+{tool}.parquet"
