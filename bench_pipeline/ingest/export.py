@@ -1,7 +1,8 @@
 """A stored run as JSON (schema ``bench-pipeline/samples``, version 1) — what the ``native`` adapter reads.
 
-The same sample objects are served by ``GET /api/runs/{id}/samples``: every ``samples_all`` column
-plus ``metrics`` (``{key: {"value", "unit"}}`` from ``sample_metrics``).
+The same sample objects are served by ``GET /api/runs/{id}/samples``: every sample column of
+``samples_all`` (``bench_pipeline.store.schema.SAMPLES_ALL_COLUMNS``) plus ``metrics``
+(``{key: {"value", "unit"}}`` from ``sample_metrics``).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from typing import Any
 
 from bench_pipeline.jsonable import decode_json_text, iso_datetime
 from bench_pipeline.store import Store
+from bench_pipeline.store.schema import SAMPLES_ALL_COLUMNS
 
 SCHEMA = "bench-pipeline/samples"
 RUN_COLUMNS = (
@@ -25,29 +27,8 @@ RUN_COLUMNS = (
     "host",
     "tool_versions",
 )
-SAMPLE_COLUMNS = (
-    "run_id",
-    "suite",
-    "tool",
-    "operation",
-    "fixture",
-    "backend",
-    "round",
-    "iteration",
-    "wall_ns",
-    "user_ns",
-    "sys_ns",
-    "peak_rss_bytes",
-    "read_bytes",
-    "write_bytes",
-    "ctx_switches",
-    "exit_code",
-    "timed_out",
-    "ok",
-    "stdout_bytes",
-    "stderr_bytes",
-    "created_at",
-)
+#: the exported sample columns: every declared column the contract view shows (bench_pipeline.store.schema)
+SAMPLE_COLUMNS = SAMPLES_ALL_COLUMNS
 SAMPLES_SQL = f"""SELECT {", ".join(SAMPLE_COLUMNS)} FROM samples_all WHERE run_id = ?
                   ORDER BY tool, operation, fixture, round, iteration LIMIT ? OFFSET ?"""
 METRICS_SQL = """SELECT tool, operation, fixture, round, iteration, key, value, unit FROM sample_metrics

@@ -32,7 +32,6 @@ from pydantic import BaseModel, Field
 
 from bench_pipeline import paths
 from bench_pipeline.errors import IngestError, StoreError
-from bench_pipeline.execution.rounds import CELL_SCHEMA, SAMPLE_SCHEMA
 from bench_pipeline.ingest.adapters import ADAPTERS, FORMATS
 from bench_pipeline.ingest.catalogue import record_suites
 from bench_pipeline.ingest.model import INT32_MAX, Parsed, RunData, Sample, check_label, check_name
@@ -40,6 +39,7 @@ from bench_pipeline.ingest.payload import RunIn, to_run_data
 from bench_pipeline.ingest.source import Source
 from bench_pipeline.store import Store
 from bench_pipeline.store.landing import write_landing
+from bench_pipeline.store.schema import CELL_SCHEMA, SAMPLE_SCHEMA
 
 INGEST_DIR = ".ingest"  # under the landing area; never mistaken for a run directory (ids start alnum)
 BACKEND = "external"
@@ -574,19 +574,11 @@ def _frames(plan: _Plan, options: Options, now: datetime) -> dict[tuple[str, str
                         "iteration": iteration,
                         "warmup": False,
                         "wall_ns": s.wall_ns,
-                        "user_ns": s.user_ns,
-                        "sys_ns": s.sys_ns,
-                        "peak_rss_bytes": s.peak_rss_bytes,
-                        "read_bytes": s.read_bytes,
-                        "write_bytes": s.write_bytes,
-                        "ctx_switches": s.ctx_switches,
                         "exit_code": s.exit_code,
                         "timed_out": s.timed_out,
                         "ok": ok,
-                        "stdout_bytes": s.stdout_bytes,
-                        "stderr_bytes": s.stderr_bytes,
-                        "stderr_tail": None,
                         "created_at": created,
+                        **s.counters,  # the declared counters the source gave; the other columns are null
                     }
                 )
             for m in s.metrics:

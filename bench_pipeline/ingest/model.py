@@ -20,9 +20,10 @@ from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, ValidationError, WithJsonSchema
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationError, WithJsonSchema
 
 from bench_pipeline.errors import IngestError
+from bench_pipeline.store.schema import COUNTERS
 
 DEFAULT_FIXTURE = "default"
 INT64_MAX = 2**63 - 1
@@ -273,6 +274,21 @@ def decimal_text(text: str) -> Decimal:
     return value
 
 
+# ------------------------------------------------------------------------------------------ sample counters
+#: the optional amounts of the sample declaration (bench_pipeline.store.schema.COUNTERS) a source
+#: may give: adapters pass them to :class:`Sample`, the API and native files accept them, and they
+#: are stored unchanged. A column declared there appears in all of these.
+COUNTER_NAMES: tuple[str, ...] = tuple(c.name for c in COUNTERS)
+
+
+def counter_fields() -> dict[str, Any]:
+    """pydantic field definitions (for ``create_model``) of the counters: optional non-negative
+    integers, described as declared."""
+    return {
+        c.name: (NonNegInt | None, Field(None, description=f"{c.description} ({c.unit})")) for c in COUNTERS
+    }
+
+
 # ------------------------------------------------------------------------------------------ normalised data
 @dataclass
 class Metric:
@@ -283,33 +299,60 @@ class Metric:
     unit: str | None = None
 
 
-@dataclass
+@dataclass(init=False)
 class Sample:
     """One timed execution (or one repetition/batch of iterations) of one operation.
 
     ``wall_ns`` is per iteration for sources that time batches of iterations (criterion, Google
     Benchmark, go test, pytest-benchmark); ``None`` for a source entry that has metrics but no time
-    (stored in ``sample_metrics`` only).
+    (stored in ``sample_metrics`` only). The optional counters of the sample declaration
+    (``user_ns``, ``peak_rss_bytes``, …: :data:`COUNTER_NAMES`) are keyword arguments, kept in
+    ``counters`` when given.
     """
 
     operation: str
     wall_ns: int | None
-    fixture: str = DEFAULT_FIXTURE
-    tool: str | None = None
-    user_ns: int | None = None
-    sys_ns: int | None = None
-    peak_rss_bytes: int | None = None
-    read_bytes: int | None = None
-    write_bytes: int | None = None
-    ctx_switches: int | None = None
-    stdout_bytes: int | None = None
-    stderr_bytes: int | None = None
-    exit_code: int = 0
-    ok: bool | None = None  # None: exit_code == 0
-    timed_out: bool = False
-    round: int | None = None  # kept when the source interleaved (native); else assigned
-    created_at: datetime | None = None
-    metrics: list[Metric] = field(default_factory=list)
+    fixture: str
+    tool: str | None
+    exit_code: int
+    ok: bool | None  # None: exit_code == 0 and not timed out
+    timed_out: bool
+    round: int | None  # kept when the source interleaved (native); else assigned
+    created_at: datetime | None
+    metrics: list[Metric]
+    counters: dict[str, int]
+
+    def __init__(
+        self,
+        operation: str,
+        wall_ns: int | None,
+        fixture: str = DEFAULT_FIXTURE,
+        tool: str | None = None,
+        *,
+        exit_code: int = 0,
+        ok: bool | None = None,
+        timed_out: bool = False,
+        round: int | None = None,
+        created_at: datetime | None = None,
+        metrics: list[Metric] | None = None,
+        **counters: int | None,
+    ) -> None:
+        unknown = sorted(set(counters) - set(COUNTER_NAMES))
+        if unknown:
+            raise TypeError(
+                f"Sample got unknown counter(s) {', '.join(unknown)}; known: {', '.join(COUNTER_NAMES)}"
+            )
+        self.operation = operation
+        self.wall_ns = wall_ns
+        self.fixture = fixture
+        self.tool = tool
+        self.exit_code = exit_code
+        self.ok = ok
+        self.timed_out = timed_out
+        self.round = round
+        self.created_at = created_at
+        self.metrics = list(metrics or [])
+        self.counters = {k: v for k, v in counters.items() if v is not None}
 
     def add(self, key: str, value: float | Decimal | int | None, unit: str | None = None) -> None:
         if value is not None:

@@ -14,11 +14,20 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    create_model,
+    field_validator,
+    model_validator,
+)
 
 from bench_pipeline.ingest.model import (
+    COUNTER_NAMES,
     DEFAULT_FIXTURE,
     CellInfo,
     ExitCode,
@@ -32,6 +41,7 @@ from bench_pipeline.ingest.model import (
     RunData,
     RunId,
     Sample,
+    counter_fields,
     normalise_unit,
     to_ns,
 )
@@ -83,8 +93,15 @@ class MetricValue(_Strict):
     unit: str | None = Field(None, max_length=32, description="s/ms/us/ns → ns, B/KiB/MiB/… → bytes")
 
 
-class SampleIn(_Strict):
-    """One timed execution of one operation by one tool."""
+if TYPE_CHECKING:  # the counters are read by name (COUNTER_NAMES); type checkers need not see them
+    _StrictWithCounters = _Strict
+else:
+    _StrictWithCounters = create_model("_StrictWithCounters", __base__=_Strict, **counter_fields())
+
+
+class SampleIn(_StrictWithCounters):
+    """One timed execution of one operation by one tool; the optional counters of the sample declaration
+    (``user_ns``, ``peak_rss_bytes``, …) come from ``counter_fields``."""
 
     operation: Label
     tool: Name | None = Field(None, description="defaults to the run's tool")
@@ -92,14 +109,6 @@ class SampleIn(_Strict):
         None, description=f"defaults to the run's fixture, else {DEFAULT_FIXTURE!r}"
     )
     wall_ns: NonNegInt | None = Field(None, description="wall time in ns; defaults to telemetry's duration")
-    user_ns: NonNegInt | None = None
-    sys_ns: NonNegInt | None = None
-    peak_rss_bytes: NonNegInt | None = None
-    read_bytes: NonNegInt | None = None
-    write_bytes: NonNegInt | None = None
-    ctx_switches: NonNegInt | None = None
-    stdout_bytes: NonNegInt | None = None
-    stderr_bytes: NonNegInt | None = None
     exit_code: ExitCode = 0
     ok: bool | None = Field(None, description="success; defaults to exit_code == 0 and not timed out")
     timed_out: bool = False
@@ -325,18 +334,11 @@ def to_run_data(run: RunIn, *, batch_id: str | None = None, batch_metadata: dict
             fixture=fixture,
             tool=s.tool,
             wall_ns=s.wall_ns if s.wall_ns is not None else duration,
-            user_ns=s.user_ns,
-            sys_ns=s.sys_ns,
-            peak_rss_bytes=s.peak_rss_bytes,
-            read_bytes=s.read_bytes,
-            write_bytes=s.write_bytes,
-            ctx_switches=s.ctx_switches,
-            stdout_bytes=s.stdout_bytes,
-            stderr_bytes=s.stderr_bytes,
             exit_code=s.exit_code,
             ok=s.ok,
             timed_out=s.timed_out,
             round=s.round,
+            **{name: getattr(s, name) for name in COUNTER_NAMES},
         )
         _add_agent_metrics(sample, s, duration)
         data.samples.append(sample)

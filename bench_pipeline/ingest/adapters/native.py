@@ -4,8 +4,10 @@ Used to re-ingest or backfill history (``--run-id``, ``--started-at``) from file
 ``landing/<run_id>/samples+<suite>+<tool>.parquet`` (any Parquet with the samples columns), the
 directory holding such files (its ``cells+…`` and ``metrics+…`` files are read too), or the JSON
 written by :func:`bench_pipeline.ingest.export.export_run` (schema ``bench-pipeline/samples``).
-Kept: every sample column of the contract, rounds (real interleaving rounds), metrics, the cells'
-category/parameters, run metadata. Dropped: warmup samples, ``stderr_tail``, cgroup counters.
+Kept: every sample column a result from elsewhere may carry (``ingested`` in
+``bench_pipeline.store.schema``), rounds (real interleaving rounds), metrics, the cells'
+category/parameters, run metadata. Dropped: warmup samples and what only the runner measures
+(``stderr_tail``, ``oom_killed``, cgroup counters).
 With ``--started-at`` the samples' ``created_at`` are shifted by the same amount as the run start.
 """
 
@@ -14,13 +16,14 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from bench_pipeline.errors import IngestError
 from bench_pipeline.ingest.model import (
+    COUNTER_NAMES,
     DEFAULT_FIXTURE,
     CellInfo,
     ExitCode,
@@ -33,6 +36,7 @@ from bench_pipeline.ingest.model import (
     Round,
     RunData,
     Sample,
+    counter_fields,
     validation_error,
 )
 from bench_pipeline.ingest.source import Source, hash_files
@@ -50,8 +54,18 @@ class MetricIn(BaseModel):
     unit: str | None = None
 
 
-class SampleRow(BaseModel):
+class _Row(BaseModel):
     model_config = ConfigDict(extra="ignore")
+
+
+if TYPE_CHECKING:  # the counters are read by name (COUNTER_NAMES); type checkers need not see them
+    _RowWithCounters = _Row
+else:
+    _RowWithCounters = create_model("_RowWithCounters", __base__=_Row, **counter_fields())
+
+
+class SampleRow(_RowWithCounters):
+    """A sample of a landing file or export; the declaration's counters come from ``counter_fields``."""
 
     run_id: str | None = None
     suite: str | None = None
@@ -62,14 +76,6 @@ class SampleRow(BaseModel):
     iteration: Int | None = None
     warmup: bool = False
     wall_ns: NonNegInt
-    user_ns: NonNegInt | None = None
-    sys_ns: NonNegInt | None = None
-    peak_rss_bytes: NonNegInt | None = None
-    read_bytes: NonNegInt | None = None
-    write_bytes: NonNegInt | None = None
-    ctx_switches: NonNegInt | None = None
-    stdout_bytes: NonNegInt | None = None
-    stderr_bytes: NonNegInt | None = None
     exit_code: ExitCode = 0
     timed_out: bool = False
     ok: bool | None = None
@@ -218,20 +224,13 @@ def _build(
             fixture=row.fixture,
             tool=row.tool,
             wall_ns=row.wall_ns,
-            user_ns=row.user_ns,
-            sys_ns=row.sys_ns,
-            peak_rss_bytes=row.peak_rss_bytes,
-            read_bytes=row.read_bytes,
-            write_bytes=row.write_bytes,
-            ctx_switches=row.ctx_switches,
-            stdout_bytes=row.stdout_bytes,
-            stderr_bytes=row.stderr_bytes,
             exit_code=row.exit_code,
             ok=row.ok,
             timed_out=row.timed_out,
             round=row.round,
             created_at=row.created_at,
             metrics=[Metric(k, float(v.value), v.unit) for k, v in row.metrics.items()],
+            **{name: getattr(row, name) for name in COUNTER_NAMES},
         )
         sample.metrics += metrics_by_sample.get(
             (row.tool, row.operation, row.fixture, row.round, row.iteration), []
