@@ -21,79 +21,21 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
-from typing import Any
 
 import polars as pl
 
 from bench_pipeline.errors import RunnerError
 from bench_pipeline.execution.backends import Backend, Worker, WorkerSpec
+from bench_pipeline.execution.measure import result_row
 from bench_pipeline.fixtures.tool import ToolFixture, tool_fixture_dir
+from bench_pipeline.store.schema import CELL_SCHEMA, SAMPLE_SCHEMA
 from bench_pipeline.suite import Operation, Suite, ToolCommand, expand, expand_argv
 from bench_pipeline.suite.determinism import command_env
 
 Progress = Callable[[str], None]
 
-SAMPLE_SCHEMA: dict[str, Any] = {
-    "run_id": pl.Utf8,
-    "suite": pl.Utf8,
-    "tool": pl.Utf8,
-    "operation": pl.Utf8,
-    "fixture": pl.Utf8,
-    "backend": pl.Utf8,
-    "round": pl.Int32,
-    "iteration": pl.Int32,
-    "warmup": pl.Boolean,
-    "wall_ns": pl.Int64,
-    "user_ns": pl.Int64,
-    "sys_ns": pl.Int64,
-    "peak_rss_bytes": pl.Int64,
-    "read_bytes": pl.Int64,
-    "write_bytes": pl.Int64,
-    "ctx_switches": pl.Int64,
-    "exit_code": pl.Int32,
-    "timed_out": pl.Boolean,
-    "ok": pl.Boolean,
-    "stdout_bytes": pl.Int64,
-    "stderr_bytes": pl.Int64,
-    "stderr_tail": pl.Utf8,
-    "created_at": pl.Datetime("us", "UTC"),
-    "oom_killed": pl.Boolean,
-    "cgroup_peak_bytes": pl.Int64,
-    "cgroup_cpu_ns": pl.Int64,
-    "cgroup_throttled_ns": pl.Int64,
-    "cgroup_io_read_bytes": pl.Int64,
-    "cgroup_io_write_bytes": pl.Int64,
-}
-CELL_SCHEMA: dict[str, Any] = {
-    "run_id": pl.Utf8,
-    "suite": pl.Utf8,
-    "tool": pl.Utf8,
-    "operation": pl.Utf8,
-    "fixture": pl.Utf8,
-    "category": pl.Utf8,
-    "status": pl.Utf8,
-    "reason": pl.Utf8,
-    "n_ok": pl.Int32,
-    "n_failed": pl.Int32,
-    "stop": pl.Utf8,
-    "base_operation": pl.Utf8,
-    "params": pl.Utf8,
-    "valid": pl.Boolean,
-    "equivalence": pl.Utf8,
-    "similarity": pl.Float64,
-}
-
-
 MIN_CI_RUNS = 6
-CGROUP_FIELDS = (
-    "cgroup_peak_bytes",
-    "cgroup_cpu_ns",
-    "cgroup_throttled_ns",
-    "cgroup_io_read_bytes",
-    "cgroup_io_write_bytes",
-)
 
 
 @dataclass(frozen=True)
@@ -571,30 +513,16 @@ def _failure_reason(rows: list[dict], cell: Cell) -> str:
 
 
 def _row(run_id: str, suite: str, backend: str, cell: Cell, round_idx: int, warm: bool, r: dict) -> dict:
-    return {
-        "run_id": run_id,
-        "suite": suite,
-        "tool": cell.tool,
-        "operation": cell.operation.name,
-        "fixture": cell.fixture,
-        "backend": backend,
-        "round": round_idx,
-        "iteration": -1 if warm else cell.iterations - 1,
-        "warmup": warm,
-        "wall_ns": r["wall_ns"],
-        "user_ns": r["user_ns"],
-        "sys_ns": r["sys_ns"],
-        "peak_rss_bytes": r["peak_rss_bytes"],
-        "read_bytes": r["read_bytes"],
-        "write_bytes": r["write_bytes"],
-        "ctx_switches": r["ctx_switches"],
-        "exit_code": r["exit_code"],
-        "timed_out": r["timed_out"],
-        "ok": r["ok"],
-        "stdout_bytes": r["stdout_bytes"],
-        "stderr_bytes": r["stderr_bytes"],
-        "stderr_tail": None if r["ok"] else (r.get("stderr_tail") or "")[-1000:],
-        "created_at": datetime.now(UTC),
-        "oom_killed": r.get("oom_killed"),
-        **{k: r.get(k) for k in CGROUP_FIELDS},
-    }
+    return result_row(
+        r,
+        ok=r["ok"],
+        run_id=run_id,
+        suite=suite,
+        tool=cell.tool,
+        operation=cell.operation.name,
+        fixture=cell.fixture,
+        backend=backend,
+        round=round_idx,
+        iteration=-1 if warm else cell.iterations - 1,
+        warmup=warm,
+    )
