@@ -339,8 +339,14 @@ def execute_run(
     seed: int | None = None,
     progress: Progress | None = None,
     min_runs: dict[tuple[str, str, str], int] | None = None,
+    unavailable: dict[str, str] | None = None,
+    bin_dirs: dict[str, list[str]] | None = None,
 ) -> RunResult:
-    """Measure every cell of ``suite`` for ``tools`` × ``sizes``; nothing is written here."""
+    """Measure every cell of ``suite`` for ``tools`` × ``sizes``; nothing is written here.
+
+    ``unavailable``: tools known to be missing (tool → why): their cells say so, no worker starts.
+    ``bin_dirs``: directories put first on a tool's PATH (tools built into the tool cache).
+    """
     say = progress or (lambda _msg: None)
     settings = EffectiveSettings.for_suite(suite, quick)
     cells = plan_cells(suite, tools, sizes, quick)
@@ -355,10 +361,16 @@ def execute_run(
     rounds = 0
     try:
         for tool in tools:
+            if tool in (unavailable or {}):
+                for cell in cells:
+                    if cell.tool == tool and cell.status == "pending":
+                        cell.status, cell.reason = "unavailable", (unavailable or {})[tool]
+                continue
             spec = WorkerSpec(
                 suite=suite.name,
                 tool=tool,
                 run_id=run_id,
+                path_prepend=tuple((bin_dirs or {}).get(tool, ())),
                 work_dir=work_dir / tool,
                 fixture_dir=tool_fixture_dir(fixture_cache, suite.name, tool),
                 profile=suite.settings.profile,

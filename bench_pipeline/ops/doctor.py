@@ -5,13 +5,9 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from pathlib import Path
 
 from bench_pipeline import paths
 from bench_pipeline.execution.environment import cgroup_version
-
-JJ_VERSION = "0.45.1"  # the pinned jj-cli release (0.46 needs a newer rustc than this machine has)
-JJ_INSTALL = f"cargo install --locked --bin jj jj-cli@{JJ_VERSION}"
 
 
 def _version(argv: list[str]) -> str | None:
@@ -20,14 +16,6 @@ def _version(argv: list[str]) -> str | None:
     except (OSError, subprocess.TimeoutExpired):
         return None
     return (proc.stdout.strip() or proc.stderr.strip()).splitlines()[0] if proc.returncode == 0 else None
-
-
-def find_jj() -> str | None:
-    found = shutil.which("jj")
-    if found:
-        return found
-    cargo_jj = Path.home() / ".cargo" / "bin" / "jj"
-    return str(cargo_jj) if cargo_jj.exists() else None
 
 
 def _component(
@@ -66,14 +54,56 @@ def check_docker() -> dict:
         )
 
 
-def check_all() -> list[dict]:
+def check_tools(suite_name: str) -> list[dict]:
+    """Each tool of the suite, with what ``run`` will do about it — in the run's own words."""
+    from bench_pipeline.builds import describe, plan_tool
+    from bench_pipeline.suite import find_suite
+
+    suite = find_suite(suite_name)
+    out = []
+    for tool in suite.tools:
+        status = plan_tool(suite, tool)
+        version = (
+            _version(["sh", "-c", " ".join(suite.tools[tool].version)])
+            if status.action == "installed"
+            else None
+        )
+        out.append(
+            {
+                **_component(
+                    f"tool {tool}", status.available, version, fix=status.fix, detail=describe(status)
+                ),
+                "action": status.action,
+            }
+        )
+    return out
+
+
+def check_backend() -> dict:
+    """What ``--backend auto`` will choose here, and why (the run prints the same line)."""
+    from bench_pipeline.execution.backends import choose_backend
+
+    try:
+        _backend, choice = choose_backend("auto", bin_dir=paths.home() / "bin")
+    except Exception as exc:  # nothing here may stop doctor
+        return _component(
+            "backend", False, None, fix="bench-pipeline run --backend local", detail=str(exc)[:200]
+        )
+    fix = (
+        ""
+        if choice.kind == "docker"
+        else "apt-get install debootstrap (images are built locally), then `bench-pipeline images build`"
+    )
+    return {**_component("backend", True, f"auto → {choice.kind}", detail=choice.reason), "fix": fix}
+
+
+def check_all(suite: str = "vcs") -> list[dict]:
     out = []
     git = _version(["git", "--version"])
     out.append(_component("git", git is not None, git, fix="apt-get install git", required=True))
-    jj = find_jj()
-    jj_version = _version([jj, "--version"]) if jj else None
-    out.append(_component("jj", jj_version is not None, jj_version, fix=JJ_INSTALL, detail=jj or ""))
+    out += check_tools(suite)
     out.append(check_docker())
+    out.append(check_backend())
     cg = cgroup_version()
     out.append(
         _component(
@@ -108,6 +138,16 @@ def check_all() -> list[dict]:
             f"{free / (1 << 30):.0f} GiB free at {probe}",
             fix="free disk space: large fixtures need several GiB",
             required=free < 1 << 30,
+        )
+    )
+    db = shutil.which("debootstrap")
+    out.append(
+        _component(
+            "debootstrap",
+            db is not None,
+            db,
+            fix="apt-get install debootstrap (Docker images are built locally: no registry is needed)",
+            detail="builds the base image of the Docker backend",
         )
     )
     hf = _version(["hyperfine", "--version"])

@@ -94,6 +94,8 @@ def _render(report: Report, limit: int | None) -> str:
         + ".",
         "",
     ]
+    for u in report.unavailable_tools:  # before the verdicts: what the reader should not look for
+        lines += [f"> **{u.tool} was not measured** ({u.action}): {u.reason}. Fix: `{u.fix}`", ""]
     lines += _summary(report)
     if report.warnings:
         lines += ["## Warnings", ""] + [f"- {w}" for w in report.warnings] + [""]

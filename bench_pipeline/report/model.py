@@ -20,7 +20,7 @@ from bench_pipeline.suite import find_suite, parse_target
 
 # MAJOR.MINOR: MINOR adds optional fields (old readers keep working); MAJOR renames or removes.
 # 1.2: quantiles q1/q3/iqr per cell × metric, fixtures (sizes), history and scaling sections.
-SCHEMA_VERSION = "1.2"
+SCHEMA_VERSION = "1.3"
 METRIC_WORDS = {"wall": "time", "cpu": "CPU time", "rss": "peak memory"}
 
 # q1/q3 over the same samples as cell_stats (timed, ``ok``), with the same interpolation (Hyndman &
@@ -245,6 +245,13 @@ class RunInfo(BaseModel):
     seconds: float | None
 
 
+class UnavailableTool(BaseModel):
+    tool: str
+    action: str = Field(description="unavailable (cannot be had here) | skip (building refused) | failed")
+    reason: str
+    fix: str = Field(description="the one command (or step) that makes the tool available")
+
+
 class Report(BaseModel):
     """A bench-pipeline report of one run of a suite (times in ns, memory in bytes, ratios B/A)."""
 
@@ -272,6 +279,10 @@ class Report(BaseModel):
     )
     scaling: list[ScalingFit] = Field(
         default_factory=list, description="growth of cost with fixture size; empty: not computed"
+    )
+    unavailable_tools: list[UnavailableTool] = Field(
+        default_factory=list,
+        description="tools the run could not use, with why and the fix (since 1.3)",
     )
 
 
@@ -442,6 +453,11 @@ def build_report(
         cell_counts=counts,
         samples=int(n_samples),
         delta=delta,
+        unavailable_tools=[
+            UnavailableTool(tool=tool, action=str(v.get("action", "unavailable")), reason=str(v.get("reason", "")),
+                            fix=str(v.get("fix", "")))
+            for tool, v in sorted((decode_json_text(run.get("unavailable")) or {}).items())
+        ],
         findings=_findings(comparisons),
         pairs=_pairs(compared, comparisons),
         operations=list(rows.values()),

@@ -180,12 +180,14 @@ class Store:
         message: str | None = None,
         backend: str | None = None,
         host: dict | None = None,
+        unavailable: dict | None = None,
     ) -> None:
         with self.connect() as con:
             con.execute(
                 """UPDATE runs SET status = ?, finished_at = ?, tool_versions = coalesce(?, tool_versions),
                           seconds = coalesce(?, seconds), message = coalesce(?, message),
-                          backend = coalesce(?, backend), host = coalesce(?, host)
+                          backend = coalesce(?, backend), host = coalesce(?, host),
+                          unavailable = coalesce(?, unavailable)
                    WHERE run_id = ?""",
                 [
                     status,
@@ -195,6 +197,7 @@ class Store:
                     message,
                     backend,
                     json.dumps(host) if host is not None else None,
+                    json.dumps(unavailable) if unavailable is not None else None,
                     run_id,
                 ],
             )

@@ -21,7 +21,7 @@ import duckdb
 import pytest
 import yaml
 
-from bench_pipeline.ops.doctor import JJ_VERSION
+from bench_pipeline.builds import plan_tool
 from bench_pipeline.suite import load_suite_file
 from tests.conftest import ROOT
 
@@ -41,14 +41,17 @@ NO_STATE = {"init", "adopt", "diff-working-copy", "diffstat", "rename-detection"
 def _require_jj() -> None:
     """Skip (fail under CI=true) unless the pinned jj is installed."""
     in_ci = os.environ.get("CI", "").lower() == "true"
-    jj = shutil.which("jj")
+    suite = load_suite_file(VCS)
+    pin = suite.tools["jj"].build.default_rev if suite.tools["jj"].build else "?"
+    status = plan_tool(suite, "jj", allow_build=False)  # found on PATH or in the tool cache, as a run finds it
     why = ""
-    if jj is None:
-        why = f"jj is not installed (cargo install --locked --bin jj jj-cli@{JJ_VERSION})"
+    if status.action not in ("installed", "cached"):
+        why = f"jj is not installed ({status.fix})"
     else:
-        out = subprocess.run([jj, "--version"], capture_output=True, text=True, timeout=30).stdout
-        if JJ_VERSION not in out:
-            why = f"jj {out.strip()!r} is not the pinned {JJ_VERSION}: vcs.yaml is written for that CLI"
+        jj = str(status.bin_dir / "jj") if status.bin_dir else shutil.which("jj")
+        out = subprocess.run([jj or "jj", "--version"], capture_output=True, text=True, timeout=30).stdout
+        if pin not in out:
+            why = f"jj {out.strip()!r} is not the pinned {pin}: vcs.yaml is written for that CLI"
     if why:
         if in_ci:
             pytest.fail(f"CI=true: {why}")

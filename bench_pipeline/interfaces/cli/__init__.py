@@ -6,6 +6,7 @@ lists it in ``COMMANDS``.
 """
 
 from bench_pipeline.interfaces.cli import (
+    build,
     compare,
     doctor,
     fixtures,
@@ -24,6 +25,7 @@ from bench_pipeline.interfaces.cli.app import main
 
 for _module in (
     run,
+    build,
     measure,
     fixtures,
     suites,

@@ -25,7 +25,7 @@ def doctor(as_json: bool) -> None:
             if c["available"]
             else ("[yellow]warn[/yellow]" if not c.get("required") else "[red]MISSING[/red]")
         )
-        err.print(f"{mark} {c['name']:<14} {c.get('version') or ''} {c.get('detail') or ''}", soft_wrap=True)
+        err.print(f"{mark} {c['name']:<18} {c.get('version') or ''} {c.get('detail') or ''}", soft_wrap=True)
         if not c["available"] and c.get("fix"):
             err.print(f"       fix: {c['fix']}", soft_wrap=True)
     if any(c.get("required") and not c["available"] for c in components):

@@ -23,7 +23,7 @@ from bench_pipeline.analysis import analyse_runs
 from bench_pipeline.errors import BenchError, IngestError, StoreError
 from bench_pipeline.ingest.load import IngestResult, identity_of, ingest_runs, link_batch, payload_sha256
 from bench_pipeline.ingest.payload import BatchSubmission, RunSubmission
-from bench_pipeline.interfaces.http.guard import DEFAULT_MAX_BODY, Guard
+from bench_pipeline.interfaces.http.guard import DEFAULT_MAX_BODY, ErrorIds, Guard
 from bench_pipeline.store import Store, queries
 
 bearer = HTTPBearer(
@@ -79,6 +79,7 @@ def create_app(
     app.state.store = store or Store()
     app.state.lock = threading.Lock()
     app.add_middleware(Guard, token=token.encode() if token else None, max_body_bytes=max_body_bytes)
+    app.add_middleware(ErrorIds)  # outermost of ours: a crash anywhere is one JSON 500 with an id
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hmac
 import json
+import logging
+import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -115,3 +117,46 @@ class Guard:
             return await receive()
 
         await self.app(scope, replay, send)
+
+
+class ErrorIds:
+    """ASGI middleware: an unexpected exception becomes ``500 {"detail", "request_id"}``; the trace goes
+    to the log (``bench_pipeline.http``, the CLI's log file) under that id, never to the client."""
+
+    def __init__(self, app: Callable[..., Awaitable[None]]) -> None:
+        self.app = app
+
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Callable, send: Callable) -> None:
+        if scope.get("type") != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: MutableMapping[str, Any]) -> None:
+            nonlocal started
+            started = started or message.get("type") == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            request_id = uuid.uuid4().hex[:16]
+            logging.getLogger("bench_pipeline.http").exception(
+                "request %s %s %s failed", request_id, scope.get("method"), scope.get("path")
+            )
+            if started:
+                return
+            body = json.dumps(
+                {"detail": "internal error (the server log has the trace)", "request_id": request_id}
+            )
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 500,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"x-request-id", request_id.encode()),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": body.encode()})
