@@ -5,8 +5,7 @@ from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, ass
 
 from assets.comparisons import comparisons
 from assets.partitions import suite_partitions
-from bench_pipeline.history.record import record_history
-from bench_pipeline.patterns.record import record_patterns
+from bench_pipeline.patterns.record import record_history, record_patterns
 from resources import StoreResource
 
 

@@ -9,8 +9,8 @@ module's docstring states its own.
     same_run_gate(log_medians, window)            -> newest run vs prediction interval (gate.py)
     analyse_history(store, suite, tool, metric)   -> list[CellHistory]               (analyse.py)
     report_history(cells)                         -> the report's ``history`` field
-    record_history(store, suite)                  -> into the learning store         (record.py)
-    stored_history(store, suite, run_id)          -> the report's field, as recorded
+
+What the history finds is recorded in the learning store by ``bench_pipeline.patterns.record``.
 """
 
 from bench_pipeline.history.cells import analyse_cell, analyse_history, report_history, suite_delta

@@ -11,7 +11,8 @@ Plain Python (no Dagster); methods in ``docs/history.md`` and each module's docs
     find_anomalies(cells)                        -> list[Anomaly]             (anomalies.py)
     similar_runs(store, run_id)                  -> the runs most like it     (similarity.py)
     run_quality(store, run_id)                   -> RunQuality, 0–1           (quality.py)
-    record_patterns(store, suite)                -> into the learning store   (record.py)
+    record_history(store, suite)                 -> into the learning store   (record.py)
+    record_patterns(store, suite)                -> into the learning store
 """
 
 from bench_pipeline.patterns.anomalies import Anomaly, find_anomalies

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench_pipeline import paths
-from bench_pipeline.history.record import stored_history
 from bench_pipeline.patterns import report_scaling, scaling_fits
+from bench_pipeline.patterns.record import stored_history
 from bench_pipeline.report import Report, build_report, write_reports
 from bench_pipeline.report.archive import FORMATS
 from bench_pipeline.report.model import HistorySeries, ScalingFit

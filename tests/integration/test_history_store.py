@@ -21,10 +21,9 @@ from bench_pipeline.errors import RunNotFound
 from bench_pipeline.execution.adaptive import min_runs_for, suggested_min_runs
 from bench_pipeline.execution.rounds import CELL_SCHEMA, SAMPLE_SCHEMA
 from bench_pipeline.history import analyse_history
-from bench_pipeline.history.record import record_history, stored_history
 from bench_pipeline.patterns import error_clusters, scaling_fits
 from bench_pipeline.patterns.quality import run_quality
-from bench_pipeline.patterns.record import record_patterns
+from bench_pipeline.patterns.record import record_history, record_patterns, stored_history
 from bench_pipeline.patterns.similarity import similar_runs
 from bench_pipeline.store import Store
 from tests.conftest import ROOT

@@ -221,7 +221,7 @@ def test_extra_metrics_have_a_history(store: Store, tmp_path: Path) -> None:
     (change,) = cell.change_points
     assert change.run_id == "n06" and change.ratio == pytest.approx(1.2, rel=0.02)
     # the nightly history asset's recorder takes them too (performance_trends)
-    from bench_pipeline.history.record import record_history
+    from bench_pipeline.patterns.record import record_history
 
     record = record_history(store, "agents")
     assert set(record.cells) == {"wall", "cpu", "rss", "tokens"}
