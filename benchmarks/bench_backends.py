@@ -17,9 +17,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench_pipeline import paths  # noqa: E402
 from bench_pipeline.execution.backends import WorkerSpec  # noqa: E402
 from bench_pipeline.execution.backends.local import LocalBackend  # noqa: E402
-from bench_pipeline.suite.determinism import command_env  # noqa: E402
 from bench_pipeline.fixtures.tool import ensure_tool_fixture, tool_fixture_dir  # noqa: E402
 from bench_pipeline.suite import find_suite  # noqa: E402
+from bench_pipeline.suite.determinism import command_env  # noqa: E402
 
 COMMANDS = {"git status": ["git", "status"], "git log -n20": ["git", "log", "-n20", "--format=%H"]}
 

@@ -305,17 +305,20 @@ def test_history_and_patterns_assets(tmp_path, monkeypatch):
     from dagster import DagsterInstance, materialize
 
     from assets.history import history, patterns
+    from assets.partitions import sync_partitions
     from resources import StoreResource
 
     monkeypatch.setenv("BENCH_PIPELINE_HOME", str(tmp_path / "home"))
     db = tmp_path / "bench.duckdb"
     store = Store(db)
     add_runs(store, list(range(6)), suite="vcs", cells=[("status", "small"), ("snapshot", "small")])
+    instance = DagsterInstance.ephemeral()
+    sync_partitions(instance)  # suites are dynamic partitions (what the CLI and the partitions sensor do)
     result = materialize(
         [history, patterns],
         partition_key="vcs",
         resources={"store": StoreResource(database=str(db))},
-        instance=DagsterInstance.ephemeral(),
+        instance=instance,
     )
     assert result.success
     meta = {
