@@ -35,7 +35,15 @@ RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 MAX_LABEL = 1024
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
-TIME_UNITS: dict[str, int] = {"s": 10**9, "ms": 10**6, "us": 10**3, "µs": 10**3, "μs": 10**3, "ns": 1}
+TIME_UNITS: dict[str, int | Decimal] = {
+    "s": 10**9,
+    "ms": 10**6,
+    "us": 10**3,
+    "µs": 10**3,
+    "μs": 10**3,
+    "ns": 1,
+    "ps": Decimal("0.001"),
+}
 BYTE_UNITS: dict[str, int] = {
     "b": 1,
     "byte": 1,
