@@ -86,15 +86,19 @@ def _parse_text(src: Source) -> Parsed:
             name_lines.append(line.strip())
             i += 1
             continue
-        if i + 2 >= len(lines) or not (mean := TRIPLE.match(lines[i + 1])) or not (
-            sd := TRIPLE.match(lines[i + 2])
+        if (
+            i + 2 >= len(lines)
+            or not (mean := TRIPLE.match(lines[i + 1]))
+            or not (sd := TRIPLE.match(lines[i + 2]))
         ):
             raise IngestError(
                 "a benchmark line must be followed by its mean and std dev lines", where=where, fix=FIX
             )
         name = check_label(" ".join([*name_lines, m["name"].strip()]), where)
         name_lines = []
-        values = [_text.time_ns(_text.number(mean[k], where, FIX), mean[k + 1], where, FIX) for k in (1, 3, 5)]
+        values = [
+            _text.time_ns(_text.number(mean[k], where, FIX), mean[k + 1], where, FIX) for k in (1, 3, 5)
+        ]
         sds = [_text.time_ns(_text.number(sd[k], where, FIX), sd[k + 1], where, FIX) for k in (1, 3, 5)]
         summary = {
             "mean_ns": float(values[0][1]),
@@ -138,7 +142,10 @@ def _parse_xml(src: Source) -> Parsed:
             value = _text.time_ns(_attr(mean, "value", where), "ns", f"{where}.mean", FIX)
             summary: dict[str, Any] = {
                 "mean_ns": float(value[1]),
-                "mean_ci_ns": [float(_attr(mean, "lowerBound", where)), float(_attr(mean, "upperBound", where))],
+                "mean_ci_ns": [
+                    float(_attr(mean, "lowerBound", where)),
+                    float(_attr(mean, "upperBound", where)),
+                ],
             }
             sd = result.find("standardDeviation")
             if sd is not None:

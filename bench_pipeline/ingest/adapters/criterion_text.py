@@ -27,7 +27,9 @@ NAME = "criterion-text"
 FIX = "pass the text `cargo bench` prints for criterion benchmarks (or ingest target/criterion instead)"
 _VALUE = rf"({_text.NUMBER})\s*({_text.TIME_UNIT})"
 TIME = re.compile(rf"^(?P<name>.*?)\s*time:\s+\[{_VALUE}\s+{_VALUE}\s+{_VALUE}\]\s*$")
-THRPT = re.compile(rf"^\s*thrpt:\s+\[({_text.NUMBER})\s*(\S+)\s+({_text.NUMBER})\s*(\S+)\s+({_text.NUMBER})\s*(\S+)\]")
+THRPT = re.compile(
+    rf"^\s*thrpt:\s+\[({_text.NUMBER})\s*(\S+)\s+({_text.NUMBER})\s*(\S+)\s+({_text.NUMBER})\s*(\S+)\]"
+)
 PROGRESS = re.compile(r"^Benchmarking (?P<name>.+?)(?:: (?:Warming up|Collecting|Analyzing|Complete).*)?$")
 NOT_A_NAME = re.compile(
     r"^\s|^(Benchmarking |Found \d+ outliers|Gnuplot not found|WARNING|Warning|thread '|note:|error:"

@@ -65,6 +65,4 @@ def parse(src: Source) -> Parsed:
 
 
 def _cell(name: str, summary: dict) -> CellInfo:
-    return CellInfo(
-        operation=name, source_name=name, kind="summary", statistic="median", summary=summary
-    )
+    return CellInfo(operation=name, source_name=name, kind="summary", statistic="median", summary=summary)

@@ -70,9 +70,13 @@ def parse(src: Source) -> Parsed:
         run.samples.append(sample)
         cells.setdefault(label, CellInfo(operation=label, source_name=m["label"].strip()))
     if not run.samples:
-        raise IngestError("no Benchmark result lines (LABEL user system total ( real))", where=src.where, fix=FIX)
+        raise IngestError(
+            "no Benchmark result lines (LABEL user system total ( real))", where=src.where, fix=FIX
+        )
     for label, cell in cells.items():
         cell.n_source = sum(1 for s in run.samples if s.operation == label)
         run.cells.append(cell)
-    warnings = [f"{src.name}: {rehearsed} rehearsal line(s) of bmbm are a warm-up: not kept"] if rehearsed else []
+    warnings = (
+        [f"{src.name}: {rehearsed} rehearsal line(s) of bmbm are a warm-up: not kept"] if rehearsed else []
+    )
     return Parsed(NAME, src.name, src.sha256, [run], warnings)
