@@ -7,8 +7,9 @@ more :class:`RunData`, each a list of :class:`Sample` and a description per cell
 Numbers: sources write times as decimal text (seconds, µs, ns, …). They are read as
 :class:`~decimal.Decimal` and converted to integer nanoseconds by exact decimal arithmetic,
 rounded half-to-even, so ``0.011180449`` s is 11 180 449 ns and never 11 180 448 (what
-``int(0.011180449 * 1e9)`` gives). When a per-iteration time has a fractional nanosecond part, the
-exact value is kept too, as the metric ``wall_ns_exact``.
+``int(0.011180449 * 1e9)`` gives). Sources that report per-iteration times keep the exact value too,
+as the metric ``wall_ns_exact`` — on every sample, whole number of nanoseconds or not, so that every
+sample of a cell carries the same set of metrics.
 """
 
 from __future__ import annotations
@@ -35,7 +36,15 @@ RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 MAX_LABEL = 1024
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
-TIME_UNITS: dict[str, int] = {"s": 10**9, "ms": 10**6, "us": 10**3, "µs": 10**3, "μs": 10**3, "ns": 1}
+TIME_UNITS: dict[str, int | Decimal] = {
+    "s": 10**9,
+    "ms": 10**6,
+    "us": 10**3,
+    "µs": 10**3,
+    "μs": 10**3,
+    "ns": 1,
+    "ps": Decimal("0.001"),
+}
 BYTE_UNITS: dict[str, int] = {
     "b": 1,
     "byte": 1,
@@ -62,6 +71,11 @@ def _number(value: Any) -> Decimal:
     if not number.is_finite():
         raise ValueError("NaN and infinity are not allowed")
     return number
+
+
+def json_number(value: Any) -> Decimal:
+    """A finite JSON number (int, float or Decimal, not bool) as an exact Decimal, or ValueError."""
+    return _number(value)
 
 
 def _non_negative(value: Decimal) -> Decimal:
@@ -359,9 +373,10 @@ class Sample:
             self.metrics.append(Metric(key, float(value), unit))
 
     def add_exact(self, exact: Decimal) -> None:
-        """Keep the exact per-iteration time when it has a fractional nanosecond part."""
-        if exact != exact.to_integral_value():
-            self.add("wall_ns_exact", exact, "ns")
+        """Keep the exact per-iteration time (ns). Always, not only when it has a fractional part:
+        a cell whose exact statistics used only its fractional samples would be biased (go prints
+        whole numbers from 999.95 ns/op on, so 150.0 / 150.3 / 149.8 would have a median of 150.05)."""
+        self.add("wall_ns_exact", exact, "ns")
 
 
 @dataclass

@@ -25,8 +25,10 @@ Verdict, with practical margin δ (default 3 %) and level α (default 0.05, the 
     inconclusive             otherwise
 
 Degenerate cells are never significant: n < 2 on either side, a non-positive median, or a NaN p-value
-(both samples constant) leave ``p_value`` / ``ci_*`` null and give *inconclusive* (or *equivalent*
-when both samples are the same constant: CI = [1, 1]).
+(both samples constant) leave ``p_value`` / ``ci_*`` null and give *inconclusive*. Both samples
+constant (near-deterministic metrics such as instruction counts) need no bootstrap: every resample
+has the same medians, so the CI is the exact ratio, [r, r], with ``n_boot`` = 0 (the same constant on
+both sides: [1, 1], *equivalent*).
 
 Defaults: ``n_boot`` = 2000 resamples (Monte-Carlo error of a BCa endpoint ≈ 3 % of the CI half-width),
 ``seed`` = 0. Draws are seeded per comparison (or per set of rounds) from the seed and the labels, so a
@@ -210,6 +212,7 @@ class _Plan:
     xb: np.ndarray
     testable: bool  # n ≥ 2 on both sides and positive medians: a CI and a test make sense
     rounds_key: bytes | None = None  # set of rounds for the block bootstrap, None: independent
+    constant: bool = False  # both sides constant: the CI is the exact ratio, no bootstrap
 
 
 def _median(x: np.ndarray) -> float:
@@ -257,8 +260,9 @@ def _plan(job: _Job, sides: list[_Sides], unions: dict[bytes, np.ndarray]) -> _P
     xa = side_a.x[job.a] if job.a is not None else np.empty(0)
     xb = side_b.x[job.b] if job.b is not None else np.empty(0)
     testable = xa.size >= 2 and xb.size >= 2 and _median(xa) > 0 and _median(xb) > 0
-    plan = _Plan(job, xa, xb, testable)
-    if testable and job.paired_allowed:
+    constant = testable and xa[0] == xa[-1] and xb[0] == xb[-1]
+    plan = _Plan(job, xa, xb, testable, constant=constant)
+    if testable and job.paired_allowed and not constant:
         assert job.a is not None and job.b is not None  # testable: both sides have samples
         union = _round_union(
             side_a.rounds[job.a],
@@ -324,6 +328,9 @@ def _compare_one(plan: _Plan, block_reps: dict, n_boot: int, seed: int, alpha: f
         if xa[0] > 0 and xb[0] > 0:
             row["hl_shift_log"] = rt.hodges_lehmann(np.log(xa), np.log(xb))
     if not plan.testable:
+        return row
+    if plan.constant:  # every bootstrap replicate would be this ratio
+        row["ci_low"] = row["ci_high"] = row["ratio"]
         return row
     theta = math.log(med_b) - math.log(med_a)
     with np.errstate(divide="ignore", invalid="ignore"):  # a zero median replicate is dropped by BCa

@@ -7,12 +7,13 @@ of ``real_time`` per iteration (``time_unit`` → ns; metrics ``iterations``, ``
 (mean, median, stddev, cv) are recomputed here, so they only go to the cell's source summary —
 unless the file has nothing else (``--benchmark_report_aggregates_only``): then the median (or mean)
 aggregate is stored as a summary row. Errored benchmarks (``error_occurred``) become failed samples.
-``context`` (host, CPU, caches, load, library version) goes to the run's host; ``date`` to its start.
+``context`` (host, CPU, caches, load, library version) goes to the run's host; ``date`` to its start
+(a ``date`` without a UTC offset, as some versions write, is taken as UTC with a warning).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -111,8 +112,16 @@ def parse(src: Source) -> Parsed:
     except ValidationError as exc:
         raise validation_error(exc, src.where, fix=FIX) from None
     ctx = report.context
+    warnings = []
+    started = ctx.date
+    if started is not None and started.utcoffset() is None:
+        started = started.replace(tzinfo=UTC)
+        warnings.append(
+            f"{src.name}: context.date {src.json['context'].get('date')!r} has no timezone; taken as UTC "
+            "(pass --started-at to give the run's start)"
+        )
     run = RunData(
-        started_at=ctx.date,
+        started_at=started,
         host={"context": _plain(src.json.get("context", {}))},
         tool_versions={"google-benchmark": ctx.library_version} if ctx.library_version else {},
     )
@@ -135,7 +144,6 @@ def parse(src: Source) -> Parsed:
             aggregates.setdefault(op, {})[entry.aggregate_name or entry.name] = entry
             continue
         samples.setdefault(op, []).append(_sample(op, entry, where))
-    warnings = []
     for op, cell in cells.items():
         aggs = aggregates.get(op, {})
         cell.summary.update(_aggregate_summary(aggs))

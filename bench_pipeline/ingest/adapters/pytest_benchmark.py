@@ -2,7 +2,10 @@
 
 Raw when the run used ``--benchmark-save-data``: ``stats.data`` holds one value per round (seconds
 per iteration, each round ran ``stats.iterations`` iterations) → one sample per round. Otherwise only
-statistics exist: the median is stored as a summary row. All of ``stats`` (min, max, mean, stddev,
+statistics exist: the median is stored as a summary row. The median is also what is stored, with a
+warning, when ``stats.data`` is incomplete: entries that are not numbers are skipped (a hand-edited
+file may end the array with a note), and fewer (or more) values than ``stats.rounds`` means the
+array is not the whole measurement (its median would not be the tool's). All of ``stats`` (min, max, mean, stddev,
 quartiles, outlier counts, ops) goes to the cell's source summary; ``params`` to the cell's params;
 ``machine_info`` to the run's host, ``commit_info`` to its git commit, ``datetime`` to its start.
 """
@@ -10,10 +13,12 @@ quartiles, outlier counts, ops) goes to the cell's source summary; ``params`` to
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from bench_pipeline.errors import IngestError
 from bench_pipeline.ingest.model import (
     CellInfo,
     Label,
@@ -24,6 +29,7 @@ from bench_pipeline.ingest.model import (
     RunData,
     Sample,
     exact_ns,
+    json_number,
     ns_at,
     validation_error,
 )
@@ -50,7 +56,7 @@ class Stats(BaseModel):
     ops: Number | None = None
     total: NonNegNumber | None = None
     iterations: NonNegInt = 1
-    data: list[NonNegNumber] | None = None
+    data: list[Any] | None = None  # checked entry by entry: a non-number is skipped, not fatal
 
 
 class Benchmark(BaseModel):
@@ -92,7 +98,6 @@ def parse(src: Source) -> Parsed:
         git_commit=commit if isinstance(commit, str) else None,
     )
     warnings: list[str] = []
-    summaries_only = []
     for index, bench in enumerate(report.benchmarks):
         where = f"{src.where}: benchmarks[{index}].stats"
         stats = bench.stats
@@ -105,8 +110,9 @@ def parse(src: Source) -> Parsed:
             n_source=stats.rounds,
             summary=_summary(stats, bench.extra_info),
         )
-        if stats.data:
-            for i, seconds in enumerate(stats.data):
+        values = _raw_values(stats, where, f"{src.name}: benchmarks[{index}].stats", warnings)
+        if values:
+            for i, seconds in values:
                 sample = Sample(
                     operation=bench.fullname, wall_ns=ns_at(seconds, "s", f"{where}.data[{i}]", FIX)
                 )
@@ -120,14 +126,44 @@ def parse(src: Source) -> Parsed:
             sample.add_exact(exact_ns(stats.median))
             run.samples.append(sample)
             cell.kind, cell.statistic = "summary", "median"
-            summaries_only.append(bench.fullname)
         run.cells.append(cell)
-    if summaries_only:
+    without_data = [b for b in report.benchmarks if b.stats.data is None]
+    if without_data:
         warnings.append(
-            f"{src.name}: {len(summaries_only)} benchmark(s) without per-round data (run pytest with "
+            f"{src.name}: {len(without_data)} benchmark(s) without per-round data (run pytest with "
             "--benchmark-save-data to keep them); their medians are stored as summary rows"
         )
     return Parsed(NAME, src.name, src.sha256, [run], warnings)
+
+
+def _raw_values(stats: Stats, where: str, label: str, warnings: list[str]) -> list[tuple[int, Decimal]]:
+    """``(index, seconds)`` of ``stats.data``, or [] when the summary must be used instead (warned)."""
+    if stats.data is None:
+        return []
+    values: list[tuple[int, Decimal]] = []
+    skipped: list[int] = []
+    for i, entry in enumerate(stats.data):
+        try:
+            value = json_number(entry)
+        except ValueError:
+            skipped.append(i)
+            continue
+        if value < 0:
+            raise IngestError("time must not be negative", where=f"{where}.data[{i}]", fix=FIX)
+        values.append((i, value))
+    if skipped:
+        shown = ", ".join(f"[{i}] {stats.data[i]!r}"[:60] for i in skipped[:3])
+        warnings.append(
+            f"{label}.data: {len(skipped)} entr{'y is' if len(skipped) == 1 else 'ies are'} not a number "
+            f"({shown}{', …' if len(skipped) > 3 else ''}); skipped"
+        )
+    if len(values) != stats.rounds:
+        warnings.append(
+            f"{label}.data: {len(values)} value(s) for {stats.rounds} rounds: the raw values are "
+            "incomplete, so the tool's own median is stored as a summary row"
+        )
+        return []
+    return values
 
 
 def _plain(value: Any) -> Any:
