@@ -1,7 +1,7 @@
 """The Docker backend: the runner worker as the main process of one hardened container per suite × tool.
 
 Each container is created through the Docker Engine API (the ``docker`` SDK) from the tool's
-image (``bench_pipeline/execution/images.py``), with the suite's resource profile as hard limits, no network,
+image (``bench_pipeline/execution/images/``), with the suite's resource profile as hard limits, no network,
 a read-only root filesystem, a tmpfs ``/tmp``, every capability dropped, ``no-new-privileges`` and
 a non-root user (SPEC §4.2, §12). The pristine fixtures are bind-mounted read-only at
 ``/fixtures``, the run's work directory read-write at ``/work``; results leave as files there.
