@@ -54,12 +54,26 @@ def read_samples(store: Store, run_id: str, tools: Sequence[str] | None = None) 
     extra = store.query(EXTRA_SQL + clause, params).filter(
         ~pl.col("key").is_in([*BUILTIN_METRICS, *SAMPLE_KEYS]) & pl.col("value").is_finite()
     )
-    if samples.is_empty() or extra.is_empty():
+    if extra.is_empty():
         return samples
     wide = extra.pivot(on="key", index=SAMPLE_KEYS, values="value", aggregate_function="first")
     wide = wide.rename({k: stats.extra_column(k) for k in wide.columns if k not in SAMPLE_KEYS})
-    return samples.join(wide.cast({"round": samples["round"].dtype, "iteration": samples["iteration"].dtype}),
-                        on=SAMPLE_KEYS, how="left")  # fmt: skip
+    wide = wide.cast({"round": samples["round"].dtype, "iteration": samples["iteration"].dtype})
+    joined = samples.join(wide, on=SAMPLE_KEYS, how="left")
+    # samples that carry only extra metrics (instruction counts, asv's tracked values, BMF without
+    # latency) have no timing row: they count as successful samples without wall, cpu or rss
+    alone = wide.join(samples.select(SAMPLE_KEYS), on=SAMPLE_KEYS, how="anti")
+    if alone.is_empty():
+        return joined
+    suite = store.query("SELECT suite FROM runs WHERE run_id = ?", [run_id])
+    alone = alone.with_columns(
+        suite=pl.lit(suite.item() if suite.height else None, pl.Utf8),
+        exit_code=pl.lit(0, samples["exit_code"].dtype),
+        timed_out=pl.lit(False),
+        ok=pl.lit(True),
+        warmup=pl.lit(False),
+    )
+    return pl.concat([joined, alone], how="diagonal_relaxed")
 
 
 def stats_frame(samples: pl.DataFrame) -> pl.DataFrame:
@@ -122,6 +136,11 @@ def update_flags(store: Store, suite: str, tool: str) -> dict[str, dict[str, int
     return written
 
 
+# who was measured in a run: its timed samples, and samples that carry only extra metrics
+MEASURED_SQL = """SELECT run_id, suite, tool FROM samples_all
+                  UNION SELECT m.run_id, r.suite, m.tool FROM sample_metrics_all m JOIN runs r USING (run_id)"""
+
+
 def runs_missing(store: Store, table: str, suite: str, tool: str | None = None) -> list[str]:
     """Finished runs of the suite (optionally: with samples of ``tool``) without rows in ``table``.
 
@@ -132,7 +151,7 @@ def runs_missing(store: Store, table: str, suite: str, tool: str | None = None) 
     match = "AND c.tool = s.tool" if table != "comparisons" else ""
     tools = "HAVING count(DISTINCT s.tool) >= 2" if table == "comparisons" else ""
     df = store.query(
-        f"""SELECT s.run_id FROM samples_all s
+        f"""SELECT s.run_id FROM ({MEASURED_SQL}) s
             WHERE s.suite = ? {tool_clause}
               AND NOT EXISTS (SELECT 1 FROM {table} c WHERE c.run_id = s.run_id {match})
             GROUP BY s.run_id {tools}
@@ -186,7 +205,7 @@ def analyse_runs(store: Store, run_ids: list[str]) -> dict[str, int]:
         return {}
     placeholders = ", ".join("?" for _ in run_ids)
     pairs = store.query(
-        f"SELECT DISTINCT suite, tool FROM samples_all WHERE run_id IN ({placeholders})", run_ids
+        f"SELECT DISTINCT suite, tool FROM ({MEASURED_SQL}) WHERE run_id IN ({placeholders})", run_ids
     )
     written = {"flags": 0, "cell_stats": 0, "comparisons": 0}
     for suite, tool in pairs.iter_rows():
