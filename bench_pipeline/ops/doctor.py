@@ -71,7 +71,7 @@ def check_tools(suite_name: str) -> list[dict]:
         out.append(
             {
                 **_component(
-                    f"tool {tool}", status.available, version, fix=status.fix, detail=describe(status)
+                    tool, status.available, version, fix=status.fix, detail=describe(status)
                 ),
                 "action": status.action,
             }
