@@ -18,6 +18,7 @@ import polars as pl
 from bench_pipeline import stats
 from bench_pipeline.errors import BenchError
 from bench_pipeline.store import Store
+from bench_pipeline.store.landing import DECISIONS_TOOL
 from bench_pipeline.suite import suite_delta
 
 # the tables' column order: the keys, then what the statistics compute (stats.STAT_COLUMNS,
@@ -32,7 +33,20 @@ COMPARISON_COLUMNS = [
     *(c for c in stats.TOOL_COLUMNS if c != "run_id"),
     "delta",
     "computed_at",
+    # how the row's interval was made (migration 030): the fixed-n bootstrap of the ratio of
+    # medians, or the sequential design the run stopped on (wall time of runs sampled to a verdict)
+    "estimator",
+    "ci_level",
+    "decision",
+    "n_rounds",
 ]
+ESTIMATOR_BCA = "median-ratio-bca"
+ESTIMATOR_SEQUENTIAL = "paired-hl-sequential"
+DECISIONS_SQL = """SELECT operation, fixture, metric, tool_a, tool_b, ratio, ci_low, ci_high, level,
+                          p_value, p_adjusted, decision, verdict, n_rounds
+                   FROM run_decisions WHERE run_id = ?"""
+FLIPPED = {"slower": "faster", "faster": "slower"}
+
 SAMPLES_SQL = """SELECT run_id, suite, tool, operation, fixture, round, iteration, wall_ns, user_ns, sys_ns,
                         peak_rss_bytes, exit_code, timed_out, ok, FALSE AS warmup
                  FROM samples_all WHERE run_id = ?"""
@@ -185,15 +199,63 @@ def comparisons_frame(samples: pl.DataFrame, delta: float, *, seed: int = 0) -> 
         if (samples[stats.extra_column(m)].drop_nulls() > 0).all()
     ]
     out = stats.compare_tools(stats_frame(samples), None, [*BUILTIN_METRICS, *extras], delta=delta, seed=seed)
-    return out.with_columns(delta=pl.lit(delta), computed_at=pl.lit(datetime.now(UTC))).select(
-        COMPARISON_COLUMNS
+    return out.with_columns(
+        delta=pl.lit(delta),
+        computed_at=pl.lit(datetime.now(UTC)),
+        estimator=pl.lit(ESTIMATOR_BCA),
+        ci_level=pl.lit(0.95),
+        decision=pl.lit(None, pl.Utf8),
+        n_rounds=pl.lit(None, pl.Int32),
+    ).select(COMPARISON_COLUMNS)
+
+
+def with_decisions(frame: pl.DataFrame, decisions: pl.DataFrame) -> pl.DataFrame:
+    """Wall-time rows of a run sampled to a verdict take the verdicts it stopped on.
+
+    The run decided each tool pair with the sequential design (``stats.sequential``: paired
+    Hodges–Lehmann ratio, exact signed-rank interval at the look's level, its own BH step across the
+    run's pairs); recomputing a fixed-n 95 % interval on data collected until that decision would void
+    the error guarantee, so ``ratio``, ``ci_*``, ``p_*`` and ``verdict`` come from ``run_decisions``
+    (turned around when the pair's tools are in the other order). Medians, effect sizes and the other
+    metrics stay as computed."""
+    if frame.is_empty() or decisions.is_empty():
+        return frame
+    keys = ["operation", "fixture", "metric", "tool_a", "tool_b"]
+    same = decisions
+    turned = decisions.with_columns(
+        tool_a=pl.col("tool_b"),
+        tool_b=pl.col("tool_a"),
+        ratio=1 / pl.col("ratio"),
+        ci_low=1 / pl.col("ci_high"),
+        ci_high=1 / pl.col("ci_low"),
+        decision=pl.col("decision").replace(FLIPPED),
+        verdict=pl.col("verdict").replace(FLIPPED),
     )
+    both = pl.concat([same, turned]).unique(subset=keys, keep="first").rename(
+        {c: f"_d_{c}" for c in ["ratio", "ci_low", "ci_high", "p_value", "p_adjusted", "verdict", "decision",
+                                "level", "n_rounds"]})  # fmt: skip
+    joined = frame.join(both, on=keys, how="left")
+    hit = pl.col("_d_verdict").is_not_null()
+    keep_invalid = pl.col("verdict") == "invalid"  # a state that differs stays invalid whatever the timing
+    return joined.with_columns(
+        *(
+            pl.when(hit).then(pl.col(f"_d_{c}")).otherwise(pl.col(c)).alias(c)
+            for c in ["ratio", "ci_low", "ci_high", "p_value", "p_adjusted"]
+        ),  # fmt: skip
+        verdict=pl.when(hit & ~keep_invalid).then(pl.col("_d_verdict")).otherwise(pl.col("verdict")),
+        estimator=pl.when(hit).then(pl.lit(ESTIMATOR_SEQUENTIAL)).otherwise(pl.col("estimator")),
+        ci_level=pl.when(hit).then(1 - pl.col("_d_level")).otherwise(pl.col("ci_level")),
+        decision=pl.when(hit).then(pl.col("_d_decision")).otherwise(pl.col("decision")),
+        n_rounds=pl.when(hit).then(pl.col("_d_n_rounds").cast(pl.Int32)).otherwise(pl.col("n_rounds")),
+    ).select(COMPARISON_COLUMNS)
 
 
 def update_comparisons(store: Store, suite: str, delta: float) -> dict[str, int]:
+    store.load_landing(suite=suite, tool=DECISIONS_TOOL)  # the verdicts runs stopped on (suite-level files)
     written = {}
     for run_id in runs_missing(store, "comparisons", suite):
         frame = comparisons_frame(read_samples(store, run_id), delta)
+        frame = with_decisions(frame, store.query(DECISIONS_SQL, [run_id]))
         written[run_id] = store.replace_rows("comparisons", {"run_id": run_id}, frame)
     return written
 

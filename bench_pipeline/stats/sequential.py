@@ -473,6 +473,48 @@ class SequentialTracker:
         self._final = final
         return out.drop("_pair")
 
+    def undecided(self) -> pl.DataFrame:
+        """The pairs still undecided (with their ``_pair`` index)."""
+        return self._undecided
+
+    def stop_pairs(self, pair_ids: list[int], samples: pl.DataFrame) -> pl.DataFrame:
+        """A final look now for these undecided pairs (the budget cannot carry them to the next look):
+        each spends its remaining shares (as the final look of a run stopped between looks) and is
+        frozen. The other pairs go on; their error budget is untouched."""
+        chosen = self._undecided.filter(pl.col("_pair").is_in(pair_ids))
+        if chosen.height == 0 or self.done:
+            return chosen.clear()
+        look = min(self.look, len(self.design.looks) - 1)
+        out = decide(samples, chosen, self.design, look, final=True)
+        self._rows.append(out)
+        self._undecided = self._undecided.filter(~pl.col("_pair").is_in(pair_ids))
+        self._last = self._last.filter(~pl.col("_pair").is_in(pair_ids))
+        return out.drop("_pair")
+
+    def stop_cells(self, cells: list[int], samples: pl.DataFrame) -> pl.DataFrame:
+        """Stop every undecided pair that involves one of ``cells`` (e.g. a cell that keeps failing)."""
+        u = self._undecided
+        ids = u.filter(pl.col("cell_a").is_in(cells) | pl.col("cell_b").is_in(cells))["_pair"].to_list()
+        return self.stop_pairs(ids, samples)
+
+    def decidable_at(self, n_next: int) -> pl.Series:
+        """Undecided pairs whose latest interval, narrowed by √(n/n_next) (the rate of the signed-rank
+        interval), would clear the band or fit inside it at ``n_next`` rounds — the ones the budget
+        should favour; pairs not examined yet count as decidable (nothing says otherwise)."""
+        m = self.design.margin
+        last = self._last.filter(pl.col("n_rounds") > 0) if self._last.height else self._last
+        hopeful: set[int] = set(self._undecided["_pair"].to_list()) - set(last["_pair"].to_list())
+        if last.height:
+            lo, hi = np.log(last["ci_low"].to_numpy()), np.log(last["ci_high"].to_numpy())
+            theta = np.log(last["ratio"].to_numpy())
+            with np.errstate(invalid="ignore", divide="ignore"):
+                shrink = np.sqrt(last["n_rounds"].to_numpy() / max(1, n_next))
+                lo2 = theta - (theta - lo) * shrink
+                hi2 = theta + (hi - theta) * shrink
+            ok = (lo2 > m) | (hi2 < -m) | ((lo2 > -m) & (hi2 < m))
+            hopeful |= set(last["_pair"].filter(pl.Series(np.nan_to_num(ok, nan=0).astype(bool))).to_list())
+        return pl.Series("_pair", sorted(hopeful), dtype=self.pairs["_pair"].dtype)
+
     def report(self, method: Literal["bh", "by"] = "bh") -> pl.DataFrame:
         """Every pair, in input order, with its last look and the stored verdict (:func:`finalize`);
         a pair never examined has null statistics and is *undecided*."""
