@@ -247,7 +247,7 @@ def with_decisions(frame: pl.DataFrame, decisions: pl.DataFrame) -> pl.DataFrame
         ci_level=pl.when(hit).then(1 - pl.col("_d_level")).otherwise(pl.col("ci_level")),
         decision=pl.when(hit).then(pl.col("_d_decision")).otherwise(pl.col("decision")),
         n_rounds=pl.when(hit).then(pl.col("_d_n_rounds").cast(pl.Int32)).otherwise(pl.col("n_rounds")),
-    ).select(COMPARISON_COLUMNS)
+    ).select(frame.columns)
 
 
 def update_comparisons(store: Store, suite: str, delta: float) -> dict[str, int]:
@@ -300,7 +300,13 @@ def compare_tools_in_run(
             fix=f"tools in this run: {', '.join(sorted(present)) or 'none'}",
         )
     out = stats.compare_tools(stats_frame(samples), [(tool_a, tool_b)], metric, delta=suite_delta(suite))
-    return run_id, out
+    out = out.with_columns(
+        estimator=pl.lit(ESTIMATOR_BCA),
+        ci_level=pl.lit(0.95),
+        decision=pl.lit(None, pl.Utf8),
+        n_rounds=pl.lit(None, pl.Int32),
+    )
+    return run_id, with_decisions(out, store.query(DECISIONS_SQL, [run_id]))  # the verdicts the run stopped on
 
 
 def compare_run_to_baseline(
