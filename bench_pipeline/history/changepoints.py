@@ -1,54 +1,4 @@
-"""Change points in a cell's series of run medians: E-divisive means, cross-checked by PELT (L1).
-
-Model
-    y_t = log(median of run t), t = 0 … n−1 (oldest first), is piecewise stationary: within a
-    regime τ_k ≤ t < τ_{k+1} the y_t are exchangeable draws around a level μ_k; the noise may have any
-    distribution (timing medians are skewed and heavy-tailed). Logs make a step a ratio, so one
-    margin δ serves cells of 1 ms and of 10 s alike.
-
-E-divisive means (Matteson & James 2014, *J. Amer. Statist. Assoc.* 109:334; as used by MongoDB,
-Daly et al. 2020, "Change Point Detection in Software Performance Testing", ICPE, and Apache Otava /
-hunter). For a segment split into X = y[a:τ), Y = y[τ:b) with p = |X|, q = |Y| and exponent α = 1::
-
-    Ê(X, Y) = 2/(pq)·Σᵢⱼ|xᵢ − yⱼ| − Σ_{i<k}|xᵢ − xₖ| / C(p, 2) − Σ_{j<k}|yⱼ − yₖ| / C(q, 2)
-    Q̂(τ)    = pq/(p + q) · Ê(X, Y)
-
-Ê is the sample energy distance, zero in expectation when X and Y share a distribution. Objective:
-the split maximising Q̂ over every current segment (both sides ≥ ``min_size`` = 2 points) is
-proposed; it is kept iff a permutation test rejects "no change in that segment": with the segment's
-values shuffled R times, p̂ = (1 + #{r: max_τ Q̂_r ≥ Q̂_obs}) / (R + 1) ≤ ``sig`` (R = 199,
-sig = 0.05; the shuffles come from a seeded generator, so results are reproducible). Division
-repeats until a proposal is rejected (hierarchical, as in the reference). Cost: O(R·m²) per test for a
-segment of m points; permutations run in vectorised batches and stop early once p̂ > sig is certain
-(Besag & Clifford 1991), so a quiet series costs about one batch.
-
-PELT cross-check (Killick, Fearnhead & Eckley 2012, *J. Amer. Statist. Assoc.* 107:1590). Objective::
-
-    min over change points τ₁ < … < τ_K of  Σ_k C(y[τ_k:τ_{k+1}]) + β·K,   C(s) = Σ|yᵢ − median(s)| / ŝ
-
-the L1 (Laplace) cost of asv's ``step_detect`` (robust to a stray slow run), in units of the
-noise's mean absolute deviation ŝ = σ̂·√(2/π), σ̂ = 1.4826·MAD(Δy)/√2 from first differences (a step
-moves one difference only, so steps hardly inflate it). Penalty β = 2·ln n: a BIC-like ln n per
-change, doubled because the Laplace likelihood understates normal tails; with it a pure-noise series
-of 60 points gets a spurious PELT change in under 1 % of cases (0.7 % of 300 simulated series).
-The L1 cost satisfies PELT's pruning condition with K = 0, so the result is the exact optimum of
-the penalised objective. Cost: O(n²) candidate evaluations at worst, after the segment costs of all
-O(n²) segments from sorted sliding windows (≈ n³/6 element operations: 60 runs ≈ 1 ms).
-
-Location: a corroborated proposal (a PELT change within ``tolerance`` = 2 runs) is moved to the
-least-squares single split within ±3 runs of its regime, the Gaussian maximum-likelihood location
-of one step (the energy statistic locates a 1.7 σ step slightly less precisely).
-
-Confirmation (what turns a statistical change into an alert). With before/after the neighbouring
-regimes (bounded by the other confirmed changes), a change must
-
-* persist: ≥ 2 runs after the step, and at least max(2, ⌈m/2⌉) of the m after-points lie beyond the
-  midpoint between the two levels (so a one-run spike that reverts is an outlier, not a change);
-* matter: |after/before − 1| > δ (default 3 %), levels being medians of each regime.
-
-Failing changes are dropped one at a time, weakest (smallest |log ratio|) first, and the rest
-re-judged, so a spike isolated between two proposals cannot leave a spurious "recovery" behind.
-"""
+"""Change points in a cell's series of run medians (docstring rewritten below once settled)."""
 
 from __future__ import annotations
 
@@ -57,15 +7,26 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
+from scipy import stats as sps
+
+from bench_pipeline.history.noise import NoiseModel, clip_outliers, noise_model, robust_sd
 
 MIN_SIZE = 2
+MIN_POINTS = 2 * MIN_SIZE + 1
+MIN_INTERIOR = 3
 PERMUTATIONS = 199
 SIGNIFICANCE = 0.05
+PENALTY_FACTOR = 3.0
 PELT_PENALTY_FACTOR = 2.0
 TOLERANCE = 2
 REFINE_REACH = 3
 MIN_PERSIST = 2
 DEFAULT_DELTA = 0.03
+MAX_TREND_ITERATIONS = 10
+PHI_COARSE = (0.0, 0.3, 0.6, 0.9)
+PHI_MAX = 0.95
+FULL_GRID_POINTS = 500
+MIN_SEASON_POINTS = 30
 _BATCH = 50  # permutations per vectorised batch: a quiet series is rejected after the first one
 _BATCH_ELEMENTS = 2_000_000  # at most permutations × m² per batch (≈16 MB of float64)
 
@@ -75,20 +36,27 @@ class Change:
     """A confirmed change: ``index`` is the first point at the new level."""
 
     index: int
-    before: float  # median of the regime before (original units)
-    after: float  # median of the regime after
+    before: float  # level of the regime before, at the change (original units)
+    after: float  # level of the regime after, at the change
     ratio: float  # after / before
-    p_value: float  # E-divisive permutation p̂
-    methods: tuple[str, ...] = ("e-divisive", "pelt-l1")
+    p_value: float  # two-sided test of the level shift with the long-run noise scale
+    methods: tuple[str, ...] = ("pelt-l2-ar1",)
 
 
 @dataclass
 class Detection:
-    """Everything the detector found: confirmed ``changes`` and the raw proposals of each method."""
+    """Everything the detector found: confirmed ``changes``, the model it fitted, and why not, if not."""
 
     changes: list[Change] = field(default_factory=list)
-    e_divisive: list[tuple[int, float]] = field(default_factory=list)  # (index, p̂)
-    pelt: list[int] = field(default_factory=list)
+    e_divisive: list[tuple[int, float]] = field(default_factory=list)  # (index, p̂), when cross-checked
+    pelt: list[int] = field(default_factory=list)  # the segmentation's raw change points
+    status: str = "ok"  # ok | too-short | constant
+    reason: str | None = None  # why a series was not (fully) analysed, in words
+    excluded: list[int] = field(default_factory=list)  # indices of non-finite values, skipped
+    noise: NoiseModel | None = None
+    slope: float = 0.0  # fitted trend, log units per run (0: the no-trend model won)
+    trend_model: bool = False
+    period: int | None = None  # the fitted season's period in runs, if a season was fitted
 
 
 # ------------------------------------------------------------------------------ E-divisive
@@ -229,8 +197,223 @@ def pelt_l1(
     return sorted(changes)
 
 
+# ------------------------------------------------------------------------------ PELT, AR(1) cost
+def _ar1_sums(x: np.ndarray, phi: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """x centred, and cumulative sums Z1, Z2 of z_t = x_t − φ·x_{t−1} (z_0 = 0), each of length n + 1."""
+    xc = x - float(np.mean(x))
+    z = np.empty_like(xc)
+    z[0] = 0.0
+    z[1:] = xc[1:] - phi * xc[:-1]
+    return xc, np.r_[0.0, np.cumsum(z)], np.r_[0.0, np.cumsum(z * z)]
+
+
+def _segment_costs(x: np.ndarray, cuts: list[int], phi: float) -> np.ndarray:
+    """C_φ of each regime of ``cuts`` (see ``ar1_cost``)."""
+    xc, z1, z2 = _ar1_sums(x, phi)
+    w, c = 1.0 - phi * phi, 1.0 - phi
+    s = np.array([0, *cuts], dtype=np.int64)
+    e = np.array([*cuts, len(x)], dtype=np.int64)
+    head = xc[s]
+    num = w * head + c * (z1[e] - z1[s + 1])
+    return w * head * head + (z2[e] - z2[s + 1]) - num * num / (w + c * c * (e - s - 1))
+
+
+def ar1_cost(x: np.ndarray, s: int, e: int, phi: float) -> float:
+    """C_φ(x[s:e]) = min over μ of (1 − φ²)(x_s − μ)² + Σ_{t=s+1}^{e−1} ((x_t − μ) − φ(x_{t−1} − μ))²:
+    −2 log-likelihood (× σ_u², up to constants) of a stationary AR(1) segment with its own mean."""
+    x = np.asarray(x, dtype=float)[s:e]
+    return float(_segment_costs(x, [], phi)[0])
+
+
+def pelt_ar1(x: np.ndarray, penalty: float, *, phi: float = 0.0, min_size: int = MIN_SIZE) -> list[int]:
+    """Exact minimiser of Σ_k C_φ(segment_k) + penalty·K by PELT (first index of each new regime).
+
+    C_φ is ``ar1_cost``; φ = 0 gives the L2 cost Σ(xᵢ − x̄)². With A_s, B_s the terms of a candidate
+    start s, C_φ(x[s:t]) = A_s + Z2_t − (B_s + (1 − φ)·Z1_t)² / (1 − φ² + (1 − φ)²·(t − s − 1)), so all
+    candidates of a t are scored in a few numpy operations; pruning with K = 0 (a split never raises
+    the cost: each part is fitted with its own mean)."""
+    x = np.asarray(x, dtype=float)
+    n = len(x)
+    if n < 2 * min_size:
+        return []
+    xc, z1, z2 = _ar1_sums(x, phi)
+    w, c = 1.0 - phi * phi, 1.0 - phi
+    starts = np.arange(n)
+    a_all = w * xc * xc - z2[starts + 1]
+    b_all = w * xc - c * z1[starts + 1]
+    d_all = w - c * c * (starts + 1.0)
+    f = np.full(n + 1, np.inf)
+    f[0] = -penalty
+    last = np.zeros(n + 1, dtype=np.int64)
+    cs = np.empty(n, dtype=np.int64)
+    ca, cb, cd, cf = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
+    m = 0
+    for t in range(min_size, n + 1):
+        new = t - min_size
+        if new == 0 or new >= min_size:
+            cs[m], ca[m], cb[m], cd[m], cf[m] = new, a_all[new], b_all[new], d_all[new], f[new]
+            m += 1
+        num = cb[:m] + c * z1[t]
+        base = cf[:m] + ca[:m] + z2[t] - num * num / (cd[:m] + c * c * t)
+        best = int(np.argmin(base))
+        f[t] = base[best] + penalty
+        last[t] = cs[best]
+        keep = np.flatnonzero(base <= f[t])
+        if len(keep) < m:
+            m = len(keep)
+            for arr in (cs, ca, cb, cd, cf):
+                arr[:m] = arr[keep]
+    changes, t = [], n
+    while t > 0:
+        t = int(last[t])
+        if t > 0:
+            changes.append(t)
+    return sorted(changes)
+
+
+def pelt_l2(x: np.ndarray, penalty: float, *, min_size: int = MIN_SIZE) -> list[int]:
+    """PELT with the L2 cost Σ(xᵢ − x̄)² (``pelt_ar1`` with φ = 0)."""
+    return pelt_ar1(x, penalty, phi=0.0, min_size=min_size)
+
+
+# ------------------------------------------------------------------------------ the model and its choice
+@dataclass(frozen=True)
+class _Fit:
+    cuts: list[int]
+    phi: float
+    sigma_u: float  # sd of the AR(1) innovations
+    smooth: np.ndarray  # the fitted trend + season g(t) (zeros when there is none)
+    criterion: float  # n·ln(RSS/n) − (K + 1)·ln(1 − φ²) + β·(K + parameters of g)
+    trend: bool
+    period: int | None
+    slope: float  # per run
+
+
+def _segment_ids(n: int, cuts: list[int]) -> np.ndarray:
+    bounds = np.array([0, *cuts, n], dtype=np.int64)
+    return np.repeat(np.arange(len(bounds) - 1), np.diff(bounds))
+
+
+def _within(v: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """v minus its regime means (columns of a matrix each)."""
+    counts = np.bincount(ids)
+    if v.ndim == 1:
+        return v - (np.bincount(ids, v) / counts)[ids]
+    return np.column_stack([_within(col, ids) for col in v.T])
+
+
+def _within_coef(x: np.ndarray, basis: np.ndarray, cuts: list[int]) -> np.ndarray:
+    """Least-squares coefficients of ``basis`` (n × p) after removing each regime's mean from x and
+    from the basis (the pooled within-regime regression: levels are free, g is common)."""
+    ids = _segment_ids(len(x), cuts)
+    coef, *_ = np.linalg.lstsq(_within(basis, ids), _within(x, ids), rcond=None)
+    return coef
+
+
+def _innovation_sd(x: np.ndarray, phi: float) -> float:
+    """σ̂_u = 1.4826·MAD(Δz)/√2 with z_t = x_t − φ·x_{t−1}: within a regime Δz = u_t − u_{t−1}, so a
+    level shift moves only two differences and a trend only their centre."""
+    z = x[1:] - phi * x[:-1]
+    dz = np.diff(z)
+    s = robust_sd(dz) / math.sqrt(2)
+    return s if s > 0 else float(np.std(dz)) / math.sqrt(2)
+
+
+def _criterion(r: np.ndarray, cuts: list[int], phi: float, beta: float, params: int) -> float:
+    """n·ln(RSS_φ/n) − (K + 1)·ln(1 − φ²) + β·(K + params): −2 log-likelihood with σ_u² profiled out
+    (each regime a stationary AR(1) segment), plus the penalty."""
+    rss = float(np.sum(_segment_costs(r, cuts, phi)))
+    n, k = len(r), len(cuts)
+    return n * math.log(max(rss, 1e-300) / n) - (k + 1) * math.log(1 - phi * phi) + beta * (k + params)
+
+
+def _basis(t: np.ndarray, trend: bool, period: int | None) -> np.ndarray:
+    cols = [t - t.mean()] if trend else []
+    if period:
+        angle = 2 * math.pi * t / period
+        cols += [np.cos(angle), np.sin(angle)]
+    return np.column_stack(cols) if cols else np.zeros((len(t), 0))
+
+
+def _fit_at(x: np.ndarray, t: np.ndarray, phi: float, beta: float, trend: bool, period: int | None) -> _Fit:
+    """Level shifts plus g(t) = b·t (if ``trend``) + a harmonic of ``period`` (if any), for a given φ:
+    alternate PELT on x − g and the within-regime regression of x on g's basis until the cuts settle."""
+    basis = _basis(t, trend, period)
+    p = basis.shape[1] + (1 if period else 0)  # the period was chosen from the data: one more parameter
+    coef = np.zeros(basis.shape[1])
+    if trend:
+        h = max(1, len(x) // 2)  # robust start for the slope: pairs half a series apart
+        coef[0] = float(np.median((x[h:] - x[:-h]) / (t[h:] - t[:-h])))
+    if period:
+        rest = x - basis[:, :1] @ coef[:1] if trend else x
+        coef[-2:] = _within_coef(rest, basis[:, -2:], [])
+    g = basis @ coef
+    s_u = _innovation_sd(x - g, phi)
+    cuts: list[int] | None = None
+    for _ in range(MAX_TREND_ITERATIONS if p else 1):
+        new = pelt_ar1(x - g, beta * s_u * s_u, phi=phi)
+        if new == cuts:
+            break
+        cuts = new
+        if p:
+            g = basis @ _within_coef(x, basis, cuts)
+    assert cuts is not None
+    slope = float(_within_coef(x, basis, cuts)[0]) if trend else 0.0
+    return _Fit(cuts, phi, s_u, g, _criterion(x - g, cuts, phi, beta, p), trend, period, slope)
+
+
+def _profile(x: np.ndarray, t: np.ndarray, beta: float, trend: bool, period: int | None) -> _Fit:
+    """The fit of lowest criterion over φ: a coarse grid, then ±0.1 and ±0.05 around the best."""
+    fits: dict[float, _Fit] = {}
+
+    def at(phi: float) -> _Fit:
+        phi = round(min(max(phi, 0.0), PHI_MAX), 2)
+        if phi not in fits:
+            fits[phi] = _fit_at(x, t, phi, beta, trend, period)
+        return fits[phi]
+
+    if len(x) <= FULL_GRID_POINTS:
+        for phi in PHI_COARSE:
+            at(phi)
+    else:  # long series: the lagged-difference estimate is accurate, search only near it
+        at(round(noise_model(x).phi, 1))
+    for step in (0.1, 0.05):
+        best = min(fits.values(), key=lambda f: f.criterion).phi
+        at(best - step)
+        at(best + step)
+    return min(fits.values(), key=lambda f: f.criterion)
+
+
+def _season_period(r: np.ndarray) -> int | None:
+    """The period (3 … n/3 runs, whole) of the largest periodogram ordinate of the residuals r."""
+    n = len(r)
+    k = np.arange(3, n // 3 + 1)  # cycles per series
+    if len(k) == 0:
+        return None
+    power = np.abs(np.fft.rfft(r - r.mean()))[k] ** 2
+    return int(round(n / k[int(np.argmax(power))]))
+
+
+def _best_fit(x: np.ndarray, t: np.ndarray, beta: float) -> _Fit:
+    """Choose between level shifts alone, + a trend, + a season (+ both) by the penalised criterion."""
+    best = _profile(x, t, beta, False, None)
+    sloped = _profile(x, t, beta, True, None)
+    if sloped.criterion < best.criterion:
+        best = sloped
+    if len(x) >= MIN_SEASON_POINTS:
+        ids = _segment_ids(len(x), best.cuts)
+        period = _season_period(_within(x - best.smooth, ids))
+        if period:
+            seasonal = _profile(x, t, beta, best.trend, period)
+            if seasonal.criterion < best.criterion:
+                best = seasonal
+    return best
+
+
 # ------------------------------------------------------------------------------ confirmation
-def _judge(y: np.ndarray, cuts: list[int], delta: float, min_persist: int) -> list[tuple[int, float, bool]]:
+def _judge(
+    y: np.ndarray, cuts: list[int], delta: float, min_persist: int, min_interior: int = MIN_INTERIOR
+) -> list[tuple[int, float, bool]]:
     """(cut, log ratio, passes) for each cut, regimes bounded by the neighbouring cuts."""
     bounds = [0, *cuts, len(y)]
     out = []
@@ -239,19 +422,27 @@ def _judge(y: np.ndarray, cuts: list[int], delta: float, min_persist: int) -> li
         lb, la = float(np.median(before)), float(np.median(after))
         mid = (lb + la) / 2
         beyond = int(np.sum(after > mid)) if la > lb else int(np.sum(after < mid))
-        persists = len(after) >= min_persist and beyond >= max(min_persist, math.ceil(len(after) / 2))
+        need = min_persist if i == len(cuts) - 1 else max(min_persist, min_interior)
+        persists = len(after) >= need and beyond >= max(min_persist, math.ceil(len(after) / 2))
         matters = abs(math.expm1(la - lb)) > delta
         out.append((cut, la - lb, persists and matters))
     return out
 
 
 def confirm(
-    y: np.ndarray, cuts: list[int], delta: float = DEFAULT_DELTA, min_persist: int = MIN_PERSIST
+    y: np.ndarray,
+    cuts: list[int],
+    delta: float = DEFAULT_DELTA,
+    min_persist: int = MIN_PERSIST,
+    min_interior: int = MIN_INTERIOR,
 ) -> list[int]:
-    """The cuts whose new level persists and exceeds δ; failures are dropped weakest first."""
+    """The cuts whose new level persists and exceeds δ; failures are dropped weakest first.
+
+    A regime between two cuts must last ``min_interior`` runs (an excursion of two slow runs that
+    returns is an outlier); the newest regime needs ``min_persist`` runs."""
     cuts = sorted(cuts)
     while cuts:
-        judged = _judge(y, cuts, delta, min_persist)
+        judged = _judge(y, cuts, delta, min_persist, min_interior)
         failing = [(abs(lr), cut) for cut, lr, ok in judged if not ok]
         if not failing:
             break
@@ -279,8 +470,16 @@ def refine(y: np.ndarray, cuts: list[int], reach: int = REFINE_REACH, min_size: 
     return sorted(set(out))
 
 
-def _nearest_p(p_of: dict[int, float], cut: int) -> float:
-    return p_of[min(p_of, key=lambda c: abs(c - cut))]
+def _shift_p(x: np.ndarray, cuts: list[int], sigma_lr: float) -> list[float]:
+    """Two-sided p of each level shift: z = (x̄_after − x̄_before) / (σ_LR·√(1/m₁ + 1/m₂))."""
+    bounds = [0, *cuts, len(x)]
+    out = []
+    for i, cut in enumerate(cuts):
+        before, after = x[bounds[i] : cut], x[cut : bounds[i + 2]]
+        se = sigma_lr * math.sqrt(1 / len(before) + 1 / len(after))
+        z = abs(float(after.mean() - before.mean())) / se if se > 0 else math.inf
+        out.append(float(2 * sps.norm.sf(z)))
+    return out
 
 
 def detect_changes(
@@ -294,22 +493,45 @@ def detect_changes(
     pelt_penalty: float | None = None,
     seed: int = 0,
 ) -> Detection:
-    """E-divisive proposals that PELT-L1 corroborates (within ``tolerance``) and that persist and exceed δ."""
-    y = np.asarray(log_medians, dtype=float)
-    result = Detection()
-    if len(y) < 2 * MIN_SIZE + 1 or not np.all(np.isfinite(y)):
+    """Level shifts of ``log_medians`` (oldest first) that persist and exceed δ (module docstring).
+
+    Non-finite values (NaN: a missing run; ±inf: the log of 0 or of a non-number) are skipped, listed
+    in ``excluded``, and said so in ``reason``; indices refer to the input. Fewer than ``MIN_POINTS``
+    finite values: ``status = "too-short"``."""
+    y = np.asarray(log_medians, dtype=float).ravel()
+    finite = np.isfinite(y)
+    result = Detection(excluded=np.flatnonzero(~finite).tolist())
+    notes = []
+    if result.excluded:
+        notes.append(f"{len(result.excluded)} non-finite value(s) skipped as missing runs")
+    x = y[finite]
+    idx = np.flatnonzero(finite)
+    n = len(x)
+    if n < MIN_POINTS:
+        result.status = "too-short"
+        result.reason = "; ".join([*notes, f"{n} usable point(s), at least {MIN_POINTS} needed"])
         return result
-    result.e_divisive = e_divisive(y, sig=sig, permutations=permutations, seed=seed)
-    if not result.e_divisive:
+    xc = clip_outliers(x)
+    if not np.ptp(xc) > 0:
+        result.status = "constant"
+        result.reason = "; ".join([*notes, "no variation: the series is constant"])
         return result
-    result.pelt = pelt_l1(y, penalty=pelt_penalty)
-    p_of = dict(result.e_divisive)
-    corroborated = [cut for cut in p_of if any(abs(cut - other) <= tolerance for other in result.pelt)]
-    kept = confirm(y, refine(y, confirm(y, corroborated, delta, min_persist)), delta, min_persist)
-    bounds = [0, *kept, len(y)]
-    raw = np.exp(y)
+    t = idx.astype(float)
+    beta = PENALTY_FACTOR * math.log(n) if pelt_penalty is None else pelt_penalty
+    fit = _best_fit(xc, t, beta)
+    noise = NoiseModel(fit.sigma_u / math.sqrt(1 - fit.phi**2), fit.phi, fit.sigma_u / (1 - fit.phi))
+    result.noise, result.slope, result.trend_model, result.period = noise, fit.slope, fit.trend, fit.period
+    result.pelt = [int(idx[c]) for c in fit.cuts]
+    d = x - fit.smooth  # level shifts on top of the trend and season
+    dc = xc - fit.smooth
+    kept = confirm(d, refine(dc, confirm(d, fit.cuts, delta, min_persist)), delta, min_persist)
+    p = _shift_p(dc, kept, noise.long_run_sigma)
+    bounds = [0, *kept, n]
     for i, cut in enumerate(kept):
-        before = float(np.median(raw[bounds[i] : cut]))
-        after = float(np.median(raw[cut : bounds[i + 2]]))
-        result.changes.append(Change(cut, before, after, after / before, _nearest_p(p_of, cut)))
+        at = float(fit.smooth[cut])
+        before = math.exp(float(np.median(d[bounds[i] : cut])) + at)
+        after = math.exp(float(np.median(d[cut : bounds[i + 2]])) + at)
+        result.changes.append(Change(int(idx[cut]), before, after, after / before, p[i]))
+    if notes:
+        result.reason = "; ".join(notes)
     return result
