@@ -24,6 +24,7 @@ MIN_PERSIST = 2
 DEFAULT_DELTA = 0.03
 MAX_TREND_ITERATIONS = 10
 PHI_COARSE = (0.0, 0.3, 0.6, 0.9)
+PHI_FINE = np.round(np.arange(0.0, 0.951, 0.05), 2)
 PHI_MAX = 0.95
 FULL_GRID_POINTS = 500
 MIN_SEASON_POINTS = 30
@@ -56,7 +57,7 @@ class Detection:
     noise: NoiseModel | None = None
     slope: float = 0.0  # fitted trend, log units per run (0: the no-trend model won)
     trend_model: bool = False
-    period: int | None = None  # the fitted season's period in runs, if a season was fitted
+    period: float | None = None  # the fitted season's period in runs, if a season was fitted
 
 
 # ------------------------------------------------------------------------------ E-divisive
@@ -245,24 +246,27 @@ def pelt_ar1(x: np.ndarray, penalty: float, *, phi: float = 0.0, min_size: int =
     f = np.full(n + 1, np.inf)
     f[0] = -penalty
     last = np.zeros(n + 1, dtype=np.int64)
-    cs = np.empty(n, dtype=np.int64)
-    ca, cb, cd, cf = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
+    # per candidate start s: s, F(s) + A_s, B_s, D_s (kept aligned; pruning compresses all four)
+    cs, cfa, cb, cd = np.empty(n, dtype=np.int64), np.empty(n), np.empty(n), np.empty(n)
     m = 0
+    cz = c * z1
+    c2 = c * c
     for t in range(min_size, n + 1):
         new = t - min_size
         if new == 0 or new >= min_size:
-            cs[m], ca[m], cb[m], cd[m], cf[m] = new, a_all[new], b_all[new], d_all[new], f[new]
+            cs[m], cfa[m], cb[m], cd[m] = new, f[new] + a_all[new], b_all[new], d_all[new]
             m += 1
-        num = cb[:m] + c * z1[t]
-        base = cf[:m] + ca[:m] + z2[t] - num * num / (cd[:m] + c * c * t)
-        best = int(np.argmin(base))
-        f[t] = base[best] + penalty
+        num = cb[:m] + cz[t]
+        base = cfa[:m] - num * num / (cd[:m] + c2 * t)
+        best = int(base.argmin())
+        bound = base[best] + penalty
+        f[t] = bound + z2[t]
         last[t] = cs[best]
-        keep = np.flatnonzero(base <= f[t])
-        if len(keep) < m:
-            m = len(keep)
-            for arr in (cs, ca, cb, cd, cf):
-                arr[:m] = arr[keep]
+        keep = base <= bound
+        k = int(np.count_nonzero(keep))
+        if k < m:
+            cs[:k], cfa[:k], cb[:k], cd[:k] = cs[:m][keep], cfa[:m][keep], cb[:m][keep], cd[:m][keep]
+            m = k
     changes, t = [], n
     while t > 0:
         t = int(last[t])
@@ -285,7 +289,7 @@ class _Fit:
     smooth: np.ndarray  # the fitted trend + season g(t) (zeros when there is none)
     criterion: float  # n·ln(RSS/n) − (K + 1)·ln(1 − φ²) + β·(K + parameters of g)
     trend: bool
-    period: int | None
+    period: float | None
     slope: float  # per run
 
 
@@ -295,11 +299,29 @@ def _segment_ids(n: int, cuts: list[int]) -> np.ndarray:
 
 
 def _within(v: np.ndarray, ids: np.ndarray) -> np.ndarray:
-    """v minus its regime means (columns of a matrix each)."""
+    """v minus its regime means (each column of a matrix); ``ids`` from ``_segment_ids`` (sorted)."""
     counts = np.bincount(ids)
-    if v.ndim == 1:
-        return v - (np.bincount(ids, v) / counts)[ids]
-    return np.column_stack([_within(col, ids) for col in v.T])
+    starts = np.r_[0, np.cumsum(counts)[:-1]]
+    means = np.add.reduceat(v, starts, axis=0) / (counts if v.ndim == 1 else counts[:, None])
+    return v - np.repeat(means, counts, axis=0)
+
+
+def _refine_period(r: np.ndarray, t: np.ndarray, cuts: list[int], period: float) -> float:
+    """The period within ±25 % of ``period`` whose harmonic explains most of r within the regimes
+    (least squares on cos, sin after removing each regime's mean; 61 log-spaced periods at once)."""
+    grid = period * np.exp(np.linspace(math.log(0.8), math.log(1.25), 61))
+    grid = grid[(grid >= 2.5) & (grid <= len(r))]
+    if len(grid) == 0:
+        return period
+    ids = _segment_ids(len(r), cuts)
+    angle = 2 * math.pi * t[:, None] / grid[None, :]
+    cw, sw, rw = _within(np.cos(angle), ids), _within(np.sin(angle), ids), _within(r, ids)
+    cc, ss, cs = (cw * cw).sum(0), (sw * sw).sum(0), (cw * sw).sum(0)
+    cr, sr = rw @ cw, rw @ sw
+    det = cc * ss - cs * cs
+    with np.errstate(divide="ignore", invalid="ignore"):
+        explained = np.where(det > 0, (ss * cr * cr - 2 * cs * cr * sr + cc * sr * sr) / det, -np.inf)
+    return float(grid[int(np.argmax(explained))])
 
 
 def _within_coef(x: np.ndarray, basis: np.ndarray, cuts: list[int]) -> np.ndarray:
@@ -327,7 +349,7 @@ def _criterion(r: np.ndarray, cuts: list[int], phi: float, beta: float, params: 
     return n * math.log(max(rss, 1e-300) / n) - (k + 1) * math.log(1 - phi * phi) + beta * (k + params)
 
 
-def _basis(t: np.ndarray, trend: bool, period: int | None) -> np.ndarray:
+def _basis(t: np.ndarray, trend: bool, period: float | None) -> np.ndarray:
     cols = [t - t.mean()] if trend else []
     if period:
         angle = 2 * math.pi * t / period
@@ -335,7 +357,7 @@ def _basis(t: np.ndarray, trend: bool, period: int | None) -> np.ndarray:
     return np.column_stack(cols) if cols else np.zeros((len(t), 0))
 
 
-def _fit_at(x: np.ndarray, t: np.ndarray, phi: float, beta: float, trend: bool, period: int | None) -> _Fit:
+def _fit_at(x: np.ndarray, t: np.ndarray, phi: float, beta: float, trend: bool, period: float | None) -> _Fit:
     """Level shifts plus g(t) = b·t (if ``trend``) + a harmonic of ``period`` (if any), for a given φ:
     alternate PELT on x − g and the within-regime regression of x on g's basis until the cuts settle."""
     basis = _basis(t, trend, period)
@@ -355,6 +377,10 @@ def _fit_at(x: np.ndarray, t: np.ndarray, phi: float, beta: float, trend: bool, 
         if new == cuts:
             break
         cuts = new
+        if period:
+            trend_part = basis[:, :1] @ _within_coef(x, basis, cuts)[:1] if trend else 0.0
+            period = _refine_period(x - trend_part, t, cuts, period)
+            basis = _basis(t, trend, period)
         if p:
             g = basis @ _within_coef(x, basis, cuts)
     assert cuts is not None
@@ -362,8 +388,13 @@ def _fit_at(x: np.ndarray, t: np.ndarray, phi: float, beta: float, trend: bool, 
     return _Fit(cuts, phi, s_u, g, _criterion(x - g, cuts, phi, beta, p), trend, period, slope)
 
 
-def _profile(x: np.ndarray, t: np.ndarray, beta: float, trend: bool, period: int | None) -> _Fit:
-    """The fit of lowest criterion over φ: a coarse grid, then ±0.1 and ±0.05 around the best."""
+def _profile(x: np.ndarray, t: np.ndarray, beta: float, trend: bool, period: float | None) -> _Fit:
+    """The fit of lowest criterion over φ.
+
+    Up to ``FULL_GRID_POINTS`` points: a coarse grid (0, 0.3, 0.6, 0.9), then ±0.1 and ±0.05 around
+    the best. Longer series (where each fit costs more and φ is well determined): coordinate descent
+    from the lagged-difference estimate — fit at φ, choose φ on a 0.05 grid for those cuts, repeat
+    until φ stays."""
     fits: dict[float, _Fit] = {}
 
     def at(phi: float) -> _Fit:
@@ -375,38 +406,65 @@ def _profile(x: np.ndarray, t: np.ndarray, beta: float, trend: bool, period: int
     if len(x) <= FULL_GRID_POINTS:
         for phi in PHI_COARSE:
             at(phi)
-    else:  # long series: the lagged-difference estimate is accurate, search only near it
-        at(round(noise_model(x).phi, 1))
-    for step in (0.1, 0.05):
-        best = min(fits.values(), key=lambda f: f.criterion).phi
-        at(best - step)
-        at(best + step)
+        for step in (0.1, 0.05):
+            best = min(fits.values(), key=lambda f: f.criterion).phi
+            at(best - step)
+            at(best + step)
+        return min(fits.values(), key=lambda f: f.criterion)
+    fit = at(round(noise_model(x - _basis_fit(x, t, trend, period)).phi * 20) / 20)
+    for _ in range(4):
+        r = x - fit.smooth
+        phi = min(PHI_FINE, key=lambda ph: _criterion(r, fit.cuts, float(ph), beta, 0))
+        if round(float(phi), 2) in fits:
+            break
+        fit = at(float(phi))
     return min(fits.values(), key=lambda f: f.criterion)
 
 
-def _season_period(r: np.ndarray) -> int | None:
-    """The period (3 … n/3 runs, whole) of the largest periodogram ordinate of the residuals r."""
-    n = len(r)
-    k = np.arange(3, n // 3 + 1)  # cycles per series
-    if len(k) == 0:
-        return None
-    power = np.abs(np.fft.rfft(r - r.mean()))[k] ** 2
-    return int(round(n / k[int(np.argmax(power))]))
+def _basis_fit(x: np.ndarray, t: np.ndarray, trend: bool, period: float | None) -> np.ndarray:
+    """g(t) fitted by least squares with no level shift (only to centre x for a first φ)."""
+    basis = _basis(t, trend, period)
+    return basis @ _within_coef(x, basis, []) if basis.shape[1] else np.zeros(len(x))
+
+
+def _season_candidates(series: list[np.ndarray], per_series: int = 2) -> list[float]:
+    """Periods (3 … n/2 runs) of the ``per_series`` highest local maxima of each series' periodogram,
+    on a frequency grid 8 times finer than 1/n (zero padding), so a period need not divide n."""
+    out: list[float] = []
+    for r in series:
+        n = len(r)
+        size = 8 * n
+        freq = np.fft.rfftfreq(size)
+        power = np.abs(np.fft.rfft(r - r.mean(), size)) ** 2
+        ok = (freq >= 2.0 / n) & (freq <= 1.0 / 3)
+        peak = np.zeros_like(ok)
+        peak[1:-1] = (power[1:-1] >= power[:-2]) & (power[1:-1] >= power[2:])
+        idx = np.flatnonzero(ok & peak)
+        for i in idx[np.argsort(power[idx])[::-1][:per_series]]:
+            period = round(1.0 / float(freq[i]), 1)
+            if period not in out:
+                out.append(period)
+    return out
 
 
 def _best_fit(x: np.ndarray, t: np.ndarray, beta: float) -> _Fit:
-    """Choose between level shifts alone, + a trend, + a season (+ both) by the penalised criterion."""
+    """Choose between level shifts alone, + a trend, + a season (+ both) by the penalised criterion.
+
+    Season candidates come from the periodograms of x − trend and of the residuals of the best fit so
+    far; each is screened at that fit's φ, and the best one is profiled over φ."""
     best = _profile(x, t, beta, False, None)
     sloped = _profile(x, t, beta, True, None)
     if sloped.criterion < best.criterion:
         best = sloped
     if len(x) >= MIN_SEASON_POINTS:
-        ids = _segment_ids(len(x), best.cuts)
-        period = _season_period(_within(x - best.smooth, ids))
-        if period:
-            seasonal = _profile(x, t, beta, best.trend, period)
-            if seasonal.criterion < best.criterion:
-                best = seasonal
+        resid = _within(x - best.smooth, _segment_ids(len(x), best.cuts))
+        candidates = _season_candidates([x - best.smooth, resid], 2 if len(x) <= FULL_GRID_POINTS else 1)
+        screened = [_fit_at(x, t, best.phi, beta, best.trend, period) for period in candidates]
+        if screened:
+            top = min(screened, key=lambda f: f.criterion)
+            if top.criterion < best.criterion:
+                seasonal = _profile(x, t, beta, best.trend, top.period)
+                best = min(top, seasonal, key=lambda f: f.criterion)
     return best
 
 
