@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 
@@ -13,7 +14,7 @@ from bench_pipeline.history.noise import NoiseModel, clip_outliers, noise_model,
 
 MIN_SIZE = 2
 MIN_POINTS = 2 * MIN_SIZE + 1
-MIN_INTERIOR = 3
+MIN_INTERIOR = 5
 PERMUTATIONS = 199
 SIGNIFICANCE = 0.05
 PENALTY_FACTOR = 3.0
@@ -346,7 +347,8 @@ def _criterion(r: np.ndarray, cuts: list[int], phi: float, beta: float, params: 
     (each regime a stationary AR(1) segment), plus the penalty."""
     rss = float(np.sum(_segment_costs(r, cuts, phi)))
     n, k = len(r), len(cuts)
-    return n * math.log(max(rss, 1e-300) / n) - (k + 1) * math.log(1 - phi * phi) + beta * (k + params)
+    ar = math.log(n) if phi > 0 else 0.0  # BIC's ln n for the estimated φ
+    return n * math.log(max(rss, 1e-300) / n) - (k + 1) * math.log(1 - phi * phi) + beta * (k + params) + ar
 
 
 def _basis(t: np.ndarray, trend: bool, period: float | None) -> np.ndarray:
@@ -474,14 +476,16 @@ def _judge(
 ) -> list[tuple[int, float, bool]]:
     """(cut, log ratio, passes) for each cut, regimes bounded by the neighbouring cuts."""
     bounds = [0, *cuts, len(y)]
+    levels = [float(np.mean(y[a:b])) for a, b in itertools.pairwise(bounds)]
     out = []
     for i, cut in enumerate(cuts):
-        before, after = y[bounds[i] : cut], y[cut : bounds[i + 2]]
-        lb, la = float(np.median(before)), float(np.median(after))
+        after = y[cut : bounds[i + 2]]
+        lb, la = levels[i], levels[i + 1]
         mid = (lb + la) / 2
         beyond = int(np.sum(after > mid)) if la > lb else int(np.sum(after < mid))
-        need = min_persist if i == len(cuts) - 1 else max(min_persist, min_interior)
-        persists = len(after) >= need and beyond >= max(min_persist, math.ceil(len(after) / 2))
+        persists = len(after) >= min_persist and beyond >= max(min_persist, math.ceil(len(after) / 2))
+        if i < len(cuts) - 1 and len(after) < min_interior:  # a short excursion that comes back
+            persists = persists and abs(math.expm1(levels[i + 2] - lb)) > delta
         matters = abs(math.expm1(la - lb)) > delta
         out.append((cut, la - lb, persists and matters))
     return out
@@ -496,8 +500,9 @@ def confirm(
 ) -> list[int]:
     """The cuts whose new level persists and exceeds δ; failures are dropped weakest first.
 
-    A regime between two cuts must last ``min_interior`` runs (an excursion of two slow runs that
-    returns is an outlier); the newest regime needs ``min_persist`` runs."""
+    A regime must last ``min_persist`` runs, and one between two cuts that is shorter than
+    ``min_interior`` runs and ends within δ of the level before it is an excursion (a burst of slow
+    runs that comes back), not a change."""
     cuts = sorted(cuts)
     while cuts:
         judged = _judge(y, cuts, delta, min_persist, min_interior)
@@ -580,15 +585,14 @@ def detect_changes(
     noise = NoiseModel(fit.sigma_u / math.sqrt(1 - fit.phi**2), fit.phi, fit.sigma_u / (1 - fit.phi))
     result.noise, result.slope, result.trend_model, result.period = noise, fit.slope, fit.trend, fit.period
     result.pelt = [int(idx[c]) for c in fit.cuts]
-    d = x - fit.smooth  # level shifts on top of the trend and season
-    dc = xc - fit.smooth
-    kept = confirm(d, refine(dc, confirm(d, fit.cuts, delta, min_persist)), delta, min_persist)
+    dc = xc - fit.smooth  # level shifts on top of the trend and season, outliers clipped
+    kept = confirm(dc, refine(dc, confirm(dc, fit.cuts, delta, min_persist)), delta, min_persist)
     p = _shift_p(dc, kept, noise.long_run_sigma)
     bounds = [0, *kept, n]
     for i, cut in enumerate(kept):
         at = float(fit.smooth[cut])
-        before = math.exp(float(np.median(d[bounds[i] : cut])) + at)
-        after = math.exp(float(np.median(d[cut : bounds[i + 2]])) + at)
+        before = math.exp(float(np.mean(dc[bounds[i] : cut])) + at)
+        after = math.exp(float(np.mean(dc[cut : bounds[i + 2]])) + at)
         result.changes.append(Change(int(idx[cut]), before, after, after / before, p[i]))
     if notes:
         result.reason = "; ".join(notes)
