@@ -18,6 +18,8 @@ steps (start excluded): P = matched detections / detections, R = matched steps /
 Detectors:
 
 * ``ours``: ``bench_pipeline.history.detect_changes`` with its defaults (δ = 3 %);
+* ``ours + E-div.``: the same with ``cross_check=True`` — each change must also pass the E-divisive
+  permutation test (p̂ ≤ 0.05) on the prewhitened residuals around it;
 * ``binseg`` / ``pelt``: ruptures (Truong, Oudre & Vayatis 2020) ``Binseg`` / ``Pelt`` with the L2 cost,
   ``min_size=2, jump=1``, and the usual penalties in the units of the L2 cost: BIC (SIC)
   σ̂²·ln n (ruptures' documentation, R changepoint's "SIC") and MBIC 3·σ̂²·ln n (R changepoint's
@@ -229,6 +231,10 @@ def ours(y: np.ndarray) -> list[int]:
     return [c.index for c in cp.detect_changes(y).changes]
 
 
+def ours_checked(y: np.ndarray) -> list[int]:
+    return [c.index for c in cp.detect_changes(y, cross_check=True).changes]
+
+
 def previous(y: np.ndarray) -> list[int]:
     """The pre-issue-16 ``detect_changes``: E-divisive proposals corroborated by PELT-L1, confirmed."""
     if len(y) < 2 * cp.MIN_SIZE + 1 or not np.all(np.isfinite(y)):
@@ -257,6 +263,7 @@ def _ruptures(method: type, factor: float) -> Callable[[np.ndarray], list[int]]:
 
 DETECTORS: dict[str, Callable[[np.ndarray], list[int]]] = {
     "ours": ours,
+    "ours + E-div.": ours_checked,
     "binseg BIC": _ruptures(rpt.Binseg, 1.0),
     "pelt BIC": _ruptures(rpt.Pelt, 1.0),
     "binseg MBIC": _ruptures(rpt.Binseg, 3.0),
@@ -308,9 +315,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=16)
     parser.add_argument("--timing", action="store_true", help="also time 1,000- and 10,000-point series")
     parser.add_argument("--no-previous", action="store_true", help="skip the (slow) previous detector")
+    parser.add_argument("--no-check", action="store_true", help="skip ours + E-divisive")
     parser.add_argument("--only", default="", help="comma-separated family names (default: all)")
     args = parser.parse_args()
-    detectors = {k: v for k, v in DETECTORS.items() if not (args.no_previous and k == "previous")}
+    skip = {"previous"} if args.no_previous else set()
+    skip |= {"ours + E-div."} if args.no_check else set()
+    detectors = {k: v for k, v in DETECTORS.items() if k not in skip}
     families = [f for f in FAMILIES if not args.only or f in args.only.split(",")]
     names = list(detectors)
     print(

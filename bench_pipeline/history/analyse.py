@@ -65,7 +65,7 @@ def analyse_cell(
     regime = changes[-1].index if changes else offset
     ok = np.flatnonzero(valid)  # trend and gate see the usable runs only
     since = ok[ok >= regime]
-    fit = trend.trend(y[since])
+    fit = trend.trend(y[since], phi=found.noise.phi if found.noise else 0.0)
     if len(ok) and ok[-1] == len(y) - 1:
         judged = gate.same_run_gate(
             y[ok], window=gate_window, delta=delta, regime_start=int(np.searchsorted(ok, regime))

@@ -1,4 +1,76 @@
-"""Change points in a cell's series of run medians (docstring rewritten below once settled)."""
+"""Change points in a cell's series of run medians: level shifts on top of drift, season and AR(1) noise.
+
+Model
+    y_t = log(median of run t), t = run index (oldest first; a missing run is a gap in t)::
+
+        y_t = μ_t + g(t) + e_t,    e_t = φ·e_{t−1} + u_t,  u_t ~ N(0, σ_u²)  (plus a few outliers)
+
+    μ_t is piecewise constant — the level shifts τ_1 < … < τ_K are the change points; g(t) is a
+    common smooth part, chosen among none, a linear drift b·t, a harmonic a·cos(2πt/P) + c·sin(2πt/P),
+    or both; e_t is stationary AR(1) noise, 0 ≤ φ ≤ 0.95. Logs make a step a ratio, so one margin δ
+    serves cells of 1 ms and of 10 s alike. A drift is g, not a staircase of steps; a season is g,
+    not a series of alternating steps; wandering (autocorrelated) noise is e, not steps.
+
+Objective (for given φ and g): PELT (Killick, Fearnhead & Eckley 2012, *JASA* 107:1590) finds the
+exact minimiser of
+
+    Σ_k C_φ(r[τ_k:τ_{k+1}]) + β·σ̂_u²·K,   r = y − g,
+    C_φ(s) = min_μ (1 − φ²)(s_0 − μ)² + Σ_{i≥1} ((s_i − μ) − φ(s_{i−1} − μ))²
+
+C_φ is σ_u² × −2 log-likelihood of a stationary AR(1) segment with its own mean (φ = 0: the L2
+cost Σ(sᵢ − s̄)²): prewhitening inside the cost, as in Chakar, Lebarbier, Lévy-Leduc & Robin (2017,
+*Bernoulli* 23:1408, "AR1seg"). σ̂_u = 1.4826·MAD(Δz)/√2 with z_t = r_t − φ·r_{t−1}: within a regime
+Δz is a difference of two innovations, so a step or a spike moves only a few of them (first
+differences of y itself understate the noise of a smooth series: the previous detector's failure).
+
+Penalty: β = 3·ln n per change, the modified BIC of Zhang & Siegmund (2007, *Biometrics* 63:22):
+ln n for the new level and 2·ln n for searching its location (R changepoint's default "MBIC").
+Model choice: φ, the form of g and the cuts minimise the penalised likelihood with σ_u profiled out,
+
+    n·ln(RSS_φ/n) − (K + 1)·ln(1 − φ²) + β·(K + p_g) + ln n·[φ > 0]
+
+(RSS_φ = Σ C_φ of the regimes; p_g = 1 for a drift, 3 for a harmonic: two coefficients and its
+searched period). φ: coarse grid 0, 0.3, 0.6, 0.9 refined by ±0.1 and ±0.05 (more than 500 points:
+coordinate descent from the robust lagged-difference estimate of ``noise.noise_model``). g's
+coefficients: the pooled within-regime least-squares fit, alternated with PELT until the cuts settle.
+Season periods (3 … n/2 runs, at least two cycles): the highest periodogram peaks of y − drift and of
+the residuals, each refined within ±25 % by the within-regime harmonic fit; a season must lower the
+criterion by more than its 3·ln n.
+
+Outliers: y is first winsorised at 3 robust sds of its residuals around a running median of 5 runs
+(``noise.clip_outliers``), so one slow run is bounded, not a regime.
+
+Confirmation (what turns a statistical change into an alert). With levels the means of the
+clipped, de-trended regimes on either side (bounded by the other changes), a change must
+
+* persist: ≥ 2 runs after the step, at least max(2, ⌈m/2⌉) of the m after-points beyond the midpoint
+  between the two levels, and a regime between two changes that is shorter than 5 runs must not
+  return within δ of the level before it (a burst of slow runs that comes back is an outlier);
+* matter: |after/before − 1| > δ (default 3 %);
+* at either end of the series, leave ≥ 5 runs or lower the cost by 1.5·β·σ̂_u²: a change seen in 2–4
+  runs is re-judged as runs arrive, so an early alert asks for stronger evidence (the idea of
+  O'Brien & Fleming's 1979 boundaries for early looks); a short first regime is as weakly supported.
+
+Failing changes are dropped one at a time, weakest (smallest |log ratio|) first, the rest re-judged,
+and each survivor moved to the least-squares split within ±3 runs of its merged regime. A regime's
+length counts runs (positions), so an outage of missing runs does not make a long regime "short".
+``p_value``: two-sided z = (x̄_after − x̄_before)/(σ_LR·√(1/m₁ + 1/m₂)) with the long-run sd
+σ_LR = σ_u/(1 − φ), nominal (the location was searched). ``cross_check=True`` also requires an
+E-divisive permutation p̂ ≤ 0.05 (below) on the prewhitened residuals around each change; the
+evaluation found no gain from it (``benchmarks/RESULTS.md``), so it is off by default.
+
+Missing values: NaN or ±inf (the log of 0, of a negative or of a non-number) are skipped as missing
+runs — listed in ``Detection.excluded`` and stated in ``reason``; indices refer to the input. Fewer
+than 5 usable points: ``status = "too-short"``, a constant series ``"constant"``; never a silent [].
+
+Cost: each PELT run is O(n) to O(n²) vectorised candidate updates (no pruning in a stretch without
+change); about 10–60 runs per series for n ≤ 500, about 15 for longer ones. Measured: 60 runs ≈ 10 ms,
+1,000 runs ≈ 0.1 s, 10,000 runs ≈ 1 s (``benchmarks/bench_changepoints.py --timing``).
+
+Also here, for callers and the cross-check: ``e_divisive`` (E-divisive means with a permutation test;
+Matteson & James 2014, *JASA* 109:334, as used by MongoDB and Apache Otava) and ``pelt_l1`` (PELT with
+asv's L1 cost and a first-difference noise scale), the two halves of the previous detector.
+"""
 
 from __future__ import annotations
 
@@ -24,6 +96,8 @@ REFINE_REACH = 3
 MIN_PERSIST = 2
 DEFAULT_DELTA = 0.03
 MAX_TREND_ITERATIONS = 10
+CHECK_REACH = 100
+EDGE_FACTOR = 1.5
 PHI_COARSE = (0.0, 0.3, 0.6, 0.9)
 PHI_FINE = np.round(np.arange(0.0, 0.951, 0.05), 2)
 PHI_MAX = 0.95
@@ -115,7 +189,14 @@ def e_divisive(
     max_changes: int = 10,
     seed: int = 0,
 ) -> list[tuple[int, float]]:
-    """Significant change points (first index of each new regime, p̂), sorted by index."""
+    """Significant change points (first index of each new regime, p̂), sorted by index.
+
+    E-divisive means (Matteson & James 2014), α = 1: for X = y[a:τ), Y = y[τ:b), p = |X|, q = |Y|,
+    Ê = 2/(pq)·Σ|xᵢ − yⱼ| − Σ_{i<k}|xᵢ − xₖ|/C(p,2) − Σ_{j<k}|yⱼ − yₖ|/C(q,2) and Q̂(τ) = pq/(p+q)·Ê.
+    The best split over all current segments is kept iff a permutation test (``permutations`` seeded
+    shuffles, stopped early once p̂ > ``sig`` is certain; Besag & Clifford 1991) gives p̂ ≤ ``sig``;
+    division repeats until a proposal is rejected. Shuffling assumes exchangeable points within a
+    regime: true of independent noise, false of trending, autocorrelated or seasonal series."""
     y = np.asarray(y, dtype=float)
     rng = np.random.default_rng(seed)
     segments: dict[tuple[int, int], tuple[int, float]] = {}
@@ -472,10 +553,16 @@ def _best_fit(x: np.ndarray, t: np.ndarray, beta: float) -> _Fit:
 
 # ------------------------------------------------------------------------------ confirmation
 def _judge(
-    y: np.ndarray, cuts: list[int], delta: float, min_persist: int, min_interior: int = MIN_INTERIOR
+    y: np.ndarray,
+    cuts: list[int],
+    delta: float,
+    min_persist: int,
+    min_interior: int = MIN_INTERIOR,
+    t: np.ndarray | None = None,
 ) -> list[tuple[int, float, bool]]:
     """(cut, log ratio, passes) for each cut, regimes bounded by the neighbouring cuts."""
     bounds = [0, *cuts, len(y)]
+    pos = np.arange(len(y)) if t is None else t
     levels = [float(np.mean(y[a:b])) for a, b in itertools.pairwise(bounds)]
     out = []
     for i, cut in enumerate(cuts):
@@ -484,8 +571,8 @@ def _judge(
         mid = (lb + la) / 2
         beyond = int(np.sum(after > mid)) if la > lb else int(np.sum(after < mid))
         persists = len(after) >= min_persist and beyond >= max(min_persist, math.ceil(len(after) / 2))
-        if i < len(cuts) - 1 and len(after) < min_interior:  # a short excursion that comes back
-            persists = persists and abs(math.expm1(levels[i + 2] - lb)) > delta
+        if i < len(cuts) - 1 and pos[bounds[i + 2]] - pos[cut] < min_interior:  # a short excursion…
+            persists = persists and abs(math.expm1(levels[i + 2] - lb)) > delta  # …that comes back
         matters = abs(math.expm1(la - lb)) > delta
         out.append((cut, la - lb, persists and matters))
     return out
@@ -497,15 +584,16 @@ def confirm(
     delta: float = DEFAULT_DELTA,
     min_persist: int = MIN_PERSIST,
     min_interior: int = MIN_INTERIOR,
+    t: np.ndarray | None = None,
 ) -> list[int]:
     """The cuts whose new level persists and exceeds δ; failures are dropped weakest first.
 
-    A regime must last ``min_persist`` runs, and one between two cuts that is shorter than
-    ``min_interior`` runs and ends within δ of the level before it is an excursion (a burst of slow
-    runs that comes back), not a change."""
+    A regime must last ``min_persist`` points, and one between two cuts that spans fewer than
+    ``min_interior`` runs (positions ``t``; default 0 … n − 1) and ends within δ of the level before it
+    is an excursion (a burst of slow runs that comes back), not a change."""
     cuts = sorted(cuts)
     while cuts:
-        judged = _judge(y, cuts, delta, min_persist, min_interior)
+        judged = _judge(y, cuts, delta, min_persist, min_interior, t)
         failing = [(abs(lr), cut) for cut, lr, ok in judged if not ok]
         if not failing:
             break
@@ -533,6 +621,50 @@ def refine(y: np.ndarray, cuts: list[int], reach: int = REFINE_REACH, min_size: 
     return sorted(set(out))
 
 
+def _edge_gain_ok(r: np.ndarray, cuts: list[int], i: int, phi: float, bar: float) -> bool:
+    """Does cut i lower the AR(1) cost of its two neighbouring regimes by at least ``bar``?"""
+    bounds = [0, *cuts, len(r)]
+    seg = r[bounds[i] : bounds[i + 2]]
+    split = [cuts[i] - bounds[i]]
+    return float(np.sum(_segment_costs(seg, [], phi)) - np.sum(_segment_costs(seg, split, phi))) >= bar
+
+
+def _short_edges(r: np.ndarray, cuts: list[int], fit: _Fit, beta: float) -> list[int]:
+    """Drop a change that leaves fewer than ``MIN_INTERIOR`` runs at either end of the series unless
+    it lowers the cost by ``EDGE_FACTOR``·β·σ̂_u² (1.5 × the penalty). At the newest end the change is
+    re-judged as runs arrive, so an alert on 2–4 runs asks for stronger evidence (the idea of
+    O'Brien & Fleming's 1979 boundaries for early looks); at the oldest end a short first regime is as
+    weakly supported."""
+    bar = EDGE_FACTOR * beta * fit.sigma_u**2
+    out = list(cuts)
+    if out and len(r) - out[-1] < MIN_INTERIOR and not _edge_gain_ok(r, out, len(out) - 1, fit.phi, bar):
+        out.pop()
+    if out and out[0] < MIN_INTERIOR and not _edge_gain_ok(r, out, 0, fit.phi, bar):
+        out.pop(0)
+    return out
+
+
+def _energy_check(
+    r: np.ndarray, cuts: list[int], phi: float, sig: float, permutations: int, seed: int
+) -> dict[int, float]:
+    """E-divisive permutation p̂ of each cut's window (the regimes on both sides, ≤ ``CHECK_REACH``
+    runs each), computed on the AR(1)-prewhitened residuals w_t = r_t − φ·r_{t−1}, which are
+    exchangeable within a regime when the noise model holds (the raw ones are not)."""
+    rng = np.random.default_rng(seed)
+    bounds = [0, *cuts, len(r)]
+    out = {}
+    for i, cut in enumerate(cuts):
+        a, b = max(bounds[i], cut - CHECK_REACH), min(bounds[i + 2], cut + CHECK_REACH)
+        seg = r[a:b]
+        w = seg[1:] - phi * seg[:-1]
+        if len(w) < 2 * MIN_SIZE + 1:
+            out[cut] = 1.0
+            continue
+        _, q = _best_split(w)
+        out[cut] = _permutation_p(w, q, rng, permutations, sig, MIN_SIZE) if q > 0 else 1.0
+    return out
+
+
 def _shift_p(x: np.ndarray, cuts: list[int], sigma_lr: float) -> list[float]:
     """Two-sided p of each level shift: z = (x̄_after − x̄_before) / (σ_LR·√(1/m₁ + 1/m₂))."""
     bounds = [0, *cuts, len(x)]
@@ -555,6 +687,7 @@ def detect_changes(
     min_persist: int = MIN_PERSIST,
     pelt_penalty: float | None = None,
     seed: int = 0,
+    cross_check: bool = False,
 ) -> Detection:
     """Level shifts of ``log_medians`` (oldest first) that persist and exceed δ (module docstring).
 
@@ -586,14 +719,26 @@ def detect_changes(
     result.noise, result.slope, result.trend_model, result.period = noise, fit.slope, fit.trend, fit.period
     result.pelt = [int(idx[c]) for c in fit.cuts]
     dc = xc - fit.smooth  # level shifts on top of the trend and season, outliers clipped
-    kept = confirm(dc, refine(dc, confirm(dc, fit.cuts, delta, min_persist)), delta, min_persist)
-    p = _shift_p(dc, kept, noise.long_run_sigma)
+    kept = confirm(dc, fit.cuts, delta, min_persist, t=t)
+    kept = confirm(dc, refine(dc, kept), delta, min_persist, t=t)
+    edges = _short_edges(dc, kept, fit, beta)
+    if edges != kept:
+        kept = confirm(dc, edges, delta, min_persist, t=t)
+    methods: tuple[str, ...] = ("pelt-ar1",)
+    if cross_check and kept:
+        checked = _energy_check(dc, kept, fit.phi, sig, permutations, seed)
+        result.e_divisive = [(int(idx[c]), pv) for c, pv in checked.items()]
+        kept = confirm(dc, [c for c, pv in checked.items() if pv <= sig], delta, min_persist, t=t)
+        methods = ("pelt-ar1", "e-divisive")
+        p = [checked[c] for c in kept]
+    else:
+        p = _shift_p(dc, kept, noise.long_run_sigma)
     bounds = [0, *kept, n]
     for i, cut in enumerate(kept):
         at = float(fit.smooth[cut])
         before = math.exp(float(np.mean(dc[bounds[i] : cut])) + at)
         after = math.exp(float(np.mean(dc[cut : bounds[i + 2]])) + at)
-        result.changes.append(Change(int(idx[cut]), before, after, after / before, p[i]))
+        result.changes.append(Change(int(idx[cut]), before, after, after / before, p[i], methods))
     if notes:
         result.reason = "; ".join(notes)
     return result

@@ -63,8 +63,9 @@ def robust_sd(x: np.ndarray) -> float:
 
 
 def local_level(x: np.ndarray, window: int = LOCAL_WINDOW) -> np.ndarray:
-    """Running median of ``window`` points (edges: nearest value repeated)."""
-    return median_filter(np.asarray(x, dtype=float), size=min(window, max(1, len(x))), mode="nearest")
+    """Running median of ``window`` points (edges mirrored: d c b | a b c d, so the newest point is
+    one of five, and a spike there is clipped like any other)."""
+    return median_filter(np.asarray(x, dtype=float), size=min(window, max(1, len(x))), mode="mirror")
 
 
 def clip_outliers(x: np.ndarray, c: float = CLIP, window: int = LOCAL_WINDOW) -> np.ndarray:

@@ -217,3 +217,17 @@ def test_ar1_cost_by_definition():
     direct = (1 - phi**2) * r[:, 0] ** 2 + ((r[:, 1:] - phi * r[:, :-1]) ** 2).sum(axis=1)
     assert ar1_cost(y, 0, 5, phi) == pytest.approx(direct.min(), rel=1e-6)
     assert ar1_cost(y, 0, 5, 0.0) == pytest.approx(((y - y.mean()) ** 2).sum())
+
+
+# ------------------------------------------------------------------------------ trend under AR(1)
+def test_mann_kendall_is_corrected_for_autocorrelation():
+    from bench_pipeline.history.trend import hamed_rao_factor, trend
+
+    assert hamed_rao_factor(30, 0.0) == 1.0 and hamed_rao_factor(30, 0.7) > hamed_rao_factor(30, 0.3) > 1
+    rng = np.random.default_rng(12)
+    series = [ar1(rng, 60, 0.7) for _ in range(200)]
+    plain = sum(trend(y).significant for y in series) / 200
+    corrected = sum(trend(y, phi=0.7).significant for y in series) / 200
+    assert plain > 0.25 and corrected <= 0.10  # α = 0.05: the plain test cries wolf on wandering noise
+    y = 0.01 * np.arange(60) + ar1(rng, 60, 0.7)
+    assert trend(y, phi=0.7).significant  # a real +1 %/run drift still is one
