@@ -135,151 +135,6 @@ class Detection:
     period: float | None = None  # the fitted season's period in runs, if a season was fitted
 
 
-# ------------------------------------------------------------------------------ E-divisive
-def _q_hat(z: np.ndarray, min_size: int = MIN_SIZE) -> np.ndarray:
-    """Q̂(τ) for τ = min_size … m − min_size of each row of ``z`` (shape B × m) → B × (m − 2·min_size + 1)."""
-    m = z.shape[1]
-    d = np.abs(z[:, :, None] - z[:, None, :])
-    upper = np.triu(d, 1)
-    col = upper.sum(axis=1)  # col[j] = Σ_{i<j} d_ij
-    row = upper.sum(axis=2)  # row[i] = Σ_{j>i} d_ij
-    within_left = np.cumsum(col, axis=1)  # [τ−1] → pairs inside y[0:τ)
-    within_right = np.cumsum(row[:, ::-1], axis=1)[:, ::-1]  # [τ] → pairs inside y[τ:m)
-    total = within_left[:, -1:]
-    tau = np.arange(min_size, m - min_size + 1)
-    wl = within_left[:, tau - 1]
-    wr = within_right[:, tau]
-    between = total - wl - wr
-    p = tau.astype(float)
-    q = (m - tau).astype(float)
-    e_hat = 2.0 * between / (p * q) - wl / (p * (p - 1) / 2) - wr / (q * (q - 1) / 2)
-    return p * q / (p + q) * e_hat
-
-
-def _best_split(y: np.ndarray, min_size: int = MIN_SIZE) -> tuple[int, float]:
-    q = _q_hat(y[None, :], min_size)[0]
-    i = int(np.argmax(q))
-    return i + min_size, float(q[i])
-
-
-def _permutation_p(
-    y: np.ndarray, observed: float, rng: np.random.Generator, permutations: int, sig: float, min_size: int
-) -> float:
-    """p̂ of the segment's best split; stops as soon as p̂ > sig is certain."""
-    m = len(y)
-    batch = max(4, min(_BATCH, permutations, _BATCH_ELEMENTS // (m * m)))
-    limit = sig * (permutations + 1) - 1  # p̂ ≤ sig ⇔ exceedances ≤ limit
-    exceed = done = 0
-    while done < permutations:
-        size = min(batch, permutations - done)
-        shuffled = rng.permuted(np.broadcast_to(y, (size, m)), axis=1)
-        exceed += int(np.sum(_q_hat(shuffled, min_size).max(axis=1) >= observed * (1 - 1e-12)))
-        done += size
-        if exceed > limit:
-            return (1 + exceed + (permutations - done)) / (permutations + 1)  # an upper bound: > sig
-    return (1 + exceed) / (permutations + 1)
-
-
-def e_divisive(
-    y: np.ndarray,
-    *,
-    sig: float = SIGNIFICANCE,
-    permutations: int = PERMUTATIONS,
-    min_size: int = MIN_SIZE,
-    max_changes: int = 10,
-    seed: int = 0,
-) -> list[tuple[int, float]]:
-    """Significant change points (first index of each new regime, p̂), sorted by index.
-
-    E-divisive means (Matteson & James 2014), α = 1: for X = y[a:τ), Y = y[τ:b), p = |X|, q = |Y|,
-    Ê = 2/(pq)·Σ|xᵢ − yⱼ| − Σ_{i<k}|xᵢ − xₖ|/C(p,2) − Σ_{j<k}|yⱼ − yₖ|/C(q,2) and Q̂(τ) = pq/(p+q)·Ê.
-    The best split over all current segments is kept iff a permutation test (``permutations`` seeded
-    shuffles, stopped early once p̂ > ``sig`` is certain; Besag & Clifford 1991) gives p̂ ≤ ``sig``;
-    division repeats until a proposal is rejected. Shuffling assumes exchangeable points within a
-    regime: true of independent noise, false of trending, autocorrelated or seasonal series."""
-    y = np.asarray(y, dtype=float)
-    rng = np.random.default_rng(seed)
-    segments: dict[tuple[int, int], tuple[int, float]] = {}
-
-    def propose(a: int, b: int) -> None:
-        if b - a >= 2 * min_size + 1:  # at least one split with both sides ≥ min_size, and a choice
-            tau, q = _best_split(y[a:b], min_size)
-            segments[(a, b)] = (a + tau, q)
-
-    propose(0, len(y))
-    found: list[tuple[int, float]] = []
-    while segments and len(found) < max_changes:
-        (a, b), (cut, q) = max(segments.items(), key=lambda kv: kv[1][1])
-        if not q > 0:
-            break
-        p = _permutation_p(y[a:b], q, rng, permutations, sig, min_size)
-        if p > sig:
-            break
-        found.append((cut, p))
-        del segments[(a, b)]
-        propose(a, cut)
-        propose(cut, b)
-    return sorted(found)
-
-
-# ------------------------------------------------------------------------------ PELT, L1 cost
-def noise_scale(y: np.ndarray) -> float:
-    """σ̂ = 1.4826·MAD(Δy)/√2: the noise of y from first differences, insensitive to a few steps."""
-    if len(y) < 3:
-        return 0.0
-    diff = np.diff(y)
-    return float(1.4826 * np.median(np.abs(diff - np.median(diff))) / math.sqrt(2))
-
-
-def _l1_costs(y: np.ndarray) -> np.ndarray:
-    """C[s, t] = Σ|yᵢ − median(y[s:t])| for all 0 ≤ s < t ≤ n (sorted sliding windows, per length)."""
-    n = len(y)
-    cost = np.zeros((n + 1, n + 1))
-    for length in range(2, n + 1):
-        w = np.sort(sliding_window_view(y, length), axis=1)
-        half = length // 2
-        c = w[:, length - half :].sum(axis=1) - w[:, :half].sum(axis=1)
-        s = np.arange(n - length + 1)
-        cost[s, s + length] = c
-    return cost
-
-
-def pelt_l1(
-    y: np.ndarray, *, penalty: float | None = None, min_size: int = MIN_SIZE, scale: float | None = None
-) -> list[int]:
-    """Change points (first index of each new regime) minimising Σ L1 cost / ŝ + β·K, by PELT."""
-    y = np.asarray(y, dtype=float)
-    n = len(y)
-    if n < 2 * min_size:
-        return []
-    sigma = noise_scale(y) if scale is None else scale
-    mad_unit = sigma * math.sqrt(2 / math.pi)
-    if not mad_unit > 0:
-        mad_unit = max(float(np.mean(np.abs(y - np.median(y)))), 1e-12)
-    beta = PELT_PENALTY_FACTOR * math.log(n) if penalty is None else penalty
-    cost = _l1_costs(y) / mad_unit
-    f = np.full(n + 1, np.inf)
-    f[0] = -beta
-    last = np.zeros(n + 1, dtype=int)
-    candidates: list[int] = []
-    for t in range(min_size, n + 1):
-        new = t - min_size
-        if np.isfinite(f[new]):
-            candidates.append(new)
-        s = np.asarray(candidates)
-        values = f[s] + cost[s, t] + beta
-        best = int(np.argmin(values))
-        f[t], last[t] = values[best], s[best]
-        keep = f[s] + cost[s, t] <= f[t]  # PELT pruning, K = 0 for the L1 cost
-        candidates = s[keep].tolist()
-    changes, t = [], n
-    while t > 0:
-        t = int(last[t])
-        if t > 0:
-            changes.append(t)
-    return sorted(changes)
-
-
 # ------------------------------------------------------------------------------ PELT, AR(1) cost
 def _ar1_sums(x: np.ndarray, phi: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """x centred, and cumulative sums Z1, Z2 of z_t = x_t − φ·x_{t−1} (z_0 = 0), each of length n + 1."""
@@ -742,3 +597,148 @@ def detect_changes(
     if notes:
         result.reason = "; ".join(notes)
     return result
+
+
+# ------------------------------------------------------------------------------ E-divisive (cross-check; previous detector)
+def _q_hat(z: np.ndarray, min_size: int = MIN_SIZE) -> np.ndarray:
+    """Q̂(τ) for τ = min_size … m − min_size of each row of ``z`` (shape B × m) → B × (m − 2·min_size + 1)."""
+    m = z.shape[1]
+    d = np.abs(z[:, :, None] - z[:, None, :])
+    upper = np.triu(d, 1)
+    col = upper.sum(axis=1)  # col[j] = Σ_{i<j} d_ij
+    row = upper.sum(axis=2)  # row[i] = Σ_{j>i} d_ij
+    within_left = np.cumsum(col, axis=1)  # [τ−1] → pairs inside y[0:τ)
+    within_right = np.cumsum(row[:, ::-1], axis=1)[:, ::-1]  # [τ] → pairs inside y[τ:m)
+    total = within_left[:, -1:]
+    tau = np.arange(min_size, m - min_size + 1)
+    wl = within_left[:, tau - 1]
+    wr = within_right[:, tau]
+    between = total - wl - wr
+    p = tau.astype(float)
+    q = (m - tau).astype(float)
+    e_hat = 2.0 * between / (p * q) - wl / (p * (p - 1) / 2) - wr / (q * (q - 1) / 2)
+    return p * q / (p + q) * e_hat
+
+
+def _best_split(y: np.ndarray, min_size: int = MIN_SIZE) -> tuple[int, float]:
+    q = _q_hat(y[None, :], min_size)[0]
+    i = int(np.argmax(q))
+    return i + min_size, float(q[i])
+
+
+def _permutation_p(
+    y: np.ndarray, observed: float, rng: np.random.Generator, permutations: int, sig: float, min_size: int
+) -> float:
+    """p̂ of the segment's best split; stops as soon as p̂ > sig is certain."""
+    m = len(y)
+    batch = max(4, min(_BATCH, permutations, _BATCH_ELEMENTS // (m * m)))
+    limit = sig * (permutations + 1) - 1  # p̂ ≤ sig ⇔ exceedances ≤ limit
+    exceed = done = 0
+    while done < permutations:
+        size = min(batch, permutations - done)
+        shuffled = rng.permuted(np.broadcast_to(y, (size, m)), axis=1)
+        exceed += int(np.sum(_q_hat(shuffled, min_size).max(axis=1) >= observed * (1 - 1e-12)))
+        done += size
+        if exceed > limit:
+            return (1 + exceed + (permutations - done)) / (permutations + 1)  # an upper bound: > sig
+    return (1 + exceed) / (permutations + 1)
+
+
+def e_divisive(
+    y: np.ndarray,
+    *,
+    sig: float = SIGNIFICANCE,
+    permutations: int = PERMUTATIONS,
+    min_size: int = MIN_SIZE,
+    max_changes: int = 10,
+    seed: int = 0,
+) -> list[tuple[int, float]]:
+    """Significant change points (first index of each new regime, p̂), sorted by index.
+
+    E-divisive means (Matteson & James 2014), α = 1: for X = y[a:τ), Y = y[τ:b), p = |X|, q = |Y|,
+    Ê = 2/(pq)·Σ|xᵢ − yⱼ| − Σ_{i<k}|xᵢ − xₖ|/C(p,2) − Σ_{j<k}|yⱼ − yₖ|/C(q,2) and Q̂(τ) = pq/(p+q)·Ê.
+    The best split over all current segments is kept iff a permutation test (``permutations`` seeded
+    shuffles, stopped early once p̂ > ``sig`` is certain; Besag & Clifford 1991) gives p̂ ≤ ``sig``;
+    division repeats until a proposal is rejected. Shuffling assumes exchangeable points within a
+    regime: true of independent noise, false of trending, autocorrelated or seasonal series."""
+    y = np.asarray(y, dtype=float)
+    rng = np.random.default_rng(seed)
+    segments: dict[tuple[int, int], tuple[int, float]] = {}
+
+    def propose(a: int, b: int) -> None:
+        if b - a >= 2 * min_size + 1:  # at least one split with both sides ≥ min_size, and a choice
+            tau, q = _best_split(y[a:b], min_size)
+            segments[(a, b)] = (a + tau, q)
+
+    propose(0, len(y))
+    found: list[tuple[int, float]] = []
+    while segments and len(found) < max_changes:
+        (a, b), (cut, q) = max(segments.items(), key=lambda kv: kv[1][1])
+        if not q > 0:
+            break
+        p = _permutation_p(y[a:b], q, rng, permutations, sig, min_size)
+        if p > sig:
+            break
+        found.append((cut, p))
+        del segments[(a, b)]
+        propose(a, cut)
+        propose(cut, b)
+    return sorted(found)
+
+
+# ------------------------------------------------------------------------------ PELT, L1 cost (previous detector)
+def noise_scale(y: np.ndarray) -> float:
+    """σ̂ = 1.4826·MAD(Δy)/√2: the noise of y from first differences, insensitive to a few steps."""
+    if len(y) < 3:
+        return 0.0
+    diff = np.diff(y)
+    return float(1.4826 * np.median(np.abs(diff - np.median(diff))) / math.sqrt(2))
+
+
+def _l1_costs(y: np.ndarray) -> np.ndarray:
+    """C[s, t] = Σ|yᵢ − median(y[s:t])| for all 0 ≤ s < t ≤ n (sorted sliding windows, per length)."""
+    n = len(y)
+    cost = np.zeros((n + 1, n + 1))
+    for length in range(2, n + 1):
+        w = np.sort(sliding_window_view(y, length), axis=1)
+        half = length // 2
+        c = w[:, length - half :].sum(axis=1) - w[:, :half].sum(axis=1)
+        s = np.arange(n - length + 1)
+        cost[s, s + length] = c
+    return cost
+
+
+def pelt_l1(
+    y: np.ndarray, *, penalty: float | None = None, min_size: int = MIN_SIZE, scale: float | None = None
+) -> list[int]:
+    """Change points (first index of each new regime) minimising Σ L1 cost / ŝ + β·K, by PELT."""
+    y = np.asarray(y, dtype=float)
+    n = len(y)
+    if n < 2 * min_size:
+        return []
+    sigma = noise_scale(y) if scale is None else scale
+    mad_unit = sigma * math.sqrt(2 / math.pi)
+    if not mad_unit > 0:
+        mad_unit = max(float(np.mean(np.abs(y - np.median(y)))), 1e-12)
+    beta = PELT_PENALTY_FACTOR * math.log(n) if penalty is None else penalty
+    cost = _l1_costs(y) / mad_unit
+    f = np.full(n + 1, np.inf)
+    f[0] = -beta
+    last = np.zeros(n + 1, dtype=int)
+    candidates: list[int] = []
+    for t in range(min_size, n + 1):
+        new = t - min_size
+        if np.isfinite(f[new]):
+            candidates.append(new)
+        s = np.asarray(candidates)
+        values = f[s] + cost[s, t] + beta
+        best = int(np.argmin(values))
+        f[t], last[t] = values[best], s[best]
+        keep = f[s] + cost[s, t] <= f[t]  # PELT pruning, K = 0 for the L1 cost
+        candidates = s[keep].tolist()
+    changes, t = [], n
+    while t > 0:
+        t = int(last[t])
+        if t > 0:
+            changes.append(t)
+    return sorted(changes)
