@@ -407,6 +407,15 @@ def _best_fit(x: np.ndarray, t: np.ndarray, beta: float) -> _Fit:
 
 
 # ------------------------------------------------------------------------------ confirmation
+def _exp(v: float) -> float:
+    """exp, saturating at inf (values far outside log-medians, e.g. raw nanoseconds, must not crash)."""
+    return math.exp(v) if v < 709 else math.inf
+
+
+def _expm1(v: float) -> float:
+    return math.expm1(v) if v < 709 else math.inf
+
+
 def _judge(
     y: np.ndarray,
     cuts: list[int],
@@ -427,8 +436,8 @@ def _judge(
         beyond = int(np.sum(after > mid)) if la > lb else int(np.sum(after < mid))
         persists = len(after) >= min_persist and beyond >= max(min_persist, math.ceil(len(after) / 2))
         if i < len(cuts) - 1 and pos[bounds[i + 2]] - pos[cut] < min_interior:  # a short excursion…
-            persists = persists and abs(math.expm1(levels[i + 2] - lb)) > delta  # …that comes back
-        matters = abs(math.expm1(la - lb)) > delta
+            persists = persists and abs(_expm1(levels[i + 2] - lb)) > delta  # …that comes back
+        matters = abs(_expm1(la - lb)) > delta
         out.append((cut, la - lb, persists and matters))
     return out
 
@@ -591,9 +600,9 @@ def detect_changes(
     bounds = [0, *kept, n]
     for i, cut in enumerate(kept):
         at = float(fit.smooth[cut])
-        before = math.exp(float(np.mean(dc[bounds[i] : cut])) + at)
-        after = math.exp(float(np.mean(dc[cut : bounds[i + 2]])) + at)
-        result.changes.append(Change(int(idx[cut]), before, after, after / before, p[i], methods))
+        lb, la = float(np.mean(dc[bounds[i] : cut])), float(np.mean(dc[cut : bounds[i + 2]]))
+        ratio = _exp(la - lb)
+        result.changes.append(Change(int(idx[cut]), _exp(lb + at), _exp(la + at), ratio, p[i], methods))
     if notes:
         result.reason = "; ".join(notes)
     return result

@@ -231,3 +231,10 @@ def test_mann_kendall_is_corrected_for_autocorrelation():
     assert plain > 0.25 and corrected <= 0.10  # α = 0.05: the plain test cries wolf on wandering noise
     y = 0.01 * np.arange(60) + ar1(rng, 60, 0.7)
     assert trend(y, phi=0.7).significant  # a real +1 %/run drift still is one
+
+
+def test_values_far_outside_log_medians_do_not_crash():
+    """Raw nanoseconds instead of logs: levels saturate at inf, the change is still located."""
+    rng = np.random.default_rng(13)
+    y = 1e9 + 1e8 * np.r_[np.zeros(50), np.ones(50)] + rng.normal(0, 1e6, 100)
+    assert 50 in [c.index for c in detect_changes(y).changes]
