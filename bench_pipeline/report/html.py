@@ -15,7 +15,7 @@ from __future__ import annotations
 from functools import cache
 from importlib import resources
 
-from bench_pipeline.report import html_sections
+from bench_pipeline.report import html_findings, html_sections
 from bench_pipeline.report.html_parts import STATUS_WORDS, badge, e
 from bench_pipeline.report.model import Report
 
@@ -113,6 +113,7 @@ def render_html(report: Report) -> str:
         ("unmeasured", "Failures & gaps", html_sections.unmeasured(report)),
         ("history", "History", html_sections.history(report)),
         ("scaling", "Scaling", html_sections.scaling(report)),
+        ("findings", "Findings", html_findings.findings(report)),
     ):
         if body:
             sections.append((anchor, title, body))
