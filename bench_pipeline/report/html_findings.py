@@ -4,12 +4,17 @@ evidence, error clusters, the most similar earlier runs. Same words as the Markd
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from bench_pipeline.patterns.findings import RunFindings
 from bench_pipeline.report.html_parts import badge, e, table, td, with_code
 from bench_pipeline.report.markdown_findings import evidence_text, quality_sentence
 from bench_pipeline.report.model import Report
 
+Findings = Report | RunFindings  # both carry quality, recommendations, error_clusters, similar_runs
 
-def _quality(report: Report) -> str:
+
+def _quality(report: Findings) -> str:
     q = report.quality
     sentence = with_code(quality_sentence(q).replace("**", ""))
     if q is None or q.quality is None:
@@ -29,7 +34,7 @@ def _quality(report: Report) -> str:
     return f'<div class="quality" id="quality">{bars}</div><p class="note">{sentence}</p>'
 
 
-def _recommendations(report: Report) -> str:
+def _recommendations(report: Findings) -> str:
     recs = report.recommendations
     if not recs:
         return "<h3>Recommendations</h3><p>No recommendations for this run.</p>"
@@ -59,7 +64,7 @@ def _recommendations(report: Report) -> str:
     )  # fmt: skip
 
 
-def _errors(report: Report) -> str:
+def _errors(report: Findings) -> str:
     clusters = report.error_clusters
     if not clusters:
         return "<h3>Error clusters</h3><p>No failed samples in this run.</p>"
@@ -86,14 +91,19 @@ def _errors(report: Report) -> str:
     )  # fmt: skip
 
 
-def _similar(report: Report) -> str:
+def _similar(report: Findings, run_link: Callable[[str], str] | None) -> str:
     if not report.similar_runs:
         return (
             "<h3>Most similar earlier runs</h3><p>No earlier run shares enough cells with this one "
             "to compare (similar runs need 3).</p>"
         )
     items = "".join(
-        f"<li><code>{e(s.run_id)}</code> ({e(s.started_at[:10])}"
+        (
+            f'<li><a href="{e(run_link(s.run_id))}"><code>{e(s.run_id)}</code></a>'
+            if run_link
+            else f"<li><code>{e(s.run_id)}</code>"
+        )
+        + f" ({e(s.started_at[:10])}"
         + (f", tag <code>{e(s.git_tag)}</code>" if s.git_tag else "")
         + f"): {e(s.why)}.</li>"
         for s in report.similar_runs
@@ -101,12 +111,13 @@ def _similar(report: Report) -> str:
     return f'<h3>Most similar earlier runs</h3><ol class="similar">{items}</ol>'
 
 
-def findings(report: Report) -> str:
+def findings(report: Findings, run_link: Callable[[str], str] | None = None) -> str:
+    """The section; ``run_link`` makes the similar runs links (the dashboard's run pages)."""
     return (
         '<section id="findings"><h2>Findings</h2>'
         + _quality(report)
         + _recommendations(report)
         + _errors(report)
-        + _similar(report)
+        + _similar(report, run_link)
         + "</section>"
     )
