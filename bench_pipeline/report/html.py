@@ -124,8 +124,7 @@ def render_html(report: Report) -> str:
             "</main>",
             _data_block(report),
             f"<script>{plotly_js()}</script>",
-            f"<script>{static_text('tables.js')}</script>",
-            f"<script>{static_text('report.js')}</script>",
+            f"<script>{static_text('tables.js')}\n{static_text('report.js')}</script>",
             "</body></html>\n",
         ]
     )
