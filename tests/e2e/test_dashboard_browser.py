@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from tests.conftest import ROOT
-from tests.e2e.test_report_browser import CHROMIUM_ARGS, _chromium
+from tests.e2e.browser import offline_page
 from tests.integration.test_api import Server
 from tests.integration.test_dashboard import H2_RUNS, N_RUNS, TAGS, build_store
 from tests.integration.test_history_store import STEP_AT, T0
@@ -49,102 +49,80 @@ def _chart(page, selector: str = "#op-chart") -> dict:
 
 
 def test_dashboard_in_a_browser(server):
-    sync_api = pytest.importorskip("playwright.sync_api")
     artifacts = ROOT / "test-artifacts"
     artifacts.mkdir(exist_ok=True)
-    with sync_api.sync_playwright() as pw:
-        try:
-            browser = pw.chromium.launch(executable_path=_chromium(), args=CHROMIUM_ARGS)
-        except Exception as exc:  # no browser here: nothing to test
-            pytest.skip(f"cannot start Chromium: {exc}")
-        try:
-            page = browser.new_page(viewport={"width": 1366, "height": 900})
-            errors: list[str] = []
-            refused: list[str] = []
-            page.on("console", lambda m: errors.append(f"console: {m.text}") if m.type == "error" else None)
-            page.on("pageerror", lambda exc: errors.append(f"page: {exc}"))
+    with offline_page(
+        lambda url: url.startswith(server.url + "/"), viewport={"width": 1366, "height": 900}
+    ) as watched:
+        page, errors, refused = watched.page, watched.errors, watched.refused
+        # suite overview: a row per operation × fixture, sparklines, the newest run's verdicts
+        page.goto(f"{server.url}/")
+        page.click("#suites-table a")
+        page.wait_for_selector("#overview-table")
+        assert page.locator("#overview-table tbody tr").count() == 4
+        assert page.locator("#overview-table svg.spark").count() == 8
+        assert page.inner_text("#overview-table").count("jj slower ×1.") == 2  # status, both sizes
+        page.screenshot(path=str(artifacts / "dashboard-overview.png"), full_page=True)
 
-            def only_the_server(route):
-                if route.request.url.startswith(server.url + "/"):
-                    route.continue_()
-                else:
-                    refused.append(route.request.url)
-                    route.abort()
+        # operation page: medians with CI bands, the planted change point, the two tags
+        page.click("#overview-table >> text=status")
+        page.wait_for_selector("#op-chart .main-svg")
+        drawn = _chart(page)
+        assert drawn["series"] == 4  # git, jj × small, medium on the newest run's host
+        assert drawn["points"] == 4 * (N_RUNS - len(H2_RUNS))
+        names = [t["name"] for t in drawn["traces"]]
+        assert names.count("git · small CI") == 2 and "git · medium" in names  # bands: upper and lower
+        (star,) = [t for t in drawn["traces"] if t["name"] == "change point"]
+        assert star["n"] == 2 and all(x.startswith(STEP_STARTED) for x in star["x"])  # git small + medium
+        assert sorted(drawn["annotations"]) == sorted(f"tag {t}" for t in TAGS.values())
+        assert drawn["shapes"] == 2 + len(TAGS)  # change-point lines and tag lines
+        assert page.locator("#op-chart .annotation-text").count() == len(TAGS)
+        assert page.locator("#op-chart .scatterlayer .point").count() >= 4 * (N_RUNS - len(H2_RUNS))
+        assert f"from run r{STEP_AT:03d}" in page.inner_text("#op-changes")
+        page.screenshot(path=str(artifacts / "dashboard-operation.png"), full_page=True)
 
-            page.route("**/*", only_the_server)
+        # the size filter: only the small fixture
+        page.uncheck(".size-filter[value=medium]")
+        page.wait_for_timeout(200)
+        small = _chart(page)
+        assert small["series"] == 2 and small["points"] == 2 * (N_RUNS - len(H2_RUNS))
+        assert all("medium" not in (t["name"] or "") for t in small["traces"])
+        assert parse_qs(urlparse(page.url).query)["size"] == ["small"]
+        # the host filter: the other machine's five runs, then every host
+        page.select_option("#host-filter", "h2")
+        page.wait_for_timeout(200)
+        other = _chart(page)
+        assert other["series"] == 2 and other["points"] == 2 * len(H2_RUNS)
+        assert parse_qs(urlparse(page.url).query)["host"] == ["h2"]
+        page.select_option("#host-filter", "all")
+        page.wait_for_timeout(200)
+        assert _chart(page)["points"] == 2 * N_RUNS
+        page.reload()  # the filters live in the URL
+        page.wait_for_selector("#op-chart .main-svg")
+        assert _chart(page)["points"] == 2 * N_RUNS and not page.is_checked(".size-filter[value=medium]")
 
-            # suite overview: a row per operation × fixture, sparklines, the newest run's verdicts
-            page.goto(f"{server.url}/")
-            page.click("#suites-table a")
-            page.wait_for_selector("#overview-table")
-            assert page.locator("#overview-table tbody tr").count() == 4
-            assert page.locator("#overview-table svg.spark").count() == 8
-            assert "jj slower ×1.39 vs git" in page.inner_text(
-                "#overview-table"
-            ) or "jj slower" in page.inner_text("#overview-table")
-            page.screenshot(path=str(artifacts / "dashboard-overview.png"), full_page=True)
+        # a run page links its archived reports; compare it with the run before from the page
+        page.goto(f"{server.url}/dashboard/s/runs/r029")
+        assert page.locator("#reports a").count() == 3
+        page.screenshot(path=str(artifacts / "dashboard-run.png"), full_page=True)
+        page.select_option("#compare-form select[name=baseline]", "tag:v1.0")
+        page.click("#compare-form button")
+        page.wait_for_selector("#compare-chart .main-svg")
+        assert "r029</a> vs baseline" in page.inner_html("h2") and "r010" in page.inner_html("h2")
+        assert page.locator("#compare-table tbody tr").count() == 8
+        # two runs chosen on the compare page: git's status step
+        page.select_option("#compare-form select[name=baseline]", "r011")
+        page.select_option("#compare-form select[name=candidate]", "r012")
+        page.click("#compare-form button")
+        page.wait_for_selector("#compare-chart .main-svg")
+        first = page.locator("#compare-table tbody tr").first.inner_text()
+        assert "status" in first and "git" in first and "regression" in first
+        page.screenshot(path=str(artifacts / "dashboard-compare.png"), full_page=True)
+        # the archived HTML report opens from the run page
+        page.goto(f"{server.url}/dashboard/s/runs/r029")
+        page.click("#reports >> text=report.html")
+        page.wait_for_selector("#findings")
+        assert page.evaluate("document.body.getAttribute('data-chart-error')") is None
 
-            # operation page: medians with CI bands, the planted change point, the two tags
-            page.click("#overview-table >> text=status")
-            page.wait_for_selector("#op-chart .main-svg")
-            drawn = _chart(page)
-            assert drawn["series"] == 4  # git, jj × small, medium on the newest run's host
-            assert drawn["points"] == 4 * (N_RUNS - len(H2_RUNS))
-            names = [t["name"] for t in drawn["traces"]]
-            assert names.count("git · small CI") == 2 and "git · medium" in names  # bands: upper and lower
-            (star,) = [t for t in drawn["traces"] if t["name"] == "change point"]
-            assert star["n"] == 2 and all(x.startswith(STEP_STARTED) for x in star["x"])  # git small + medium
-            assert sorted(drawn["annotations"]) == sorted(f"tag {t}" for t in TAGS.values())
-            assert drawn["shapes"] == 2 + len(TAGS)  # change-point lines and tag lines
-            assert page.locator("#op-chart .annotation-text").count() == len(TAGS)
-            assert page.locator("#op-chart .scatterlayer .point").count() >= 4 * (N_RUNS - len(H2_RUNS))
-            assert f"from run r{STEP_AT:03d}" in page.inner_text("#op-changes")
-            page.screenshot(path=str(artifacts / "dashboard-operation.png"), full_page=True)
-
-            # the size filter: only the small fixture
-            page.uncheck(".size-filter[value=medium]")
-            page.wait_for_timeout(200)
-            small = _chart(page)
-            assert small["series"] == 2 and small["points"] == 2 * (N_RUNS - len(H2_RUNS))
-            assert all("medium" not in (t["name"] or "") for t in small["traces"])
-            assert parse_qs(urlparse(page.url).query)["size"] == ["small"]
-            # the host filter: the other machine's five runs, then every host
-            page.select_option("#host-filter", "h2")
-            page.wait_for_timeout(200)
-            other = _chart(page)
-            assert other["series"] == 2 and other["points"] == 2 * len(H2_RUNS)
-            assert parse_qs(urlparse(page.url).query)["host"] == ["h2"]
-            page.select_option("#host-filter", "all")
-            page.wait_for_timeout(200)
-            assert _chart(page)["points"] == 2 * N_RUNS
-            page.reload()  # the filters live in the URL
-            page.wait_for_selector("#op-chart .main-svg")
-            assert _chart(page)["points"] == 2 * N_RUNS and not page.is_checked(".size-filter[value=medium]")
-
-            # a run page links its archived reports; compare it with the run before from the page
-            page.goto(f"{server.url}/dashboard/s/runs/r029")
-            assert page.locator("#reports a").count() == 3
-            page.screenshot(path=str(artifacts / "dashboard-run.png"), full_page=True)
-            page.select_option("#compare-form select[name=baseline]", "tag:v1.0")
-            page.click("#compare-form button")
-            page.wait_for_selector("#compare-chart .main-svg")
-            assert "r029</a> vs baseline" in page.inner_html("h2") and "r010" in page.inner_html("h2")
-            assert page.locator("#compare-table tbody tr").count() == 8
-            # two runs chosen on the compare page: git's status step
-            page.select_option("#compare-form select[name=baseline]", "r011")
-            page.select_option("#compare-form select[name=candidate]", "r012")
-            page.click("#compare-form button")
-            page.wait_for_selector("#compare-chart .main-svg")
-            first = page.locator("#compare-table tbody tr").first.inner_text()
-            assert "status" in first and "git" in first and "regression" in first
-            page.screenshot(path=str(artifacts / "dashboard-compare.png"), full_page=True)
-            # the archived HTML report opens from the run page
-            page.goto(f"{server.url}/dashboard/s/runs/r029")
-            page.click("#reports >> text=report.html")
-            page.wait_for_selector("#findings")
-            assert page.evaluate("document.body.getAttribute('data-chart-error')") is None
-
-            assert errors == [], errors
-            assert refused == [], refused
-        finally:
-            browser.close()
+        assert errors == [], errors
+        assert refused == [], refused
