@@ -30,6 +30,7 @@ from bench_pipeline.report.html_parts import METRICS, badge, e, fmt, fmt_p, fmt_
 from bench_pipeline.report.markdown import fmt_ns
 
 ROOT = "/dashboard"
+MAX_RUN_OPTIONS = 300  # newest runs offered in a select (revisions and the URL reach older ones)
 VERDICT_BADGE = {
     "regression": "regression",
     "improvement": "improvement",
@@ -288,7 +289,7 @@ def operation_page(data: dict[str, Any], operations: list[str]) -> str:
 # ------------------------------------------------------------------------------------------ run
 def _run_options(runs: list[dict[str, Any]], selected: str | None, skip: str | None = None) -> str:
     opts = []
-    for r in runs:
+    for r in runs[:MAX_RUN_OPTIONS]:
         if r["run_id"] == skip:
             continue
         label = f"{r['run_id']} · {_when(r['started_at'])}" + (

@@ -40,14 +40,16 @@ def comment_body(
     *,
     pointer: str,
     lead: str = "",
+    heading: str = "Regressions",
     none_text: str = "No regression.",
     limit: int = COMMENT_LIMIT,
 ) -> str:
-    """Markdown of at most ``limit`` characters: ``title``, ``lead``, the regressions (bullets), then ``body``."""
+    """Markdown of at most ``limit`` characters: ``title``, ``lead``, the regressions (bullets under
+    ``heading``), then ``body``."""
     lines = [f"## {title}", ""] + ([lead, ""] if lead else [])
     if regressions:
         shown = list(regressions[:MAX_REGRESSION_LINES])
-        lines += [f"### Regressions ({len(regressions)})", ""] + [f"- {r}" for r in shown]
+        lines += [f"### {heading} ({len(regressions)})", ""] + [f"- {r}" for r in shown]
         if len(regressions) > len(shown):
             lines.append(f"- … {len(regressions) - len(shown)} more in {pointer}")
     else:

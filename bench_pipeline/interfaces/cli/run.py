@@ -128,6 +128,7 @@ def _github(result: PipelineResult) -> dict:
         if (run_dir / "report.html").exists()
         else f"`{run_dir}`",
         lead=lead,
+        heading="Regressions and alerts of the gate",
         none_text="No regression against the baseline.",
     )
     return write_outputs(text, run_dir / "comment.md")
