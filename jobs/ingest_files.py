@@ -33,7 +33,7 @@ def ingest_files(context: OpExecutionContext, config: IngestFilesConfig, store: 
     )
     for warning in result.warnings:
         context.log.warning(warning)
-    if result.samples:  # flags, statistics and comparisons, as the pipeline's assets compute them
+    if result.samples or result.operations:  # flags, statistics and comparisons, as the pipeline's assets compute them
         from bench_pipeline.analysis import analyse_runs
 
         context.log.info(f"analysed: {analyse_runs(store.get(), list(result.run_ids))}")

@@ -26,7 +26,7 @@ from bench_pipeline.execution.environment import host_info
 from bench_pipeline.execution.rounds import EffectiveSettings, execute_run
 from bench_pipeline.fixtures.tool import ToolFixture, ensure_tool_fixture
 from bench_pipeline.store import Store
-from bench_pipeline.store.landing import write_landing
+from bench_pipeline.store.landing import DECISIONS_TOOL, write_landing
 from bench_pipeline.suite import Suite
 
 Progress = Callable[[str], None]
@@ -89,7 +89,9 @@ class PreparedTools:
         return {t: [str(s.bin_dir)] for t, s in self.statuses.items() if s.available and s.bin_dir}
 
     def unavailable_record(self) -> dict[str, dict[str, str]]:
-        return {t: {"action": s.action, "reason": s.reason, "fix": s.fix} for t, s in self.unavailable.items()}
+        return {
+            t: {"action": s.action, "reason": s.reason, "fix": s.fix} for t, s in self.unavailable.items()
+        }
 
 
 def prepare_fixtures(
@@ -114,7 +116,9 @@ def prepare_fixtures(
             status = statuses[tool]
             if not status.available:
                 continue
-            path = os.pathsep.join([*([str(status.bin_dir)] if status.bin_dir else []), os.environ.get("PATH", "")])
+            path = os.pathsep.join(
+                [*([str(status.bin_dir)] if status.bin_dir else []), os.environ.get("PATH", "")]
+            )
             try:
                 tf = ensure_tool_fixture(suite, tool, size, cache_dir, progress=say, path=path)
             except BenchError as exc:
@@ -207,11 +211,31 @@ def run_suite(
                     tool_cells, paths.landing_dir(), run_id=run_id, kind="cells", suite=suite.name, tool=tool
                 )
             )
+        if result.decisions.height:  # the tool pairs' verdicts, for the comparisons of the report stage
+            landed.append(
+                write_landing(
+                    result.decisions,
+                    paths.landing_dir(),
+                    run_id=run_id,
+                    kind="decisions",
+                    suite=suite.name,
+                    tool=DECISIONS_TOOL,
+                )
+            )
         all_unavailable = prepared.unavailable_record()
         for tool in tools:  # a tool found, but not runnable in its worker (e.g. missing in an image)
             if tool not in result.tool_versions and tool not in all_unavailable:
-                why = next(iter(cells.filter((pl.col("tool") == tool) & (pl.col("status") == "unavailable"))["reason"]), "")
-                all_unavailable[tool] = {"action": "unavailable", "reason": why or "not runnable", "fix": "bench-pipeline doctor"}
+                why = next(
+                    iter(
+                        cells.filter((pl.col("tool") == tool) & (pl.col("status") == "unavailable"))["reason"]
+                    ),
+                    "",
+                )
+                all_unavailable[tool] = {
+                    "action": "unavailable",
+                    "reason": why or "not runnable",
+                    "fix": "bench-pipeline doctor",
+                }
         store.finish_run(
             run_id,
             "succeeded",
@@ -219,6 +243,7 @@ def run_suite(
             seconds=result.seconds,
             host={**host, "backend": result.backend_info},
             unavailable=all_unavailable,
+            measuring=result.measuring,
         )
     except BaseException as exc:
         message = exc.message if isinstance(exc, BenchError) else f"{type(exc).__name__}: {exc}"

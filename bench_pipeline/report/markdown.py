@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import statistics
+
 from bench_pipeline.report.markdown_findings import findings_markdown
 from bench_pipeline.report.model import Report, ToolCell
 
@@ -155,20 +157,90 @@ def _render(report: Report, limit: int | None) -> str:
     return "\n".join(lines)
 
 
+def conclusions(report: Report) -> list[str]:
+    """The decided verdicts first, per tool pair (wall time), then what stayed undecided and why."""
+    walls = [c for c in report.comparisons if c.metric == "wall" and c.verdict != "invalid"]
+    by_pair: dict[tuple[str, str], list] = {}
+    for c in walls:
+        by_pair.setdefault((c.tool_a, c.tool_b), []).append(c)
+    lines = []
+    for (a, b), rows in by_pair.items():
+        n = len(rows)
+        parts = []
+        for verdict, word in (("slower", "slower than"), ("faster", "faster than")):
+            hits = [c.ratio for c in rows if c.verdict == verdict and c.ratio]
+            if hits:
+                med = statistics.median(hits)
+                parts.append(f"{word} **{a}** on {len(hits)} of {n} operations (median ratio {med:.2f}×)")
+        same = sum(c.verdict == "equivalent" for c in rows)
+        if same:
+            parts.append(f"equivalent to **{a}** on {same} of {n} (within ±{report.delta:.0%})")
+        open_ = n - sum(c.verdict in ("slower", "faster", "equivalent") for c in rows)
+        text = f"- **{b}** is " + "; ".join(parts) if parts else f"- **{b}** vs **{a}**: no verdict yet"
+        lines.append(text + (f"; undecided on {open_}." if open_ else "."))
+    return lines
+
+
+def _undecided(report: Report, limit: int = 5) -> list[str]:
+    """Why pairs stayed undecided: the stop reason of their cells (budget or max_runs, n, CI)."""
+    open_ = [c for c in report.comparisons if c.metric == "wall" and c.verdict in ("inconclusive",)]
+    if not open_:
+        return []
+    stops = {}
+    for row in report.operations:
+        for tool, cell in row.tools.items():
+            stops[(row.operation, row.fixture, tool)] = cell.stop
+    shown = []
+    for c in open_[:limit]:
+        why = (
+            stops.get((c.operation, c.fixture, c.tool_b))
+            or stops.get((c.operation, c.fixture, c.tool_a))
+            or ""
+        )
+        ci = f", CI {c.ci_low:.3f}–{c.ci_high:.3f}" if c.ci_low and c.ci_high else ""
+        shown.append(
+            f"  - {c.tool_b} vs {c.tool_a}, {c.operation} ({c.fixture}): {why or 'not decided'}{ci if not why else ''}"
+        )
+    more = f" (first {limit} shown)" if len(open_) > limit else ""
+    return [
+        f"- **Undecided: {len(open_)}** of {len([c for c in report.comparisons if c.metric == 'wall'])} "
+        f"wall-time comparisons{more}:",
+        *shown,
+    ]
+
+
 def _summary(report: Report) -> list[str]:
-    """Verdicts first: the geometric-mean ratio per tool pair, then the largest significant effects."""
-    if not report.pairs and not report.findings:
+    """Conclusions first: what is decided (with ratios), what is equivalent, what is not and why;
+    then the geometric means with their CIs and the largest significant effects."""
+    if not report.pairs and not report.findings and not report.comparisons:
         return []
     lines = ["## Summary", ""]
+    lines += conclusions(report)
+    lines += _undecided(report)
+    m = report.run.measuring
+    if m.get("design") == "sequential":
+        lines += [
+            "",
+            f"Measured until decided (sequential design, looks at {', '.join(map(str, m.get('looks', [])))} "
+            f"rounds; {m.get('rounds', '?')} rounds; duty cycle {m.get('duty_cycle', 0):.0%}"
+            + (
+                f"; fresh state by {', '.join(sorted(m.get('restore_methods', {})))}"
+                if m.get("restore_methods")
+                else ""
+            )
+            + "). Verdicts: the paired ratio's interval wholly outside (slower/faster) or inside (equivalent) "
+            f"±{report.delta:.0%}, Benjamini–Hochberg across the run (docs/methods.md).",
+        ]
+    geo = []
     for p in report.pairs:
         if p.metric != "wall" or p.geomean_ratio is None:
             continue
-        counts = ", ".join(f"{n} {v}" for v, n in sorted(p.verdicts.items()))
         ci = f" (95% CI {p.ci_low:.2f}–{p.ci_high:.2f})" if p.ci_low and p.ci_high else ""
-        lines.append(
-            f"- **{p.tool_b} vs {p.tool_a}**: geometric mean of time ratios {p.geomean_ratio:.2f}{ci} "
-            f"over {p.cells} cells; {counts}."
+        geo.append(
+            f"- {p.tool_b} / {p.tool_a}: geometric mean of time ratios {p.geomean_ratio:.2f}{ci} over {p.cells} cells"
         )
+    if geo:
+        lines += ["", *geo]
     shown = report.findings[:15]
     if shown:
         lines += [

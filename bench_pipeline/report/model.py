@@ -24,8 +24,8 @@ from bench_pipeline.suite import find_suite, parse_target
 
 # MAJOR.MINOR: MINOR adds optional fields (old readers keep working); MAJOR renames or removes.
 # 1.2: quantiles q1/q3/iqr per cell × metric, fixtures (sizes), history and scaling sections.
-# 1.4: recommendations, error_clusters, quality, similar_runs (patterns.findings).
-SCHEMA_VERSION = "1.4"
+# 1.5: recommendations, error_clusters, quality, similar_runs (patterns.findings).
+SCHEMA_VERSION = "1.5"
 METRIC_WORDS = {"wall": "time", "cpu": "CPU time", "rss": "peak memory"}
 
 # q1/q3 over the same samples as cell_stats (timed, ``ok``), with the same interpolation (Hyndman &
@@ -116,6 +116,16 @@ class Comparison(BaseModel):
     verdict: str  # faster | slower | equivalent | inconclusive (B relative to A); invalid: a state differs
     n_a: int
     n_b: int
+    estimator: str | None = Field(
+        default=None,
+        description="how ratio and CI were made: median-ratio-bca (fixed n) or paired-hl-sequential "
+        "(wall time of a run sampled to a verdict: the paired Hodges–Lehmann ratio B/A) (since 1.4)",
+    )
+    ci_level: float | None = Field(default=None, description="confidence of the interval (since 1.4)")
+    decision: str | None = Field(
+        default=None, description="sequential runs: the decision the pair stopped on (since 1.4)"
+    )
+    n_rounds: int | None = Field(default=None, description="sequential runs: paired rounds used (since 1.4)")
 
 
 class PairSummary(BaseModel):
@@ -248,6 +258,11 @@ class RunInfo(BaseModel):
     host: dict[str, Any]
     settings: dict[str, Any]
     seconds: float | None
+    measuring: dict[str, Any] = Field(
+        default_factory=dict,
+        description="how the run was measured: design, looks, rounds, duty_cycle (timed seconds / seconds "
+        "of the rounds), restore_methods, budget_stopped (since 1.4)",
+    )
 
 
 class UnavailableTool(BaseModel):
@@ -291,17 +306,17 @@ class Report(BaseModel):
     )
     recommendations: list[Recommendation] = Field(
         default_factory=list,
-        description="bottlenecks, hot paths, configuration advice, each with its evidence (since 1.4)",
+        description="bottlenecks, hot paths, configuration advice, each with its evidence (since 1.5)",
     )
     error_clusters: list[ErrorCluster] = Field(
         default_factory=list,
-        description="this run's failed samples clustered by tool, operation, exit code, stderr (since 1.4)",
+        description="this run's failed samples clustered by tool, operation, exit code, stderr (since 1.5)",
     )
     quality: RunQuality | None = Field(
-        default=None, description="the run's 0–1 quality score and its components (since 1.4)"
+        default=None, description="the run's 0–1 quality score and its components (since 1.5)"
     )
     similar_runs: list[SimilarRun] = Field(
-        default_factory=list, description="the earlier runs most like this one, with why (since 1.4)"
+        default_factory=list, description="the earlier runs most like this one, with why (since 1.5)"
     )
 
 
@@ -441,6 +456,10 @@ def build_report(
                 verdict="invalid" if broken else r["verdict"],
                 n_a=int(r["n_a"] or 0),
                 n_b=int(r["n_b"] or 0),
+                estimator=r.get("estimator"),
+                ci_level=_finite(r.get("ci_level")),
+                decision=r.get("decision"),
+                n_rounds=r.get("n_rounds"),
             )
         )
     if not compared.is_empty():
@@ -466,6 +485,7 @@ def build_report(
         host=decode_json_text(run["host"]) or {},
         settings=decode_json_text(run["settings"]) or {},
         seconds=run["seconds"],
+        measuring=decode_json_text(run.get("measuring")) or {},
     )
     return Report(
         generated_at=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -503,11 +523,12 @@ def finding(c: Comparison) -> str:
     """A sentence a maintainer can paste: B vs A, by how much, how sure (the CI)."""
     what = METRIC_WORDS.get(c.metric, c.metric)
     assert c.ratio and c.ci_low and c.ci_high
+    level = f"{c.ci_level:.1%}".replace(".0%", "%") if c.ci_level else "95%"
     if c.metric not in METRIC_WORDS:
         # an extra metric (tokens, cost, a score) has no direction we could call better: the ratio
         return (
             f"{c.tool_b} has {times(c.ratio)} the {c.metric} of {c.tool_a} at `{c.operation}` on {c.fixture} "
-            f"(95% CI {c.ci_low:.2f}–{c.ci_high:.2f}×, p_adj {c.p_adjusted:.2g})"
+            f"({level} CI {c.ci_low:.2f}–{c.ci_high:.2f}×, p_adj {c.p_adjusted:.2g})"
         )
     if c.verdict == "faster":
         adj = "faster" if c.metric != "rss" else "lighter"
@@ -517,7 +538,7 @@ def finding(c: Comparison) -> str:
         factor, lo, hi = c.ratio, c.ci_low, c.ci_high
     return (
         f"{c.tool_b} is {times(factor)} {adj} than {c.tool_a} at `{c.operation}` on {c.fixture} "
-        f"({what}; 95% CI {lo:.2f}–{hi:.2f}×, p_adj {c.p_adjusted:.2g})"
+        f"({what}; {level} CI {lo:.2f}–{hi:.2f}×, p_adj {c.p_adjusted:.2g})"
     )
 
 

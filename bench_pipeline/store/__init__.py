@@ -182,13 +182,14 @@ class Store:
         backend: str | None = None,
         host: dict | None = None,
         unavailable: dict | None = None,
+        measuring: dict | None = None,
     ) -> None:
         with self.connect() as con:
             con.execute(
                 """UPDATE runs SET status = ?, finished_at = ?, tool_versions = coalesce(?, tool_versions),
                           seconds = coalesce(?, seconds), message = coalesce(?, message),
                           backend = coalesce(?, backend), host = coalesce(?, host),
-                          unavailable = coalesce(?, unavailable)
+                          unavailable = coalesce(?, unavailable), measuring = coalesce(?, measuring)
                    WHERE run_id = ?""",
                 [
                     status,
@@ -199,6 +200,7 @@ class Store:
                     backend,
                     json.dumps(host) if host is not None else None,
                     json.dumps(unavailable) if unavailable is not None else None,
+                    json.dumps(measuring) if measuring is not None else None,
                     run_id,
                 ],
             )
@@ -281,6 +283,7 @@ class Store:
                     table = {
                         "samples": "samples",
                         "cells": "run_cells",
+                        "decisions": "run_decisions",  # sampling to a verdict (migration 030)
                         # results from elsewhere (bench_pipeline.ingest, migration 008)
                         "runs": "runs",
                         "metrics": "sample_metrics",

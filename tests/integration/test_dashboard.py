@@ -116,7 +116,7 @@ def test_run_page_links_its_reports_and_shows_findings(client):
     assert 'href="/dashboard/s/runs/r0' in page  # similar runs link to their pages
     assert '<select name="baseline">' in page and 'value="tag:v1.1"' in page
     report = client.get("/dashboard/s/runs/r029/report.json")
-    assert report.json()["run"]["run_id"] == "r029" and report.json()["schema_version"] == "1.4"
+    assert report.json()["run"]["run_id"] == "r029" and report.json()["schema_version"] == "1.5"
     assert client.get("/dashboard/s/runs/r028/report.html").status_code == 404  # not archived
     assert "bench-pipeline report --suite s --run r028" in client.get("/dashboard/s/runs/r028").text
     assert client.get("/dashboard/s/runs/r029/report.exe").status_code == 404

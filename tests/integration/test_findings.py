@@ -81,7 +81,7 @@ def test_stored_recommendations_are_read_back(tmp_path):
 def test_findings_appear_in_all_three_formats(home, tmp_path):
     store = Store(home / "bench.duckdb")
     report, written = render_run(store, "s", "latest", reports_dir=tmp_path / "reports")
-    assert report.run.run_id == NEWEST and report.schema_version == "1.4"
+    assert report.run.run_id == NEWEST and report.schema_version == "1.5"
     body = json.loads(written["json"].read_text())
     jsonschema.Draft202012Validator(report_schema()).validate(body)
     assert body["recommendations"] and body["recommendations"][0]["evidence"]

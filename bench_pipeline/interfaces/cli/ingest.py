@@ -72,7 +72,7 @@ def ingest(
     )
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
-    if result.samples:  # the same analysis the assets run, so `report` and `compare` work right away
+    if result.samples or result.operations:  # the same analysis the assets run, so `report` and `compare` work right away
         from bench_pipeline.analysis import analyse_runs
         from bench_pipeline.store import Store
 
