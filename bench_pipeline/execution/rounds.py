@@ -87,13 +87,13 @@ class RunResult:
 class _Loop:
     """The state of the rounds: samples for the sequential looks, timings, the budget."""
 
-    def __init__(self, cells: list[Cell], settings: EffectiveSettings, design: SequentialDesign) -> None:
+    def __init__(self, cells: list[Cell], settings: EffectiveSettings, design: SequentialDesign | None) -> None:
         self.cells = cells
         self.settings = settings
         self.design = design
         pairs = tool_pairs(cells)
-        self.tracker = SequentialTracker(pairs, design) if pairs.height else None
-        paired = set(pairs["cell_a"].to_list() + pairs["cell_b"].to_list()) if pairs.height else set()
+        self.tracker = SequentialTracker(pairs, design) if pairs.height and design else None
+        paired = set(pairs["cell_a"].to_list() + pairs["cell_b"].to_list()) if self.tracker else set()
         self.solo = {i for i, c in enumerate(cells) if c.status == "pending" and i not in paired}
         self.values: list[tuple[int, int, float]] = []  # (cell, timed round, wall ns) of ok samples
         self.cell_seconds: dict[int, float] = {}  # running mean seconds per sample, for the budget
@@ -118,7 +118,8 @@ class _Loop:
     def solo_done(self, i: int) -> bool:
         cell, s = self.cells[i], self.settings
         n = len(cell.walls)
-        if n >= s.max_runs or n >= max(cell.min_runs(s), self.design.looks[0]):
+        first_look = self.design.looks[0] if self.design else s.max_runs
+        if n >= s.max_runs or n >= max(cell.min_runs(s), first_look):
             return True
         return n >= cell.min_runs(s) and median_ci_halfwidth(cell.walls) <= s.target_ci
 
@@ -230,10 +231,14 @@ def execute_run(
         loop = _Loop(cells, settings, design)
         pending = [c for c in cells if c.status == "pending"]
         n_pairs = loop.tracker.pairs.height if loop.tracker else 0
+        plan = (
+            f"looks at {', '.join(map(str, design.looks))} rounds"
+            if design
+            else f"{settings.max_runs} runs per cell (too few for verdicts: at least 6 paired rounds are needed)"
+        )
         say(
             f"{len(pending)} cells to measure ({len(cells) - len(pending)} n/a or unavailable), {n_pairs} tool "
-            f"pairs to decide; warmup {settings.warmup}, looks at {', '.join(map(str, design.looks))} rounds, "
-            f"budget {settings.time_budget_s:.0f}s"
+            f"pairs to decide; warmup {settings.warmup}, {plan}, budget {settings.time_budget_s:.0f}s"
         )
         measuring_started = time.monotonic()
         while True:
@@ -302,7 +307,10 @@ def execute_run(
                 loop.look_if_due(elapsed, say)
                 if elapsed >= settings.time_budget_s:
                     loop.solo.clear()
-            say(f"round {rounds}: {len(loop.active())} cells still measuring, {elapsed:.0f}s elapsed")
+            say(
+                f"round {rounds}/{settings.warmup + settings.max_runs}{' (warmup)' if warm else ''}: "
+                f"{len(loop.active())} cells still measuring, {elapsed:.0f}s elapsed"
+            )
             if not warm and loop.timed_rounds >= settings.max_runs:
                 loop.solo.clear()
         measuring_ended = time.monotonic()
@@ -328,9 +336,9 @@ def execute_run(
         rounds=rounds,
         decisions=_decision_rows(decisions, cells, run_id, suite.name),
         measuring={
-            "design": "sequential",
+            "design": "sequential" if loop and loop.tracker else "fixed",
             "estimator": "paired Hodges–Lehmann of per-round log ratios",
-            "looks": list(loop.design.looks) if loop else [],
+            "looks": list(loop.design.looks) if loop and loop.design else [],
             "delta": suite.settings.delta,
             "rounds": rounds,
             "timed_seconds": round(timed_ns / 1e9, 3),
