@@ -2,7 +2,7 @@
 (``bash --noprofile --norc -eo pipefail``, inputs and step outputs through ``env``, ``GITHUB_ENV`` /
 ``GITHUB_PATH`` / ``GITHUB_OUTPUT`` files between steps, each ``if:`` evaluated) with the ``GITHUB_*``
 variables of a pull_request event set. The install goes into a new environment from uv's cache
-(``UV_OFFLINE``), the suite is tests/data/mini.yaml (quick mode of 6 rounds), and the GitHub API is a local HTTP server that
+(``UV_OFFLINE``), the suite is tests/data/mini.yaml, and the GitHub API is a local HTTP server that
 records the comment it is sent."""
 
 from __future__ import annotations
@@ -118,23 +118,11 @@ def _run_steps(action: dict, ctx: Context, env: dict[str, str], tmp: Path) -> li
     return ran
 
 
-def _mini(tmp_path: Path) -> Path:
-    """tests/data/mini.yaml with a quick mode of at least 6 rounds: verdicts sampled to a decision
-    need 6 (stats.sequential), and a run refuses fewer."""
-    suite = yaml.safe_load((DATA / "mini.yaml").read_text())
-    quick = suite["quick"]
-    quick["min_runs"], quick["max_runs"] = max(quick["min_runs"], 6), max(quick["max_runs"], 8)
-    path = tmp_path / "suite" / "mini.yaml"
-    path.parent.mkdir()
-    path.write_text(yaml.safe_dump(suite, sort_keys=False))
-    return path
-
-
 def test_action_installs_runs_a_suite_and_posts_the_summary(tmp_path, github_api, git_required):
     action = _action()
     inputs = {k: str(v.get("default", "")) for k, v in action["inputs"].items()}
     inputs |= {
-        "suite": str(_mini(tmp_path)),
+        "suite": str(DATA / "mini.yaml"),
         "args": "--quick --backend local",
         "home": str(tmp_path / "home"),
     }
