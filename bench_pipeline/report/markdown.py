@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import statistics
 
+from bench_pipeline.report.markdown_findings import findings_markdown
 from bench_pipeline.report.model import Report, ToolCell
 
 MAX_CHARS = 65_000
@@ -140,7 +141,7 @@ def _render(report: Report, limit: int | None) -> str:
             result = "no value" if x.passed is None else ("pass" if x.passed else "**FAIL**")
             target_rows.append(f"| {row.operation} | {row.fixture} | {t} | {x.target} | {value} | {result} |")
         lines += _capped(target_rows, limit, "targets")
-    lines += _history(report, limit) + _scaling(report, limit)
+    lines += _history(report, limit) + _scaling(report, limit) + findings_markdown(report, limit)
     lines += ["", "## Not measured", ""] + [f"- {n}" for n in report.not_measured]
     host = r.host
     lines += [

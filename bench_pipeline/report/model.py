@@ -15,12 +15,17 @@ from bench_pipeline import stats
 from bench_pipeline.errors import BenchError, SuiteError
 from bench_pipeline.fixtures import fixture_for
 from bench_pipeline.jsonable import decode_json_text
+from bench_pipeline.patterns.errors import ErrorCluster
+from bench_pipeline.patterns.findings import RunFindings, SimilarRun
+from bench_pipeline.patterns.quality import RunQuality
+from bench_pipeline.patterns.recommend import Recommendation
 from bench_pipeline.store import Store
 from bench_pipeline.suite import find_suite, parse_target
 
 # MAJOR.MINOR: MINOR adds optional fields (old readers keep working); MAJOR renames or removes.
 # 1.2: quantiles q1/q3/iqr per cell × metric, fixtures (sizes), history and scaling sections.
-SCHEMA_VERSION = "1.4"
+# 1.5: recommendations, error_clusters, quality, similar_runs (patterns.findings).
+SCHEMA_VERSION = "1.5"
 METRIC_WORDS = {"wall": "time", "cpu": "CPU time", "rss": "peak memory"}
 
 # q1/q3 over the same samples as cell_stats (timed, ``ok``), with the same interpolation (Hyndman &
@@ -299,6 +304,20 @@ class Report(BaseModel):
         default_factory=list,
         description="tools the run could not use, with why and the fix (since 1.3)",
     )
+    recommendations: list[Recommendation] = Field(
+        default_factory=list,
+        description="bottlenecks, hot paths, configuration advice, each with its evidence (since 1.5)",
+    )
+    error_clusters: list[ErrorCluster] = Field(
+        default_factory=list,
+        description="this run's failed samples clustered by tool, operation, exit code, stderr (since 1.5)",
+    )
+    quality: RunQuality | None = Field(
+        default=None, description="the run's 0–1 quality score and its components (since 1.5)"
+    )
+    similar_runs: list[SimilarRun] = Field(
+        default_factory=list, description="the earlier runs most like this one, with why (since 1.5)"
+    )
 
 
 def _finite(value: Any) -> float | None:
@@ -355,8 +374,10 @@ def build_report(
     *,
     history: list[HistorySeries] | None = None,
     scaling: list[ScalingFit] | None = None,
+    findings: RunFindings | None = None,
 ) -> Report:
-    """The report of one run; ``history`` and ``scaling`` come from the analyses that compute them."""
+    """The report of one run; ``history``, ``scaling`` and ``findings`` come from the analyses that
+    compute them."""
     run = store.run(run_id)
     targets, delta = _suite_targets(suite)
     cells = store.query(
@@ -487,6 +508,10 @@ def build_report(
         fixtures=_fixture_sizes({*info.sizes, *(r.fixture for r in rows.values())}),
         history=history or [],
         scaling=scaling or [],
+        recommendations=findings.recommendations if findings else [],
+        error_clusters=findings.error_clusters if findings else [],
+        quality=findings.quality if findings else None,
+        similar_runs=findings.similar_runs if findings else [],
     )
 
 

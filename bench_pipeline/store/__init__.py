@@ -123,7 +123,8 @@ class Store:
         ]
         return problems
 
-    def query(self, sql: str, params: list[Any] | None = None) -> pl.DataFrame:
+    def query(self, sql: str, params: list[Any] | dict[str, Any] | None = None) -> pl.DataFrame:
+        """Rows of ``sql``, its parameters bound by position (``?``) or by name (``$name``)."""
         with self.connect(read_only=True) as con:
             return con.sql(sql, params=params or None).pl()
 

@@ -23,6 +23,7 @@ from bench_pipeline.analysis import analyse_runs
 from bench_pipeline.errors import BenchError, IngestError, StoreError
 from bench_pipeline.ingest.load import IngestResult, identity_of, ingest_runs, link_batch, payload_sha256
 from bench_pipeline.ingest.payload import BatchSubmission, RunSubmission
+from bench_pipeline.interfaces.http import dashboard, findings
 from bench_pipeline.interfaces.http.guard import DEFAULT_MAX_BODY, ErrorIds, Guard
 from bench_pipeline.store import Store, queries
 
@@ -262,4 +263,6 @@ def create_app(
     def health() -> dict[str, Any]:
         return {"status": "ok", "schema_version": read(queries.schema_version)}
 
+    for extra in (findings.router(), dashboard.router()):  # read-only: a run's findings, the dashboard
+        app.include_router(extra)
     return app
