@@ -7,6 +7,7 @@ report. ``schema`` generates the JSON Schema of the JSON form (docs/report-schem
 """
 
 from bench_pipeline.report.archive import FORMATS, write_reports
-from bench_pipeline.report.model import SCHEMA_VERSION, Report, build_report
+from bench_pipeline.report.build import build_report
+from bench_pipeline.report.model import SCHEMA_VERSION, Report
 
 __all__ = ["FORMATS", "SCHEMA_VERSION", "Report", "build_report", "write_reports"]

@@ -20,7 +20,6 @@ no other. Every value comes from a table; nothing is written.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,7 +32,7 @@ from bench_pipeline.errors import BenchError, RunNotFound
 from bench_pipeline.fixtures import fixture_for
 from bench_pipeline.history import analyse_cell, load_series, suite_delta
 from bench_pipeline.history.gate import MIN_REFERENCE, same_run_gate
-from bench_pipeline.jsonable import decode_json_text
+from bench_pipeline.jsonable import decode_json_text, finite_float
 from bench_pipeline.patterns.findings import RunFindings, run_findings
 from bench_pipeline.report.archive import FORMATS
 from bench_pipeline.store import Store
@@ -67,10 +66,6 @@ COMMIT_SQL = """
 SELECT run_id FROM runs WHERE suite = ? AND status IN ('succeeded', 'failed') AND starts_with(git_commit, ?)
 ORDER BY started_at DESC LIMIT 1
 """
-
-
-def _finite(value: Any) -> float | None:
-    return float(value) if value is not None and math.isfinite(value) else None
 
 
 # ------------------------------------------------------------------------------------------ suites
@@ -184,9 +179,9 @@ def _points(frame: pl.DataFrame) -> list[dict[str, Any]]:
         {
             "run_id": r["run_id"],
             "started_at": r["started_at"].isoformat(),
-            "median": _finite(r["median"]),
-            "ci_low": _finite(r["ci_low"]),
-            "ci_high": _finite(r["ci_high"]),
+            "median": finite_float(r["median"]),
+            "ci_low": finite_float(r["ci_low"]),
+            "ci_high": finite_float(r["ci_high"]),
             "n": r["n"],
             "host": r["host"],
             "git_tag": r["git_tag"],
@@ -359,7 +354,9 @@ def compare(store: Store, suite: str, baseline: str, candidate: str, metric: str
     Brunner–Munzel, Benjamini–Hochberg over the cells of this comparison)."""
     base_id, cand_id = resolve(store, suite, baseline), resolve(store, suite, candidate)
     _, _, notes, frame = compare_run_to_baseline(store, suite, base_id, cand_id, None, metric)
-    rows = [{k: (_finite(v) if isinstance(v, float) else v) for k, v in r.items()} for r in frame.to_dicts()]
+    rows = [
+        {k: (finite_float(v) if isinstance(v, float) else v) for k, v in r.items()} for r in frame.to_dicts()
+    ]
     return Comparison(base_id, cand_id, metric, rows, notes)
 
 
@@ -377,7 +374,7 @@ def revisions(runs: list[dict[str, Any]]) -> list[tuple[str, str]]:
 def jsonable(value: Any) -> Any:
     """``value`` with NaN and infinities as None and times as ISO 8601 text, for a page's JSON."""
     if isinstance(value, float):
-        return _finite(value)
+        return finite_float(value)
     if isinstance(value, dict):
         return {k: jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

@@ -7,7 +7,6 @@ short). Other processes (a CLI ingest, Dagster) are waited for by the store's lo
 
 from __future__ import annotations
 
-import math
 import os
 import threading
 from typing import Any
@@ -25,6 +24,7 @@ from bench_pipeline.ingest.load import IngestResult, identity_of, ingest_runs, l
 from bench_pipeline.ingest.payload import BatchSubmission, RunSubmission
 from bench_pipeline.interfaces.http import dashboard, findings
 from bench_pipeline.interfaces.http.guard import DEFAULT_MAX_BODY, ErrorIds, Guard
+from bench_pipeline.jsonable import finite
 from bench_pipeline.store import Store, queries
 
 bearer = HTTPBearer(
@@ -47,17 +47,6 @@ class Submitted(BaseModel):
 
 class Problem(BaseModel):
     detail: Any
-
-
-def _finite(value: Any) -> Any:
-    """JSON has no NaN/inf: statistics of empty groups become null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return value
 
 
 def create_app(
@@ -195,7 +184,7 @@ def create_app(
 
     def read(fn: Any, *args: Any, **kwargs: Any) -> Any:
         with app.state.lock:
-            return _finite(jsonable_encoder(fn(store_(), *args, **kwargs)))
+            return finite(jsonable_encoder(fn(store_(), *args, **kwargs)))
 
     @app.get("/api/runs", tags=["read"], summary="Runs, newest first")
     def runs(
