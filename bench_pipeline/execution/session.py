@@ -68,25 +68,6 @@ class ToolSession:
         }
 
 
-def probe_state(
-    session: ToolSession, cell: Cell, cwd: str, values: dict[str, str], where: str
-) -> dict[str, str]:
-    """Run the operation's state probes (untimed) right after a successful timed run."""
-    assert cell.command is not None
-    out = {}
-    for name in cell.operation.equivalence:
-        spec = cell.command.probes.get(name) or session.suite.tools[cell.tool].probes[name]
-        argv = ["sh", "-c", spec] if isinstance(spec, str) else list(spec)
-        argv = expand_argv(argv, values, where=f"{where}.probes.{name}")
-        res = session.worker.capture(argv, cwd, session.env(values), 60)
-        out[name] = (
-            res["stdout"]
-            if res["exit_code"] == 0
-            else f"!probe exited {res['exit_code']}: {res['stderr_tail'][-200:]}"
-        )
-    return out
-
-
 def check_tool(session: ToolSession) -> tuple[str | None, str]:
     """(version, "") when the tool runs in its worker, else (None, reason)."""
     tool = session.suite.tools[session.tool]
@@ -123,21 +104,59 @@ def run_steps(
     return ""
 
 
+def _steps(
+    session: ToolSession, steps: list[list[str]], cwd: str, values: dict[str, str], where: str, timeout: float
+) -> list[dict]:
+    return [
+        {
+            "argv": expand_argv(argv, values, where=f"{where}[{i}]"),
+            "cwd": cwd,
+            "env": session.env(values),
+            "timeout_s": timeout,
+            "name": f"{where}[{i}]",
+        }
+        for i, argv in enumerate(steps)
+    ]
+
+
+def _step_error(reply: dict, steps: list[dict]) -> str:
+    index = reply.get("failed_step") or 0
+    part = reply.get(reply["failed"]) or []
+    failed = part[index] if index < len(part) else {}
+    step = steps[index] if index < len(steps) else {"name": reply["failed"], "argv": []}
+    return (
+        f"{step['name']} `{' '.join(step['argv'])}` exited {failed.get('exit_code')}: "
+        f"{str(failed.get('stderr_tail') or '').strip()[-300:]}"
+    )
+
+
 def measure_once(session: ToolSession, cell: Cell, settings: EffectiveSettings) -> dict:
-    """One untimed preparation plus one timed run of a cell; returns the runner's result."""
+    """One sample of a cell in one worker round trip (the runner's ``sample`` op): a fresh copy of
+    the fixture and the tool's after_restore steps (mutating operations), the prepare steps, the
+    timed run, the state probes (once per cell, after a success) and the conclude steps."""
     op, cmd, size = cell.operation, cell.command, cell.fixture
     assert cmd is not None
+    tool = session.suite.tools[cell.tool]
     root = session.scratch[size] if op.mutating else session.shared[size]
-    if op.mutating:
-        error = session.restore(size, root)
-        if error:
-            return {"prepare_error": error}
     values = session.values(size, root, op.name, op.param_values)
     where = f"{session.suite.source}: operations.{op.base or op.name}.commands.{cell.tool}"
     cwd = expand(cmd.cwd, values, where=f"{where}.cwd") if cmd.cwd else values["repo"]
     if not str(cwd).startswith("/"):
         cwd = str(PurePosixPath(root) / cwd)
-    error = run_steps(
+    before: list[dict] = []
+    restore = None
+    if op.mutating:
+        restore = {"src": session.pristine[size], "dst": root}
+        restored = session.values(size, root, "restore")
+        before += _steps(
+            session,
+            tool.after_restore,
+            root,
+            restored,
+            f"{session.suite.source}: tools.{cell.tool}.after_restore",
+            120,
+        )
+    before += _steps(
         session,
         cmd.prepare if cmd.prepare is not None else op.prepare,
         cwd,
@@ -145,14 +164,7 @@ def measure_once(session: ToolSession, cell: Cell, settings: EffectiveSettings) 
         f"{where}.prepare",
         settings.timeout_s,
     )
-    if error:
-        return {"prepare_error": error}
-    argv = expand_argv(cmd.argv(), values, where=f"{where}.run")
-    result = session.worker.exec(argv, cwd, session.env(values), settings.timeout_s)
-    result["ok"] = (not result["timed_out"]) and result["exit_code"] in cmd.expect_exit
-    if op.equivalence and result["ok"] and not cell.probes:
-        cell.probes = probe_state(session, cell, cwd, values, where)
-    conclude_error = run_steps(
+    after = _steps(
         session,
         cmd.conclude if cmd.conclude is not None else op.conclude,
         cwd,
@@ -160,7 +172,44 @@ def measure_once(session: ToolSession, cell: Cell, settings: EffectiveSettings) 
         f"{where}.conclude",
         settings.timeout_s,
     )
-    if conclude_error:
+    probes = None
+    if op.equivalence and not cell.probes:
+        probes = []
+        for name in op.equivalence:
+            spec = cmd.probes.get(name) or tool.probes[name]
+            argv = ["sh", "-c", spec] if isinstance(spec, str) else list(spec)
+            probes.append(
+                {
+                    "argv": expand_argv(argv, values, where=f"{where}.probes.{name}"),
+                    "cwd": cwd,
+                    "env": session.env(values),
+                    "timeout_s": 60,
+                    "name": name,
+                }
+            )
+    argv = expand_argv(cmd.argv(), values, where=f"{where}.run")
+    request = session.worker.exec_request(
+        argv, cwd, session.env(values), settings.timeout_s, expect_exit=cmd.expect_exit
+    )
+    reply = session.worker.sample(request, restore=restore, prepare=before, conclude=after, probe=probes)
+    if reply.get("restore"):
+        session.restore_methods[str(reply["restore"].get("method", "copy"))] += 1
+    if reply.get("failed") == "prepare" or reply.get("exec") is None:
+        return {
+            "prepare_error": _step_error(reply, before)
+            if reply.get("failed") == "prepare"
+            else "no timed run"
+        }
+    result = dict(reply["exec"])
+    result["ok"] = bool(reply.get("exec_ok"))
+    if reply.get("probe") is not None and result["ok"]:
+        cell.probes = {
+            p["name"]: p["stdout"]
+            if p["exit_code"] == 0
+            else f"!probe exited {p['exit_code']}: {str(p.get('stderr_tail') or '')[-200:]}"
+            for p in reply["probe"]
+        }
+    if reply.get("failed") == "conclude":
         result["ok"] = False
-        result["stderr_tail"] = conclude_error
+        result["stderr_tail"] = _step_error(reply, after)
     return result
