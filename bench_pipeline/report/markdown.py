@@ -97,6 +97,7 @@ def _render(report: Report, limit: int | None) -> str:
     for u in report.unavailable_tools:  # before the verdicts: what the reader should not look for
         lines += [f"> **{u.tool} was not measured** ({u.action}): {u.reason}. Fix: `{u.fix}`", ""]
     lines += _summary(report)
+    lines += _revisions(report, limit) + _builds(report)
     if report.warnings:
         lines += ["## Warnings", ""] + [f"- {w}" for w in report.warnings] + [""]
     lines += [
@@ -152,6 +153,73 @@ def _render(report: Report, limit: int | None) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _revisions(report: Report, limit: int | None) -> list[str]:
+    """What each newer revision changed (time), one table per pair: verdicts, ratios, CIs."""
+    changes = [c for c in report.revisions if c.metric == "wall"]
+    if not changes:
+        return []
+    lines = [
+        "## What changed between revisions",
+        "",
+        "Ratio = median of the newer revision / median of the older one (time), BCa bootstrap 95% CI; "
+        "the verdicts are the run's comparisons, measured interleaved on the same fixtures.",
+        "",
+    ]
+    pairs = list(dict.fromkeys((c.old, c.new) for c in changes))
+    for old, new in pairs:
+        rows = [c for c in changes if (c.old, c.new) == (old, new)]
+        by_verdict: dict[str, list[str]] = {}
+        for c in rows:
+            by_verdict.setdefault(c.verdict, []).append(
+                f"`{c.operation}` ({c.fixture}, {c.ratio:.2f}×)"
+                if c.ratio
+                else f"`{c.operation}` ({c.fixture})"
+            )
+        summary = "; ".join(f"{verdict} at {', '.join(ops)}" for verdict, ops in sorted(by_verdict.items()))
+        lines += [f"**{new} vs {old}**: {summary}.", ""]
+        lines += [
+            f"| operation | fixture | {old} | {new} | ratio | 95% CI | verdict |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        table = [
+            f"| {c.operation} | {c.fixture} | {fmt_ns(c.median_old)} | {fmt_ns(c.median_new)} | "
+            + (f"{c.ratio:.3f}" if c.ratio else "–")
+            + " | "
+            + (f"{c.ci_low:.3f}–{c.ci_high:.3f}" if c.ci_low and c.ci_high else "–")
+            + f" | {'**' + c.verdict + '**' if c.verdict in ('faster', 'slower') else c.verdict} |"
+            for c in rows
+        ]
+        lines += _capped(table, limit, "cells") + [""]
+    return lines
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.1f} s" if value < 10 else f"{value:.0f} s"
+
+
+def _builds(report: Report) -> list[str]:
+    """The tools obtained from their build recipe: which revision, which commit, cached or built, how long."""
+    if not report.builds:
+        return []
+    lines = [
+        "## Builds",
+        "",
+        "| tool | revision | commit | status | build time in this run | the build took |",
+        "|---|---|---|---|---|---|",
+    ]
+    for b in report.builds:
+        took = _seconds(b.build_seconds) if b.build_seconds is not None else "–"
+        status = f"**{b.status}**" if b.status == "failed" else b.status
+        lines.append(
+            f"| {b.tool} | {b.rev} | `{b.commit[:12]}` | {status} | {_seconds(b.seconds)} | {took} |"
+        )
+    lines.append("")
+    for b in report.builds:
+        if b.status in ("failed", "skip", "unavailable"):
+            lines += [f"- {b.tool}: {b.reason}"]
+    return [*lines, ""] if lines[-1].startswith("- ") else lines
 
 
 def _summary(report: Report) -> list[str]:

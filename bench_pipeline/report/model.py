@@ -15,12 +15,14 @@ from bench_pipeline import stats
 from bench_pipeline.errors import BenchError, SuiteError
 from bench_pipeline.fixtures import fixture_for
 from bench_pipeline.jsonable import decode_json_text
+from bench_pipeline.report.revisions import RevisionChange, ToolBuild, builds_of_run, revision_changes
 from bench_pipeline.store import Store
 from bench_pipeline.suite import find_suite, parse_target
 
 # MAJOR.MINOR: MINOR adds optional fields (old readers keep working); MAJOR renames or removes.
 # 1.2: quantiles q1/q3/iqr per cell × metric, fixtures (sizes), history and scaling sections.
-SCHEMA_VERSION = "1.3"
+# 1.4: builds (tools obtained from their build recipe) and revisions (what a newer revision changed).
+SCHEMA_VERSION = "1.4"
 METRIC_WORDS = {"wall": "time", "cpu": "CPU time", "rss": "peak memory"}
 
 # q1/q3 over the same samples as cell_stats (timed, ``ok``), with the same interpolation (Hyndman &
@@ -284,6 +286,14 @@ class Report(BaseModel):
         default_factory=list,
         description="tools the run could not use, with why and the fix (since 1.3)",
     )
+    builds: list[ToolBuild] = Field(
+        default_factory=list,
+        description="tools obtained from their build recipe: cached, built now, failed (since 1.4)",
+    )
+    revisions: list[RevisionChange] = Field(
+        default_factory=list,
+        description="what each newer revision of a tool changed against an older one in this run (since 1.4)",
+    )
 
 
 def _finite(value: Any) -> float | None:
@@ -454,10 +464,16 @@ def build_report(
         samples=int(n_samples),
         delta=delta,
         unavailable_tools=[
-            UnavailableTool(tool=tool, action=str(v.get("action", "unavailable")), reason=str(v.get("reason", "")),
-                            fix=str(v.get("fix", "")))
+            UnavailableTool(
+                tool=tool,
+                action=str(v.get("action", "unavailable")),
+                reason=str(v.get("reason", "")),
+                fix=str(v.get("fix", "")),
+            )
             for tool, v in sorted((decode_json_text(run.get("unavailable")) or {}).items())
         ],
+        builds=builds_of_run(store, run_id),
+        revisions=revision_changes(compared, info.tools, invalid),
         findings=_findings(comparisons),
         pairs=_pairs(compared, comparisons),
         operations=list(rows.values()),
