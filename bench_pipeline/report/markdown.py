@@ -155,20 +155,25 @@ def _render(report: Report, limit: int | None) -> str:
     return "\n".join(lines)
 
 
+def _verdict(word: str) -> str:
+    return f"**{word}**" if word in ("faster", "slower") else word
+
+
 def _revisions(report: Report, limit: int | None) -> list[str]:
-    """What each newer revision changed (time), one table per pair: verdicts, ratios, CIs."""
+    """What each newer revision changed, one table per pair: time and CPU time, ratios, CIs, verdicts."""
     changes = [c for c in report.revisions if c.metric == "wall"]
     if not changes:
         return []
+    cpu = {(c.old, c.new, c.operation, c.fixture): c for c in report.revisions if c.metric == "cpu"}
     lines = [
         "## What changed between revisions",
         "",
-        "Ratio = median of the newer revision / median of the older one (time), BCa bootstrap 95% CI; "
-        "the verdicts are the run's comparisons, measured interleaved on the same fixtures.",
+        "Ratio = median of the newer revision / median of the older one, BCa bootstrap 95% CI; the "
+        "verdicts are the run's comparisons, measured interleaved on the same fixtures. CPU time is "
+        "user + sys: what a busy machine disturbs least.",
         "",
     ]
-    pairs = list(dict.fromkeys((c.old, c.new) for c in changes))
-    for old, new in pairs:
+    for old, new in dict.fromkeys((c.old, c.new) for c in changes):
         rows = [c for c in changes if (c.old, c.new) == (old, new)]
         by_verdict: dict[str, list[str]] = {}
         for c in rows:
@@ -178,21 +183,33 @@ def _revisions(report: Report, limit: int | None) -> list[str]:
                 else f"`{c.operation}` ({c.fixture})"
             )
         summary = "; ".join(f"{verdict} at {', '.join(ops)}" for verdict, ops in sorted(by_verdict.items()))
-        lines += [f"**{new} vs {old}**: {summary}.", ""]
+        lines += [f"**{new} vs {old}** (time): {summary}.", ""]
         lines += [
-            f"| operation | fixture | {old} | {new} | ratio | 95% CI | verdict |",
-            "|---|---|---|---|---|---|---|",
+            f"| operation | fixture | {old} | {new} | ratio | 95% CI | verdict | CPU ratio | CPU 95% CI | CPU verdict |",
+            "|---|---|---|---|---|---|---|---|---|---|",
         ]
-        table = [
-            f"| {c.operation} | {c.fixture} | {fmt_ns(c.median_old)} | {fmt_ns(c.median_new)} | "
-            + (f"{c.ratio:.3f}" if c.ratio else "–")
-            + " | "
-            + (f"{c.ci_low:.3f}–{c.ci_high:.3f}" if c.ci_low and c.ci_high else "–")
-            + f" | {'**' + c.verdict + '**' if c.verdict in ('faster', 'slower') else c.verdict} |"
-            for c in rows
-        ]
+        table = []
+        for c in rows:
+            k = cpu.get((old, new, c.operation, c.fixture))
+            table.append(
+                f"| {c.operation} | {c.fixture} | {fmt_ns(c.median_old)} | {fmt_ns(c.median_new)} | "
+                f"{_ratio(c.ratio)} | {_ci(c.ci_low, c.ci_high)} | {_verdict(c.verdict)} | "
+                + (
+                    f"{_ratio(k.ratio)} | {_ci(k.ci_low, k.ci_high)} | {_verdict(k.verdict)} |"
+                    if k
+                    else "– | – | – |"
+                )
+            )
         lines += _capped(table, limit, "cells") + [""]
     return lines
+
+
+def _ratio(value: float | None) -> str:
+    return f"{value:.3f}" if value else "–"
+
+
+def _ci(low: float | None, high: float | None) -> str:
+    return f"{low:.3f}–{high:.3f}" if low and high else "–"
 
 
 def _seconds(value: float) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bench_pipeline.store import Store
-from tests.integration.ctool_repo import CtoolRepo, git, make_repo
+from tests.integration.ctool_repo import CtoolRepo, make_repo
 
 pytestmark = [pytest.mark.integration]
 
@@ -65,3 +65,131 @@ def test_builds_are_keyed_by_the_commit_a_revision_resolves_to(ctool, tool_cache
     assert rows["commit"].to_list()[2] == ctool.commits[-1]
     missing = obtain_tool(suite, "ctool@no-such-tag", allow_build=True)
     assert missing.action == "failed" and "names no commit" in missing.reason
+
+
+# ---------------------------------------------------------------------------------------- the tag sensor
+def _run_chain(defs, instance, request, overrides: dict) -> str:
+    """Execute a requested measure_job run, then what measure_followup asks for (ingest per tool,
+    report), as the daemon would; returns the bench run id."""
+    from dagster import DagsterEventType, build_run_status_sensor_context
+
+    from jobs.sensors import measure_followup
+
+    config = request.run_config["ops"]["measurements"]["config"]
+    run_config = {"ops": {"measurements": {"config": {**config, **overrides}}}}
+    pending = [("measure_job", request.partition_key, run_config, request.tags)]
+    bench_run = ""
+    while pending:
+        job_name, key, cfg, tags = pending.pop(0)
+        result = defs.resolve_job_def(job_name).execute_in_process(
+            run_config=cfg, partition_key=key, instance=instance, tags=tags
+        )
+        assert result.success
+        if job_name == "measure_job":
+            mat = result.asset_materializations_for_node("measurements")[0]
+            bench_run = str(mat.metadata["run_id"].value)
+        (entry,) = instance.all_logs(result.run_id, of_type=DagsterEventType.RUN_SUCCESS)
+        follow = measure_followup(
+            build_run_status_sensor_context(
+                sensor_name="measure_followup",
+                dagster_event=entry.dagster_event,
+                dagster_instance=instance,
+                dagster_run=instance.get_run_by_id(result.run_id),
+            )
+        )
+        for r in follow if isinstance(follow, list) else []:
+            pending.append((r.job_name, r.partition_key, r.run_config, r.tags))
+    return bench_run
+
+
+@pytest.fixture
+def watched(tmp_path, git_required, bench_home, tool_cache, monkeypatch):
+    if shutil.which("gcc") is None:
+        pytest.skip("gcc is not installed")
+    repo = make_repo(tmp_path / "ctool-src", tag_v3=False)
+    suites = tmp_path / "suites"
+    repo.suite(suites, max_runs=400)
+    monkeypatch.setenv("BENCH_PIPELINE_SUITES", str(suites))
+    bench_home.mkdir(parents=True, exist_ok=True)
+    (bench_home / "operations.yaml").write_text(
+        f"watch:\n  repositories:\n    - {{url: '{repo.path}', suites: [ctool], tool: ctool}}\n"
+    )
+    return repo
+
+
+@pytest.mark.slow
+def test_tag_sensor_builds_the_new_tag_and_compares_it_with_the_previous_one(watched, tmp_path):
+    import json
+
+    from dagster import SkipReason, build_sensor_context, instance_for_test
+
+    from definitions import defs
+    from jobs.sensors import git_tag_sensor
+
+    (tmp_path / "dagster").mkdir()
+    with instance_for_test(temp_dir=str(tmp_path / "dagster")) as instance:
+        first = build_sensor_context(instance=instance, cursor=None, definitions=defs)
+        assert isinstance(git_tag_sensor(first), SkipReason)  # v1, v2 recorded
+        watched.tag("v3")
+        second = build_sensor_context(instance=instance, cursor=first.cursor, definitions=defs)
+        (request,) = git_tag_sensor(second)
+        config = request.run_config["ops"]["measurements"]["config"]
+        assert config["tools"] == ["ctool@v2", "ctool@v3"]
+        assert (config["git_tag"], config["git_commit"], config["trigger"]) == (
+            "v3",
+            watched.commits[-1],
+            "tag",
+        )
+        assert request.tags["bench/previous_tag"] == "v2"
+        assert {"ctool@v2", "ctool@v3"} <= set(instance.get_dynamic_partitions("tools"))
+
+        run_id = _run_chain(defs, instance, request, {"backend": "local"})
+        store = Store()
+        run = store.run(run_id)
+        assert (run["git_tag"], run["git_commit"], run["trigger"]) == ("v3", watched.commits[-1], "tag")
+        report = json.loads(
+            (Path(store.path).parent / "reports" / "ctool" / run_id / "report.json").read_text()
+        )
+        built = {b["tool"]: b for b in report["builds"]}
+        assert built["ctool@v3"]["commit"] == watched.commits[-1] and built["ctool@v3"]["status"] == "built"
+        verdicts = {
+            (c["operation"], c["metric"]): (c["verdict"], round(c["ratio"], 3), c["ci_low"], c["ci_high"])
+            for c in report["revisions"]
+        }
+        assert {c["old"] for c in report["revisions"]} == {"ctool@v2"}
+        # CPU time (user + sys) of the busy loop: what the other tenants of a shared 2-core machine
+        # disturb least; the planted 30 % of the loop is ~25 % of the process (start-up included)
+        assert verdicts[("beta", "cpu")][0] == "slower" and verdicts[("beta", "cpu")][1] > 1.15, verdicts
+        assert verdicts[("alpha", "cpu")][0] == "equivalent", verdicts
+        assert verdicts[("gamma", "cpu")][0] == "equivalent", verdicts
+        # wall time says the same where the machine is quiet; on a loaded one it may stay inconclusive
+        assert (
+            verdicts[("beta", "wall")][0] in ("slower", "inconclusive") and verdicts[("beta", "wall")][1] > 1
+        )
+        assert verdicts[("alpha", "wall")][0] in ("equivalent", "inconclusive"), verdicts
+        assert verdicts[("gamma", "wall")][0] in ("equivalent", "inconclusive"), verdicts
+        md = (Path(store.path).parent / "reports" / "ctool" / run_id / "report.md").read_text()
+        assert "**ctool@v3 vs ctool@v2**" in md and "tag `v3`" in md
+
+        # a tag that does not build: a recorded failed build, one clear line, and the next tag goes on
+        watched.commit("broken", version="4", broken=True)
+        watched.tag("v4")
+        third = build_sensor_context(instance=instance, cursor=second.cursor, definitions=defs)
+        (broken,) = git_tag_sensor(third)
+        assert broken.run_config["ops"]["measurements"]["config"]["tools"] == ["ctool@v3", "ctool@v4"]
+        broken_run = _run_chain(defs, instance, broken, {"backend": "local", "quick": True})
+        failed = store.query(
+            "SELECT status, reason, log FROM builds WHERE run_id = ? AND tool = 'ctool@v4'", [broken_run]
+        )
+        assert set(failed["status"]) == {"failed"}
+        assert "building ctool v4" in failed["reason"][0] and Path(failed["log"][0]).is_file()
+        assert store.run(broken_run)["status"] == "succeeded"  # the run went on with v3
+        md = (Path(store.path).parent / "reports" / "ctool" / broken_run / "report.md").read_text()
+        assert "> **ctool@v4 was not measured** (failed): building ctool v4" in md
+
+        watched.commit("fixed", version="5")
+        watched.tag("v5")
+        fourth = build_sensor_context(instance=instance, cursor=third.cursor, definitions=defs)
+        (fixed,) = git_tag_sensor(fourth)
+        assert fixed.run_config["ops"]["measurements"]["config"]["tools"] == ["ctool@v3", "ctool@v5"]
+        assert fixed.tags["bench/previous_tag"] == "v3"  # v4 did not build: compared with the last that did
