@@ -4,7 +4,11 @@ run, the tag sensor building a new tag against the previous one, and bisect nami
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -119,8 +123,6 @@ def watched(tmp_path, git_required, bench_home, tool_cache, monkeypatch):
 
 @pytest.mark.slow
 def test_tag_sensor_builds_the_new_tag_and_compares_it_with_the_previous_one(watched, tmp_path):
-    import json
-
     from dagster import SkipReason, build_sensor_context, instance_for_test
 
     from definitions import defs
@@ -193,3 +195,57 @@ def test_tag_sensor_builds_the_new_tag_and_compares_it_with_the_previous_one(wat
         (fixed,) = git_tag_sensor(fourth)
         assert fixed.run_config["ops"]["measurements"]["config"]["tools"] == ["ctool@v3", "ctool@v5"]
         assert fixed.tags["bench/previous_tag"] == "v3"  # v4 did not build: compared with the last that did
+
+
+# ---------------------------------------------------------------------------------------- bisect
+def _cli(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    from tests.conftest import ROOT
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench_pipeline", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1500,
+        env=os.environ,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"exit {proc.returncode}\nstdout:{proc.stdout}\nstderr:{proc.stderr[-3000:]}")
+    return proc
+
+
+@pytest.mark.slow
+def test_bisect_names_the_planted_commit(ctool, tool_cache, tmp_path, bench_home):
+    suite = ctool.suite(tmp_path / "suites", max_runs=150)
+    args = ["bisect", "--suite", str(suite), "--tool", "ctool", "--good", "v1", "--bad", "v3"]
+    out = json.loads(_cli(*args, "--operation", "beta", "--metric", "cpu", "--json").stdout.splitlines()[-1])
+    assert out["status"] == "found", out
+    assert out["first_bad"]["commit"] == ctool.planted
+    assert out["first_bad"]["subject"] == "slower beta: a more thorough check"
+    evidence = out["first_bad"]["evidence"]
+    assert evidence["verdict"] == "slower" and evidence["ratio"] > 1.15 and evidence["run_id"]
+    assert (
+        out["candidates"] == 9
+        and out["good_commit"] == ctool.commits[0]
+        and out["bad_commit"] == ctool.commits[9]
+    )
+    steps = out["steps"]
+    assert steps[0]["commit"] == ctool.commits[9] and steps[0]["decision"] == "bad"  # bad confirmed first
+    assert len(steps) <= 1 + 4  # ⌈log₂ 9⌉ = 4
+    assert {s["decision"] for s in steps} == {"bad", "good"}
+
+    store = Store()
+    recorded = store.query("SELECT * FROM bisect_steps WHERE bisect_id = ? ORDER BY step", [out["bisect_id"]])
+    assert recorded["commit"].to_list() == [s["commit"] for s in steps]
+    assert recorded["decision"].to_list() == [s["decision"] for s in steps]
+    head = store.query("SELECT status, first_bad FROM bisects WHERE bisect_id = ?", [out["bisect_id"]])
+    assert head.row(0) == ("found", ctool.planted)
+    runs = store.query(
+        "SELECT trigger, git_commit, tools FROM runs WHERE run_id IN (SELECT run_id FROM bisect_steps WHERE bisect_id = ?)",
+        [out["bisect_id"]],
+    )
+    assert set(runs["trigger"]) == {"bisect"} and set(runs["git_commit"]) == set(recorded["commit"])
+    assert all(json.loads(t)[0] == "ctool@v1" for t in runs["tools"])  # each step: good build vs candidate
+
+    human = _cli(*args, "--operation", "alpha", "--metric", "cpu", check=False)
+    assert human.returncode == 1 and "not_regressed" in human.stdout  # alpha never regressed

@@ -36,6 +36,7 @@ CREATE TABLE bisect_steps (
     n_good        BIGINT,
     n_candidate   BIGINT,
     decision      VARCHAR NOT NULL,   -- bad (a regression) | good | skip
+    reason        VARCHAR,            -- why a step was skipped (its build failed, …)
     recorded_at   TIMESTAMPTZ NOT NULL,
     PRIMARY KEY (bisect_id, step)
 );
