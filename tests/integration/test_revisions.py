@@ -249,3 +249,68 @@ def test_bisect_names_the_planted_commit(ctool, tool_cache, tmp_path, bench_home
 
     human = _cli(*args, "--operation", "alpha", "--metric", "cpu", check=False)
     assert human.returncode == 1 and "not_regressed" in human.stdout  # alpha never regressed
+
+
+# ---------------------------------------------------------------------------------------- runs, Dagster
+@pytest.mark.slow
+def test_two_revisions_are_two_tools_of_one_run_and_a_cached_build_costs_nothing(
+    ctool, tool_cache, tmp_path, bench_home
+):
+    from bench_pipeline.interfaces.inprocess import run_pipeline
+
+    suite = ctool.suite(tmp_path / "suites")
+    first = run_pipeline(str(suite), tools=["ctool@v1", "ctool@v3"], quick=True, backend="local")
+    second = run_pipeline(str(suite), tools=["ctool@v1", "ctool@v3"], quick=True, backend="local")
+    store = Store()
+    for result, status in ((first, "built"), (second, "cached")):
+        report = json.loads(Path(result.reports["json"]).read_text())
+        assert report["run"]["tools"] == ["ctool@v1", "ctool@v3"]
+        assert report["run"]["tool_versions"] == {"ctool@v1": "ctool 1", "ctool@v3": "ctool 1.9"}
+        builds = {b["tool"]: b for b in report["builds"]}
+        assert {b["status"] for b in builds.values()} == {status}, builds
+        assert builds["ctool@v3"]["commit"] == ctool.commits[9]
+        spent = sum(b["seconds"] for b in builds.values())
+        assert spent > 0 if status == "built" else spent == 0  # second run: zero build seconds
+        assert {(c["old"], c["new"]) for c in report["revisions"]} == {("ctool@v1", "ctool@v3")}
+        cells = store.query("SELECT DISTINCT tool FROM run_cells WHERE run_id = ?", [result.run_id])
+        assert set(cells["tool"]) == {"ctool@v1", "ctool@v3"}
+
+    from dagster import DagsterInstance
+
+    instance = DagsterInstance.get()  # the project instance the CLI ran in: revisions are tool partitions
+    assert {"ctool@v1", "ctool@v3"} <= set(instance.get_dynamic_partitions("tools"))
+
+
+@pytest.mark.slow
+def test_a_revisions_fixtures_and_measurements_materialize_as_from_the_ui(
+    ctool, tool_cache, tmp_path, bench_home, monkeypatch
+):
+    from dagster import MultiPartitionKey, RunRequest, instance_for_test
+
+    from assets.partitions import sync_partitions
+    from definitions import defs
+    from jobs.schedules import measure_run_config
+
+    ctool.suite(tmp_path / "suites")
+    monkeypatch.setenv("BENCH_PIPELINE_SUITES", str(tmp_path / "suites"))
+    (tmp_path / "dagster").mkdir()
+    with instance_for_test(temp_dir=str(tmp_path / "dagster")) as instance:
+        sync_partitions(instance, {"ctool": ["ctool", "ctool@v2"]})  # as the UI's "add partition" does
+        result = defs.resolve_job_def("fixtures_job").execute_in_process(
+            partition_key=MultiPartitionKey({"suite": "ctool", "tool": "ctool@v2"}), instance=instance
+        )
+        meta = result.asset_materializations_for_node("fixtures")[0].metadata
+        assert meta["status"].value == "built" and meta["commits"].value > 0
+        # the launchpad: measure_job with tool@rev in the measurements config; the follow-up ingests
+        # each revision's partition (added when missing) and reports
+        request = RunRequest(
+            partition_key="ctool",
+            run_config=measure_run_config(trigger="manual", tools=["ctool@v2", "ctool@v3"], quick=True),
+        )
+        run_id = _run_chain(defs, instance, request, {"backend": "local"})
+        assert "ctool@v3" in instance.get_dynamic_partitions("tools")
+        samples = Store().query(
+            "SELECT tool, count(*) AS n FROM samples_all WHERE run_id = ? GROUP BY tool", [run_id]
+        )
+        assert set(samples["tool"]) == {"ctool@v2", "ctool@v3"}
+        assert Store().query("SELECT count(*) FROM comparisons WHERE run_id = ?", [run_id]).item() > 0
