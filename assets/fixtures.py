@@ -25,7 +25,9 @@ class FixturesConfig(Config):
     group_name="pipeline",
     description="Deterministic generated repositories, prepared by each tool's setup commands (cached).",
 )
-def fixtures(context: AssetExecutionContext, config: FixturesConfig, store: StoreResource) -> MaterializeResult:
+def fixtures(
+    context: AssetExecutionContext, config: FixturesConfig, store: StoreResource
+) -> MaterializeResult:
     suite_name, tool = suite_tool(context.partition_key)
     suite = measurable_suite(suite_name, [tool])  # a revision partition (jj@0.44.0) is built at its rev
     if tool not in suite.tools:

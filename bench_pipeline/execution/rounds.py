@@ -52,17 +52,10 @@ class EffectiveSettings:
     def for_suite(cls, suite: Suite, quick: bool) -> EffectiveSettings:
         s = suite.settings
         if not quick:
-            return cls(
-                s.warmup, s.min_runs, s.max_runs, s.target_ci, s.time_budget_s, s.timeout_s, s.parallel
-            )
+            return cls(s.warmup, s.min_runs, s.max_runs, s.target_ci, s.time_budget_s, s.timeout_s, s.parallel)
         q = suite.quick
         return cls(
-            q.warmup,
-            q.min_runs,
-            max(q.min_runs, q.max_runs),
-            s.target_ci,
-            q.time_budget_s,
-            s.timeout_s,
+            q.warmup, q.min_runs, max(q.min_runs, q.max_runs), s.target_ci, q.time_budget_s, s.timeout_s,
             s.parallel,
         )
 
@@ -422,11 +415,7 @@ def execute_run(
                 for cell in cells_in_order:
                     result = _measure_once(sessions[cell.tool], cell, settings)
                     if "prepare_error" in result:
-                        cell.status, cell.reason, cell.stop = (
-                            "failed",
-                            result["prepare_error"],
-                            "prepare failed",
-                        )
+                        cell.status, cell.reason, cell.stop = "failed", result["prepare_error"], "prepare failed"
                         continue
                     if not warm:
                         cell.iterations += 1
@@ -459,9 +448,7 @@ def execute_run(
                 if cell.consecutive_failures >= 2 and not cell.walls:
                     cell.status, cell.stop = "failed", "failing"
                     cell.reason = _failure_reason(rows, cell)
-                elif (
-                    timed >= cell.min_runs(settings) and median_ci_halfwidth(cell.walls) <= settings.target_ci
-                ):
+                elif timed >= cell.min_runs(settings) and median_ci_halfwidth(cell.walls) <= settings.target_ci:
                     cell.status, cell.stop = "measured", "converged"
             active = [c for c in active if c.status == "pending"]
             say(

@@ -89,9 +89,7 @@ class PreparedTools:
         return {t: [str(s.bin_dir)] for t, s in self.statuses.items() if s.available and s.bin_dir}
 
     def unavailable_record(self) -> dict[str, dict[str, str]]:
-        return {
-            t: {"action": s.action, "reason": s.reason, "fix": s.fix} for t, s in self.unavailable.items()
-        }
+        return {t: {"action": s.action, "reason": s.reason, "fix": s.fix} for t, s in self.unavailable.items()}
 
 
 def prepare_fixtures(
@@ -117,9 +115,7 @@ def prepare_fixtures(
             status = statuses[tool]
             if not status.available:
                 continue
-            path = os.pathsep.join(
-                [*([str(status.bin_dir)] if status.bin_dir else []), os.environ.get("PATH", "")]
-            )
+            path = os.pathsep.join([*([str(status.bin_dir)] if status.bin_dir else []), os.environ.get("PATH", "")])
             try:
                 tf = ensure_tool_fixture(suite, tool, size, cache_dir, progress=say, path=path)
             except BenchError as exc:
@@ -216,17 +212,8 @@ def run_suite(
         all_unavailable = prepared.unavailable_record()
         for tool in tools:  # a tool found, but not runnable in its worker (e.g. missing in an image)
             if tool not in result.tool_versions and tool not in all_unavailable:
-                why = next(
-                    iter(
-                        cells.filter((pl.col("tool") == tool) & (pl.col("status") == "unavailable"))["reason"]
-                    ),
-                    "",
-                )
-                all_unavailable[tool] = {
-                    "action": "unavailable",
-                    "reason": why or "not runnable",
-                    "fix": "bench-pipeline doctor",
-                }
+                why = next(iter(cells.filter((pl.col("tool") == tool) & (pl.col("status") == "unavailable"))["reason"]), "")
+                all_unavailable[tool] = {"action": "unavailable", "reason": why or "not runnable", "fix": "bench-pipeline doctor"}
         store.finish_run(
             run_id,
             "succeeded",
