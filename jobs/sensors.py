@@ -38,7 +38,7 @@ from bench_pipeline.errors import BenchError
 from bench_pipeline.ops.alerts import record_alert
 from bench_pipeline.ops.drop import drop_folder, new_drop_files
 from bench_pipeline.ops.settings import OperationsSettings, load_settings, settings_at_load
-from bench_pipeline.ops.watch import new_tags, plan_tag_run, sanitize_key
+from bench_pipeline.ops.watch import TagRun, new_tags, plan_tag_run, sanitize_key
 from bench_pipeline.pipeline import MEASURE, STAGE_BY_JOB, STAGES, catalogue, follow_up, measurable_suite
 from jobs.ingest_files import ingest_files_job
 from jobs.schedules import measure_run_config
@@ -75,7 +75,7 @@ def tag_sensor(settings: OperationsSettings) -> SensorDefinition:
         for new in found:
             for suite in new.suites:
                 try:  # the tagged revision against the previous tag's build, when the repository names a tool
-                    plan = plan_tag_run(new, measurable_suite(suite))
+                    plan = plan_tag_run(new, measurable_suite(suite)) if new.tool else TagRun(suite, ())
                 except BenchError as exc:
                     context.log.warning(exc.message)
                     continue
