@@ -21,7 +21,7 @@ from bench_pipeline.errors import BenchError
 from bench_pipeline.ops.settings import OperationsSettings, load_settings
 from bench_pipeline.store import Store
 from bench_pipeline.suite import Suite
-from bench_pipeline.suite.build import Build, tool_at, valid_tool_rev
+from bench_pipeline.suite.build import Build, release_key, tool_at, valid_tool_rev
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.@+-]")
 
@@ -152,7 +152,7 @@ def new_tags(
         unknown = [s for s in wanted if s not in known_suites]
         if unknown:
             problems.append(f"unknown suites for {redact(repo.url)}: {', '.join(unknown)}")
-        ordered = sorted(tags.items(), key=lambda item: version_key(item[0]))
+        ordered = sorted(tags.items(), key=lambda item: release_key(item[0]))
         for index, (tag, commit) in enumerate(ordered):
             if cursor[key].get(tag) != commit:
                 earlier = tuple(reversed(ordered[:index]))
@@ -162,13 +162,6 @@ def new_tags(
                     )
                 )
     return found, new_cursor, problems
-
-
-def version_key(tag: str) -> tuple:
-    """Release order of tag names: numbers compare as numbers (``v1.10`` after ``v1.9``), text as text."""
-    return tuple(
-        (0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.findall(r"\d+|\D+", tag)
-    )
 
 
 # ---------------------------------------------------------------------------------------- tag runs

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bench_pipeline.report.model import Report, ToolCell
+from bench_pipeline.suite.build import release_key
 
 MAX_CHARS = 65_000
 
@@ -201,6 +202,32 @@ def _revisions(report: Report, limit: int | None) -> list[str]:
                 )
             )
         lines += _capped(table, limit, "cells") + [""]
+    return lines + _releases(report, limit)
+
+
+def _releases(report: Report, limit: int | None) -> list[str]:
+    """Every revision measured so far, side by side in release order (when there are more than this run's)."""
+    lines: list[str] = []
+    for tool in dict.fromkeys(p.tool for p in report.releases):
+        points = [p for p in report.releases if p.tool == tool]
+        revisions = sorted({p.revision for p in points}, key=lambda r: release_key(r.partition("@")[2]))[-10:]
+        if len(revisions) <= len([t for t in report.run.tools if t.startswith(f"{tool}@")]):
+            continue  # nothing beyond this run's own revisions
+        by_cell: dict[tuple[str, str], dict[str, str]] = {}
+        for p in points:
+            by_cell.setdefault((p.operation, p.fixture), {})[p.revision] = fmt_ns(p.median)
+        lines += [
+            f"**Releases of {tool} measured so far** (newest median of each revision in full runs of the "
+            "suite, time; a trend across runs — the interleaved comparisons above are the fair ones)",
+            "",
+            "| operation | fixture | " + " | ".join(revisions) + " |",
+            "|---|---|" + "---|" * len(revisions),
+        ]
+        rows = [
+            f"| {op} | {fx} | " + " | ".join(cells.get(r, "–") for r in revisions) + " |"
+            for (op, fx), cells in by_cell.items()
+        ]
+        lines += _capped(rows, limit, "cells") + [""]
     return lines
 
 

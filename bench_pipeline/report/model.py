@@ -15,7 +15,14 @@ from bench_pipeline import stats
 from bench_pipeline.errors import BenchError, SuiteError
 from bench_pipeline.fixtures import fixture_for
 from bench_pipeline.jsonable import decode_json_text
-from bench_pipeline.report.revisions import RevisionChange, ToolBuild, builds_of_run, revision_changes
+from bench_pipeline.report.revisions import (
+    ReleasePoint,
+    RevisionChange,
+    ToolBuild,
+    builds_of_run,
+    release_history,
+    revision_changes,
+)
 from bench_pipeline.store import Store
 from bench_pipeline.suite import find_suite, parse_target
 
@@ -294,6 +301,10 @@ class Report(BaseModel):
         default_factory=list,
         description="what each newer revision of a tool changed against an older one in this run (since 1.4)",
     )
+    releases: list[ReleasePoint] = Field(
+        default_factory=list,
+        description="every revision of this run's revised tools measured so far: its newest median (since 1.4)",
+    )
 
 
 def _finite(value: Any) -> float | None:
@@ -474,6 +485,7 @@ def build_report(
         ],
         builds=builds_of_run(store, run_id),
         revisions=revision_changes(compared, info.tools, invalid),
+        releases=release_history(store, suite, info.tools),
         findings=_findings(comparisons),
         pairs=_pairs(compared, comparisons),
         operations=list(rows.values()),

@@ -14,9 +14,17 @@ from pydantic import BaseModel, Field
 
 from bench_pipeline.analysis import oriented
 from bench_pipeline.store import Store
-from bench_pipeline.suite.build import split_tool
+from bench_pipeline.suite.build import release_key, split_tool
 
 BUILDS_SQL = "SELECT * FROM builds WHERE run_id = ? ORDER BY recorded_at"
+# every revision of the given tools measured so far in full runs of the suite: its newest wall median
+RELEASES_SQL = """
+SELECT c.tool, c.operation, c.fixture, c.median, c.ci_low, c.ci_high, c.run_id, r.started_at
+FROM cell_stats_all c JOIN runs r ON r.run_id = c.run_id
+WHERE c.suite = ? AND c.metric = 'wall' AND r.status = 'succeeded' AND NOT coalesce(r.quick, FALSE)
+  AND strpos(c.tool, '@') > 0 AND list_contains(?, split_part(c.tool, '@', 1))
+QUALIFY row_number() OVER (PARTITION BY c.tool, c.operation, c.fixture ORDER BY r.started_at DESC, r.run_id DESC) = 1
+"""
 # when a run obtained a tool twice (the fixtures stage, then the measuring step), the row that says most
 STATUS_WEIGHT = {"failed": 5, "unavailable": 4, "skip": 3, "built": 2, "cached": 1}
 
@@ -52,6 +60,45 @@ class RevisionChange(BaseModel):
     p_adjusted: float | None
     verdict: str = Field(
         description="faster | slower | equivalent | inconclusive (new relative to old) | invalid"
+    )
+
+
+class ReleasePoint(BaseModel):
+    """A revision's newest median of one cell (wall time) in any full run of the suite: the releases
+    of a tool side by side, in release order — a trend across runs, not an interleaved comparison."""
+
+    tool: str
+    revision: str = Field(description="as runs name it: jj@0.44.0")
+    operation: str
+    fixture: str
+    median: float | None
+    ci_low: float | None
+    ci_high: float | None
+    run_id: str
+    started_at: str
+
+
+def release_history(store: Store, suite: str, tools: list[str]) -> list[ReleasePoint]:
+    """Every revision measured so far of the tools of which ``tools`` holds revisions, release order."""
+    bases = sorted({split_tool(t)[0] for t in tools if split_tool(t)[1]})
+    if not bases:
+        return []
+    points = [
+        ReleasePoint(
+            tool=split_tool(r["tool"])[0],
+            revision=r["tool"],
+            operation=r["operation"],
+            fixture=r["fixture"],
+            median=r["median"],
+            ci_low=r["ci_low"],
+            ci_high=r["ci_high"],
+            run_id=r["run_id"],
+            started_at=str(r["started_at"]),
+        )
+        for r in store.query(RELEASES_SQL, [suite, bases]).iter_rows(named=True)
+    ]
+    return sorted(
+        points, key=lambda p: (p.tool, p.operation, p.fixture, release_key(split_tool(p.revision)[1] or ""))
     )
 
 

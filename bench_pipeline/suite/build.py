@@ -50,6 +50,14 @@ def tool_at(tool: str, rev: str) -> str:
     return f"{tool}{REVISION_SEP}{rev}"
 
 
+def release_key(name: str) -> tuple:
+    """Release order of revision or tag names: numbers compare as numbers (``v1.10`` after ``v1.9``),
+    the rest as text."""
+    return tuple(
+        (0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.findall(r"\d+|\D+", name)
+    )
+
+
 def valid_tool_rev(rev: str) -> str:
     """The revision of a ``tool@rev`` name: a tag, version or commit — a branch with '/' goes by its commit."""
     if not TOOL_REV_RE.match(rev) or ".." in rev:

@@ -188,6 +188,13 @@ def test_tag_sensor_builds_the_new_tag_and_compares_it_with_the_previous_one(wat
         assert store.run(broken_run)["status"] == "succeeded"  # the run went on with v3
         md = (Path(store.path).parent / "reports" / "ctool" / broken_run / "report.md").read_text()
         assert "> **ctool@v4 was not measured** (failed): building ctool v4" in md
+        history = json.loads(
+            (Path(store.path).parent / "reports" / "ctool" / broken_run / "report.json").read_text()
+        )
+        assert {p["revision"] for p in history["releases"]} == {
+            "ctool@v2",
+            "ctool@v3",
+        }  # per revision, full runs
 
         watched.commit("fixed", version="5")
         watched.tag("v5")

@@ -7,10 +7,10 @@ import pytest
 
 from bench_pipeline.analysis import oriented
 from bench_pipeline.errors import SuiteError
-from bench_pipeline.ops.watch import NewTag, plan_tag_run, tag_revision, version_key
+from bench_pipeline.ops.watch import NewTag, plan_tag_run, tag_revision
 from bench_pipeline.report.revisions import revision_pairs
 from bench_pipeline.suite import parse_suite
-from bench_pipeline.suite.build import Build, split_tool, tool_at
+from bench_pipeline.suite.build import Build, release_key, split_tool, tool_at
 
 SUITE = """
 name: revs
@@ -67,7 +67,7 @@ def test_revisions_that_cannot_be(suite, name, needle):
 
 def test_release_order_and_the_revision_a_tag_names():
     tags = ["v1.10", "v1.9", "v2.0", "v1.9.1", "v0.1"]
-    assert sorted(tags, key=version_key) == ["v0.1", "v1.9", "v1.9.1", "v1.10", "v2.0"]
+    assert sorted(tags, key=release_key) == ["v0.1", "v1.9", "v1.9.1", "v1.10", "v2.0"]
     crate = Build(crate="jj-cli", version="0.45.1", bin=["jj"])
     git = Build(git="/x", rev="main", command=[["make"]], artifacts={"x": "x"})
     assert tag_revision(crate, "v0.46.0", "abc") == "0.46.0"
