@@ -321,3 +321,28 @@ def test_a_revisions_fixtures_and_measurements_materialize_as_from_the_ui(
         )
         assert set(samples["tool"]) == {"ctool@v2", "ctool@v3"}
         assert Store().query("SELECT count(*) FROM comparisons WHERE run_id = ?", [run_id]).item() > 0
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_the_docker_backend_runs_each_revision_in_an_image_of_its_build(
+    ctool, tool_cache, tmp_path, bench_home
+):
+    from tests.conftest import docker_available
+
+    if not docker_available():
+        pytest.skip("no Docker engine answers")
+    from bench_pipeline.execution import images
+    from bench_pipeline.interfaces.inprocess import run_pipeline
+
+    suite = ctool.suite(tmp_path / "suites")
+    result = run_pipeline(str(suite), tools=["ctool@v1", "ctool@v3"], quick=True, backend="docker")
+    assert result.backend == "docker" and not result.unavailable
+    report = json.loads(Path(result.reports["json"]).read_text())
+    # each container ran the executable of its own revision
+    assert report["run"]["tool_versions"] == {"ctool@v1": "ctool 1", "ctool@v3": "ctool 1.9"}
+    used = json.loads(Store().run(result.run_id)["host"])["backend"]
+    tags = {used["images"][t] for t in ("ctool@v1", "ctool@v3")}
+    assert len(tags) == 2 and all(t.startswith("bench-pipeline/built:") for t in tags)
+    labels = [images.docker_client().images.get(t).labels for t in tags]
+    assert all(lab["bench-pipeline.from-build"] == "1" for lab in labels)

@@ -131,3 +131,29 @@ def test_revision_pairs_follow_the_run_order():
         ("jj@0.45.1", "jj"),
     ]
     assert revision_pairs(["git", "jj"]) == []
+
+
+def test_a_revisions_image_holds_its_own_executables(tmp_path):
+    from bench_pipeline.execution.images.common import BUILT, RECIPES, recipe_for
+    from bench_pipeline.execution.images.tools import _plan
+
+    def build(name: str, version: str):
+        bin_dir = tmp_path / name / "bin"
+        bin_dir.mkdir(parents=True)
+        exe = bin_dir / "jj"
+        exe.write_text(f"#!/bin/sh\necho jj {version}\n")
+        exe.chmod(0o755)
+        return bin_dir
+
+    old, new = build("0.44.0", "0.44.0"), build("0.45.1", "0.45.1")
+    assert recipe_for("jj@0.44.0") is RECIPES["jj"]  # a revision uses its tool's recipe
+    plans = [_plan(RECIPES["jj"], "sha256:parent", tmp_path, (d,)) for d in (old, new)]
+    assert [p.binary for p in plans] == [(old / "jj").resolve(), (new / "jj").resolve()]
+    assert plans[0].tag != plans[1].tag  # one image per revision (the binary's digest is an input)
+    assert plans[0].versions["jj"] == "jj 0.44.0" and plans[0].from_build
+    # a tool without a Dockerfile of its own, built from its recipe: the generic image of its build
+    assert recipe_for("mytool@v1", built=True) is BUILT
+    with pytest.raises(Exception, match="no image recipe"):
+        recipe_for("mytool@v1")
+    generic = _plan(BUILT, "sha256:parent", tmp_path, (old,))
+    assert set(generic.build_bins) == {"jj"} and "binaries" in generic.inputs
