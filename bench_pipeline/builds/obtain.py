@@ -163,7 +163,13 @@ def plan_tool(
         commit = _local_commit(base, build, rev)
     key = _key(build, rev, commit)
     identity = ToolStatus(
-        tool, False, "", rev=rev, commit=commit or "", recipe=build.recipe_hash(), kind=build.kind
+        tool,
+        False,
+        "",
+        rev=rev,
+        commit=commit or (rev if build.crate else ""),  # a crate's "commit" is its version
+        recipe=build.recipe_hash(),
+        kind=build.kind,
     )
     entry = entry_dir(base, key, build.recipe_hash()) if key else None
     record = read_record(entry) if entry else None

@@ -18,16 +18,13 @@ WHERE suite = ? AND base_tool = ? AND recipe = ? AND status = 'failed' AND list_
 """
 
 
-def build_row(
-    status: ToolStatus, *, suite: str, run_id: str | None = None, bisect_id: str | None = None
-) -> dict[str, Any] | None:
+def build_row(status: ToolStatus, *, suite: str, run_id: str | None = None) -> dict[str, Any] | None:
     """The ``builds`` row of ``status``; None for a tool found on PATH (no build involved)."""
     if not status.is_build:
         return None
     return {
         "build_id": uuid.uuid4().hex,
         "run_id": run_id,
-        "bisect_id": bisect_id,
         "suite": suite,
         "tool": status.tool,
         "base_tool": split_tool(status.tool)[0],
@@ -46,15 +43,8 @@ def build_row(
     }
 
 
-def record_builds(
-    store: Store,
-    statuses: list[ToolStatus],
-    *,
-    suite: str,
-    run_id: str | None = None,
-    bisect_id: str | None = None,
-) -> int:
-    rows = [r for s in statuses if (r := build_row(s, suite=suite, run_id=run_id, bisect_id=bisect_id))]
+def record_builds(store: Store, statuses: list[ToolStatus], *, suite: str, run_id: str | None = None) -> int:
+    rows = [r for s in statuses if (r := build_row(s, suite=suite, run_id=run_id))]
     return store.append_rows("builds", rows)
 
 

@@ -183,7 +183,10 @@ def _revisions(report: Report, limit: int | None) -> list[str]:
                 if c.ratio
                 else f"`{c.operation}` ({c.fixture})"
             )
-        summary = "; ".join(f"{verdict} at {', '.join(ops)}" for verdict, ops in sorted(by_verdict.items()))
+        summary = "; ".join(
+            f"{verdict} at {', '.join(ops)}" if len(ops) <= 8 else f"{verdict} at {len(ops)} cells"
+            for verdict, ops in sorted(by_verdict.items())
+        )
         lines += [f"**{new} vs {old}** (time): {summary}.", ""]
         lines += [
             f"| operation | fixture | {old} | {new} | ratio | 95% CI | verdict | CPU ratio | CPU 95% CI | CPU verdict |",

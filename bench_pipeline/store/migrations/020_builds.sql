@@ -4,8 +4,7 @@
 -- status 'failed', the reason and the kept log; the run goes on without that tool.
 CREATE TABLE builds (
     build_id      VARCHAR NOT NULL PRIMARY KEY,
-    run_id        VARCHAR,            -- the run that asked for it; NULL: `bench-pipeline build`
-    bisect_id     VARCHAR,            -- the bisection whose step asked for it (also has a run_id)
+    run_id        VARCHAR,            -- the run that asked for it (a bisection step's too); NULL: `bench-pipeline build`
     suite         VARCHAR NOT NULL,
     tool          VARCHAR NOT NULL,   -- as the run names it: jj, jj@0.44.0
     base_tool     VARCHAR NOT NULL,   -- the suite's tool: jj
