@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -255,79 +255,18 @@ def bisect(
         f"{1 + max(0, len(candidates) - 1).bit_length()} runs"
     )
     # the good build keeps the name people gave it when that is a stable one (a tag, a version)
-    reference = tool_at(tool, _revision_name(good, good_commit))
-    small = suite.only_operations([operation])
-
-    def measure(commit: str) -> Step:
-        candidate = tool_at(tool, commit[:12])
-        subject = commit_subject(tool, commit)
-        request = RunRequest(
-            suite=small,
-            tools=[reference, candidate],
-            sizes=[size],
-            backend=backend,
-            trigger="bisect",
-            git_commit=commit,
-            allow_build=allow_build,
-        )
-        outcome = run_suite(request, store=store, progress=lambda m: say(f"  {m}"))
-        built = store.query(
-            "SELECT status FROM builds WHERE run_id = ? AND tool = ? ORDER BY recorded_at DESC LIMIT 1",
-            [outcome.run_id, candidate],
-        )
-        build_status = built["status"][0] if not built.is_empty() else "installed"
-        if reference in outcome.unavailable:
-            why = outcome.unavailable[reference]["reason"]
-            raise BisectError(
-                f"the good revision cannot be measured: {why}", fix=outcome.unavailable[reference]["fix"]
-            )
-        if candidate in outcome.unavailable:
-            return Step(
-                0,
-                commit,
-                0,
-                subject,
-                SKIP,
-                build_status,
-                outcome.run_id,
-                reason=outcome.unavailable[candidate]["reason"],
-            )
-        for t in (reference, candidate):
-            store.load_landing(suite=suite.name, tool=t)
-        analyse_runs(store, [outcome.run_id])
-        rows = [
-            r
-            for r in stored_comparisons(store, outcome.run_id, reference, candidate)
-            if (r["operation"], r["fixture"], r["metric"]) == (operation, size, metric)
-        ]
-        if not rows:
-            return Step(
-                0,
-                commit,
-                0,
-                subject,
-                SKIP,
-                build_status,
-                outcome.run_id,
-                reason="no comparison (no successful samples)",
-            )
-        r = rows[0]
-        return Step(
-            0,
-            commit,
-            0,
-            subject,
-            BAD if r["verdict"] == "slower" else GOOD,
-            build_status,
-            outcome.run_id,
-            r["verdict"],
-            r["ratio"],
-            r["ci_low"],
-            r["ci_high"],
-            r["p_adjusted"],
-            r["n_a"],
-            r["n_b"],
-        )
+    measure = _StepRun(
+        suite.only_operations([operation]),
+        tool,
+        tool_at(tool, _revision_name(good, good_commit)),
+        operation,
+        size,
+        metric,
+        backend,
+        allow_build,
+        store,
+        lambda m: say(f"  {m}"),
+    )
 
     def record(step: Step) -> None:
         store.append_rows(
@@ -349,6 +288,77 @@ def bisect(
         run.bisect_id, status=status, first_bad=first_bad, message=message, finished_at=datetime.now(UTC)
     )
     return run
+
+
+@dataclass
+class _StepRun:
+    """One step: a run of ``operation`` on ``size`` with the good build (``reference``) and the
+    candidate interleaved, loaded and analysed; its stored comparison decides."""
+
+    suite: Suite  # restricted to the operation
+    tool: str
+    reference: str  # tool@good
+    operation: str
+    size: str
+    metric: str
+    backend: str
+    allow_build: bool | None
+    store: Store
+    progress: Progress
+
+    def __call__(self, commit: str) -> Step:
+        candidate = tool_at(self.tool, commit[:12])
+        request = RunRequest(
+            suite=self.suite,
+            tools=[self.reference, candidate],
+            sizes=[self.size],
+            backend=self.backend,
+            trigger="bisect",
+            git_commit=commit,
+            allow_build=self.allow_build,
+        )
+        outcome = run_suite(request, store=self.store, progress=self.progress)
+        built = self.store.query(
+            "SELECT status FROM builds WHERE run_id = ? AND tool = ? ORDER BY recorded_at DESC LIMIT 1",
+            [outcome.run_id, candidate],
+        )
+        step = Step(
+            0,
+            commit,
+            0,
+            commit_subject(self.tool, commit),
+            SKIP,
+            built["status"][0] if not built.is_empty() else "installed",
+            outcome.run_id,
+        )
+        if self.reference in outcome.unavailable:
+            why = outcome.unavailable[self.reference]
+            raise BisectError(f"the good revision cannot be measured: {why['reason']}", fix=why["fix"])
+        if candidate in outcome.unavailable:
+            return replace(step, reason=outcome.unavailable[candidate]["reason"])
+        for t in (self.reference, candidate):
+            self.store.load_landing(suite=self.suite.name, tool=t)
+        analyse_runs(self.store, [outcome.run_id])
+        wanted = (self.operation, self.size, self.metric)
+        rows = [
+            r
+            for r in stored_comparisons(self.store, outcome.run_id, self.reference, candidate)
+            if (r["operation"], r["fixture"], r["metric"]) == wanted
+        ]
+        if not rows:
+            return replace(step, reason="no comparison (no successful samples)")
+        r = rows[0]
+        return replace(
+            step,
+            decision=BAD if r["verdict"] == "slower" else GOOD,
+            verdict=r["verdict"],
+            ratio=r["ratio"],
+            ci_low=r["ci_low"],
+            ci_high=r["ci_high"],
+            p_adjusted=r["p_adjusted"],
+            n_good=r["n_a"],
+            n_candidate=r["n_b"],
+        )
 
 
 def _revision_name(rev: str, commit: str) -> str:

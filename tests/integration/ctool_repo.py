@@ -4,10 +4,10 @@ revisions: builds, revision runs, the tag sensor, bisect)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from tests.conftest import git
 
 SOURCE = r"""
 #include <stdio.h>
@@ -59,19 +59,6 @@ operations:
   - name: gamma
     commands: {{ctool: {{run: [ctool, gamma]}}}}
 """
-
-
-def git(repo: Path, *args: str) -> str:
-    env = {
-        **os.environ,
-        "GIT_AUTHOR_NAME": "t",
-        "GIT_AUTHOR_EMAIL": "t@example.com",
-        "GIT_COMMITTER_NAME": "t",
-        "GIT_COMMITTER_EMAIL": "t@example.com",
-    }
-    return subprocess.run(
-        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True, env=env
-    ).stdout.strip()
 
 
 @dataclass
