@@ -331,3 +331,49 @@ def compare_run_to_baseline(
         )
     out = stats.compare_runs(stats_frame(base), stats_frame(cand), metric, delta=suite_delta(suite))
     return base_id, cand_id, notes, out
+
+
+# ---------------------------------------------------------------------------------------- revisions
+FLIPPED_VERDICT = {"faster": "slower", "slower": "faster"}
+STORED_COMPARISONS_SQL = """
+SELECT * FROM comparisons
+WHERE run_id = ? AND ((tool_a = ? AND tool_b = ?) OR (tool_a = ? AND tool_b = ?))
+ORDER BY operation, fixture, metric
+"""
+
+
+def _inverse(value: float | None) -> float | None:
+    return 1.0 / value if value else None
+
+
+def oriented(row: dict, reference: str) -> dict:
+    """A stored comparison read with ``reference`` as tool A: ratio = other / reference, CI and
+    medians swapped to match, ``faster``/``slower`` exchanged. The table stores each pair once, with
+    the tools in name order; a revision comparison wants the older revision as A, whatever its name."""
+    if row["tool_a"] == reference:
+        return dict(row)
+    out = {
+        **row,
+        "tool_a": row["tool_b"],
+        "tool_b": row["tool_a"],
+        "median_a": row.get("median_b"),
+        "median_b": row.get("median_a"),
+        "n_a": row.get("n_b"),
+        "n_b": row.get("n_a"),
+        "ratio": _inverse(row.get("ratio")),
+        "ci_low": _inverse(row.get("ci_high")),
+        "ci_high": _inverse(row.get("ci_low")),
+        "verdict": FLIPPED_VERDICT.get(row["verdict"], row["verdict"]),
+    }
+    if row.get("hl_shift_log") is not None:
+        out["hl_shift_log"] = -row["hl_shift_log"]
+    if row.get("prob_superiority") is not None:
+        out["prob_superiority"] = 1.0 - row["prob_superiority"]
+    return out
+
+
+def stored_comparisons(store: Store, run_id: str, reference: str, other: str) -> list[dict]:
+    """The run's stored comparisons of ``other`` against ``reference`` (every cell and metric), as the
+    ``comparisons`` asset computed them (one Benjamini–Hochberg family per run), oriented reference → other."""
+    frame = store.query(STORED_COMPARISONS_SQL, [run_id, reference, other, other, reference])
+    return [oriented(r, reference) for r in frame.iter_rows(named=True)]

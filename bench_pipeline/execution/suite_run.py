@@ -19,7 +19,7 @@ from pathlib import Path
 import polars as pl
 
 from bench_pipeline import paths
-from bench_pipeline.builds import ToolStatus, describe, obtain_tool
+from bench_pipeline.builds import ToolStatus, describe, obtain_tool, record_builds
 from bench_pipeline.errors import BenchError
 from bench_pipeline.execution.backends import DEFAULT_BACKEND, BackendChoice, choose_backend
 from bench_pipeline.execution.environment import host_info
@@ -109,6 +109,7 @@ def prepare_fixtures(
     """
     say = progress or (lambda _m: None)
     cache_dir = cache_dir or paths.fixtures_dir()
+    suite = suite.with_revisions(tools)  # a revision (jj@0.44.0) is a tool of its own, built at rev
     statuses = {tool: obtain_tool(suite, tool, allow_build=allow_build, progress=say) for tool in tools}
     prepared: dict[tuple[str, str], ToolFixture] = {}
     for size in sizes:
@@ -141,8 +142,8 @@ def run_suite(
 ) -> RunOutcome:
     say = progress or (lambda _m: None)
     store = store or Store()
-    suite = request.suite
     tools = request.resolved_tools()
+    suite = request.suite.with_revisions(tools)
     sizes = request.resolved_sizes()
     run_id = request.run_id or new_run_id(suite.name)
     store.reap_interrupted()
@@ -168,6 +169,7 @@ def run_suite(
     say(f"run {run_id}: suite {suite.name}, tools {', '.join(tools)}, sizes {', '.join(sizes)}")
     try:
         prepared = prepare_fixtures(suite, tools, sizes, say, allow_build=request.allow_build)
+        record_builds(store, list(prepared.statuses.values()), suite=suite.name, run_id=run_id)
         adaptive = None
         if suite.settings.adaptive_runs and not request.quick:
             from bench_pipeline.execution.adaptive import suggested_min_runs

@@ -255,7 +255,7 @@ def run_pipeline(
         **({"bench/commit": git_commit} if git_commit else {}),
     }
     config: dict[str, dict] = {
-        "fixtures": {"sizes": list(sizes or []), "quick": quick, "build": build},
+        "fixtures": {"sizes": list(sizes or []), "quick": quick, "build": build, "run_id": run_id},
         "measurements": {
             "tools": selected,
             "sizes": list(sizes or []),

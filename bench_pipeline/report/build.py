@@ -31,6 +31,7 @@ from bench_pipeline.report.model import (
     ToolCell,
     UnavailableTool,
 )
+from bench_pipeline.report.revisions import builds_of_run, release_history, revision_changes
 from bench_pipeline.store import Store
 from bench_pipeline.suite import find_suite, parse_target
 
@@ -223,6 +224,9 @@ def build_report(
             )
             for tool, v in sorted((decode_json_text(run.get("unavailable")) or {}).items())
         ],
+        builds=builds_of_run(store, run_id),
+        revisions=revision_changes(compared, info.tools, invalid),
+        releases=release_history(store, suite, info.tools),
         findings=_findings(comparisons),
         pairs=_pairs(compared, comparisons),
         operations=list(rows.values()),

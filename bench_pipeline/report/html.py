@@ -95,6 +95,8 @@ def _nav(sections: list[tuple[str, str]]) -> str:
 def render_html(report: Report) -> str:
     """The report as one self-contained HTML page (several MB: plotly.js is inline)."""
     sections = [("summary", "Summary", html_sections.summary(report))]
+    if report.revisions:
+        sections.append(("revisions", "Revisions", html_sections.revisions(report)))
     if any(c.status == "measured" for row in report.operations for c in row.tools.values()):
         sections.append(("distributions", "Distributions", html_sections.distributions(report)))
     sections.append(("comparisons", "Comparisons", html_sections.comparisons(report)))
@@ -102,6 +104,7 @@ def render_html(report: Report) -> str:
     for anchor, title, body in (
         ("targets", "Targets", html_sections.targets(report)),
         ("unmeasured", "Failures & gaps", html_sections.unmeasured(report)),
+        ("builds", "Builds", html_sections.builds(report)),
         ("history", "History", html_sections.history(report)),
         ("scaling", "Scaling", html_sections.scaling(report)),
         ("findings", "Findings", html_findings.findings(report)),

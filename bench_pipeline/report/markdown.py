@@ -6,6 +6,7 @@ import statistics
 
 from bench_pipeline.report.markdown_findings import findings_markdown
 from bench_pipeline.report.model import Report, ToolCell
+from bench_pipeline.suite.build import release_key
 
 MAX_CHARS = 65_000
 
@@ -100,6 +101,7 @@ def _render(report: Report, limit: int | None) -> str:
     for u in report.unavailable_tools:  # before the verdicts: what the reader should not look for
         lines += [f"> **{u.tool} was not measured** ({u.action}): {u.reason}. Fix: `{u.fix}`", ""]
     lines += _summary(report)
+    lines += _revisions(report, limit) + _builds(report)
     if report.warnings:
         lines += ["## Warnings", ""] + [f"- {w}" for w in report.warnings] + [""]
     lines += [
@@ -155,6 +157,119 @@ def _render(report: Report, limit: int | None) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _verdict(word: str) -> str:
+    return f"**{word}**" if word in ("faster", "slower") else word
+
+
+def _revisions(report: Report, limit: int | None) -> list[str]:
+    """What each newer revision changed, one table per pair: time and CPU time, ratios, CIs, verdicts."""
+    changes = [c for c in report.revisions if c.metric == "wall"]
+    if not changes:
+        return []
+    cpu = {(c.old, c.new, c.operation, c.fixture): c for c in report.revisions if c.metric == "cpu"}
+    lines = [
+        "## What changed between revisions",
+        "",
+        "Ratio = newer / older revision, with the interval and verdict of the run's comparisons (time: "
+        "the paired ratio the run stopped on; CPU time: ratio of medians, BCa 95% CI), measured "
+        "interleaved on the same fixtures. CPU time is user + sys: what a busy machine disturbs least.",
+        "",
+    ]
+    for old, new in dict.fromkeys((c.old, c.new) for c in changes):
+        rows = [c for c in changes if (c.old, c.new) == (old, new)]
+        by_verdict: dict[str, list[str]] = {}
+        for c in rows:
+            by_verdict.setdefault(c.verdict, []).append(
+                f"`{c.operation}` ({c.fixture}, {c.ratio:.2f}×)"
+                if c.ratio
+                else f"`{c.operation}` ({c.fixture})"
+            )
+        summary = "; ".join(
+            f"{verdict} at {', '.join(ops)}" if len(ops) <= 8 else f"{verdict} at {len(ops)} cells"
+            for verdict, ops in sorted(by_verdict.items())
+        )
+        lines += [f"**{new} vs {old}** (time): {summary}.", ""]
+        lines += [
+            f"| operation | fixture | {old} | {new} | ratio | CI | verdict | CPU ratio | CPU 95% CI | CPU verdict |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        table = []
+        for c in rows:
+            k = cpu.get((old, new, c.operation, c.fixture))
+            table.append(
+                f"| {c.operation} | {c.fixture} | {fmt_ns(c.median_old)} | {fmt_ns(c.median_new)} | "
+                f"{_ratio(c.ratio)} | {_ci(c.ci_low, c.ci_high)} | {_verdict(c.verdict)} | "
+                + (
+                    f"{_ratio(k.ratio)} | {_ci(k.ci_low, k.ci_high)} | {_verdict(k.verdict)} |"
+                    if k
+                    else "– | – | – |"
+                )
+            )
+        lines += _capped(table, limit, "cells") + [""]
+    return lines + _releases(report, limit)
+
+
+def _releases(report: Report, limit: int | None) -> list[str]:
+    """Every revision measured so far, side by side in release order (when there are more than this run's)."""
+    lines: list[str] = []
+    for tool in dict.fromkeys(p.tool for p in report.releases):
+        points = [p for p in report.releases if p.tool == tool]
+        revisions = sorted({p.revision for p in points}, key=lambda r: release_key(r.partition("@")[2]))[-10:]
+        if len(revisions) <= len([t for t in report.run.tools if t.startswith(f"{tool}@")]):
+            continue  # nothing beyond this run's own revisions
+        by_cell: dict[tuple[str, str], dict[str, str]] = {}
+        for p in points:
+            by_cell.setdefault((p.operation, p.fixture), {})[p.revision] = fmt_ns(p.median)
+        lines += [
+            f"**Releases of {tool} measured so far** (newest median of each revision in full runs of the "
+            "suite, time; a trend across runs — the interleaved comparisons above are the fair ones)",
+            "",
+            "| operation | fixture | " + " | ".join(revisions) + " |",
+            "|---|---|" + "---|" * len(revisions),
+        ]
+        rows = [
+            f"| {op} | {fx} | " + " | ".join(cells.get(r, "–") for r in revisions) + " |"
+            for (op, fx), cells in by_cell.items()
+        ]
+        lines += _capped(rows, limit, "cells") + [""]
+    return lines
+
+
+def _ratio(value: float | None) -> str:
+    return f"{value:.3f}" if value else "–"
+
+
+def _ci(low: float | None, high: float | None) -> str:
+    return f"{low:.3f}–{high:.3f}" if low and high else "–"
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.1f} s" if value < 10 else f"{value:.0f} s"
+
+
+def _builds(report: Report) -> list[str]:
+    """The tools obtained from their build recipe: which revision, which commit, cached or built, how long."""
+    if not report.builds:
+        return []
+    lines = [
+        "## Builds",
+        "",
+        "| tool | revision | commit | status | build time in this run | the build took |",
+        "|---|---|---|---|---|---|",
+    ]
+    for b in report.builds:
+        took = _seconds(b.build_seconds) if b.build_seconds is not None else "–"
+        status = f"**{b.status}**" if b.status == "failed" else b.status
+        lines.append(
+            f"| {b.tool} | {b.rev} | `{b.commit[:12]}` | {status} | {_seconds(b.seconds)} | {took} |"
+        )
+    lines.append("")
+    for b in report.builds:
+        if b.status in ("failed", "skip", "unavailable"):
+            lines += [f"- {b.tool}: {b.reason}"]
+    return [*lines, ""] if lines[-1].startswith("- ") else lines
 
 
 def conclusions(report: Report) -> list[str]:

@@ -13,11 +13,13 @@ from bench_pipeline.patterns.errors import ErrorCluster
 from bench_pipeline.patterns.findings import SimilarRun
 from bench_pipeline.patterns.quality import RunQuality
 from bench_pipeline.patterns.recommend import Recommendation
+from bench_pipeline.report.revisions import ReleasePoint, RevisionChange, ToolBuild
 
 # MAJOR.MINOR: MINOR adds optional fields (old readers keep working); MAJOR renames or removes.
 # 1.2: quantiles q1/q3/iqr per cell × metric, fixtures (sizes), history and scaling sections.
 # 1.5: recommendations, error_clusters, quality, similar_runs (patterns.findings).
-SCHEMA_VERSION = "1.5"
+# 1.6: builds (tools obtained from their build recipe) and revisions (what a newer revision changed).
+SCHEMA_VERSION = "1.6"
 METRIC_WORDS = {"wall": "time", "cpu": "CPU time", "rss": "peak memory"}
 
 # q1/q3 over the same samples as cell_stats (timed, ``ok``), with the same interpolation (Hyndman &
@@ -287,6 +289,18 @@ class Report(BaseModel):
     unavailable_tools: list[UnavailableTool] = Field(
         default_factory=list,
         description="tools the run could not use, with why and the fix (since 1.3)",
+    )
+    builds: list[ToolBuild] = Field(
+        default_factory=list,
+        description="tools obtained from their build recipe: cached, built now, failed (since 1.6)",
+    )
+    revisions: list[RevisionChange] = Field(
+        default_factory=list,
+        description="what each newer revision of a tool changed against an older one in this run (since 1.6)",
+    )
+    releases: list[ReleasePoint] = Field(
+        default_factory=list,
+        description="every revision of this run's revised tools measured so far: its newest median (since 1.6)",
     )
     recommendations: list[Recommendation] = Field(
         default_factory=list,

@@ -348,6 +348,43 @@ class Store:
                 raise
         return frame.height
 
+    # ------------------------------------------------------------------ builds, bisections
+    APPENDABLE = ("builds", "bisects", "bisect_steps")  # migrations 020, 021
+
+    def append_rows(self, table: str, rows: list[dict[str, Any]]) -> int:
+        """Insert ``rows`` (column → value; absent columns NULL) into ``table``, in one transaction."""
+        if table not in self.APPENDABLE:
+            raise ValueError(f"append_rows does not write {table!r}")
+        if not rows:
+            return 0
+        frame = pl.DataFrame(rows, infer_schema_length=None)
+        with self.connect() as con:
+            con.register("new_rows", frame.to_arrow())
+            try:
+                con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM new_rows")
+            finally:
+                con.unregister("new_rows")
+        return frame.height
+
+    BISECT_FIELDS = (
+        "status",
+        "first_bad",
+        "message",
+        "finished_at",
+        "good_commit",
+        "bad_commit",
+        "candidates",
+    )
+
+    def update_bisect(self, bisect_id: str, **fields: Any) -> None:
+        """Set fields of one ``bisects`` row (its outcome as the search goes)."""
+        unknown = set(fields) - set(self.BISECT_FIELDS)
+        if unknown:
+            raise ValueError(f"update_bisect does not set {sorted(unknown)}")
+        columns = ", ".join(f"{name} = ?" for name in fields)  # names checked above, values bound
+        with self.connect() as con:
+            con.execute(f"UPDATE bisects SET {columns} WHERE bisect_id = ?", [*fields.values(), bisect_id])
+
     # ------------------------------------------------------------------ alerts
     ALERT_COLUMNS = (
         "alert_id",

@@ -301,14 +301,18 @@ class DockerBackend:
             f"{engine['host_cpus']} CPU, {engine['host_memory_bytes'] / GiB:.1f} GiB); images: {state}"
         )
 
-    def _image_for(self, tool: str) -> tuple[str, bool]:
+    def _image_for(self, tool: str, build_dirs: tuple[Path, ...] = ()) -> tuple[str, bool]:
         """(tag, has bench-exec) of ``tool``'s image, building it when missing.
 
+        ``build_dirs``: the tool cache entry of the tool's build (a revision ``jj@0.44.0``, or a tool
+        built because it was missing): its executables are the ones in the image, one image per build.
         A tool without a recipe or a binary gets the git image, as the local backend would run
         without it: the suite run then reports that tool unavailable instead of failing as a whole.
         """
         try:
-            info = images.ensure_image(tool, progress=self.progress, bin_dir=self.bin_dir, client=self.client)
+            info = images.ensure_image(
+                tool, progress=self.progress, bin_dir=self.bin_dir, client=self.client, build_dirs=build_dirs
+            )
         except ToolUnavailable as exc:
             self.progress(f"{tool}: {exc.message}; its container uses the git image")
             info = images.ensure_image(
@@ -330,7 +334,7 @@ class DockerBackend:
             image = self.client.images.get(spec.image)
             tag, helper = spec.image, (image.labels or {}).get(f"{LABEL}.exec-helper") == "1"
         else:
-            tag, helper = self._image_for(spec.tool)
+            tag, helper = self._image_for(spec.tool, tuple(Path(d) for d in spec.path_prepend))
         uid, gid = self._prepare_dirs(spec)
         command = ["python3", "-I", "-S", f"{images.OPT_BENCH}/runner.py"]
         if helper:

@@ -10,6 +10,7 @@ from typing import Any
 
 from bench_pipeline import paths
 from bench_pipeline.errors import BackendUnavailable, ToolUnavailable
+from bench_pipeline.suite.build import split_tool
 
 DOCKER_DIR = paths.PROJECT_ROOT / "docker"
 PACKAGE_DIR = Path(__file__).resolve().parent.parent  # bench_pipeline/execution
@@ -54,6 +55,9 @@ RECIPES = {
     "jj": Recipe("jj", "git", binary="jj"),
 }
 TOOL_RECIPES = {"git": "git", "git-worktree": "git", "jj": "jj"}
+# a tool built from its suite recipe (bench_pipeline.builds) without a Dockerfile of its own: the git
+# image plus every executable of the build (docker/built.Dockerfile), one image per revision
+BUILT = Recipe("built", "git")
 
 
 @dataclass(frozen=True)
@@ -69,13 +73,17 @@ class ImageInfo:
     versions: dict[str, str] = field(default_factory=dict)
 
 
-def recipe_for(tool: str) -> Recipe:
-    """The recipe whose image runs ``tool`` (git-worktree shares git's image)."""
-    name = TOOL_RECIPES.get(tool, tool)
+def recipe_for(tool: str, built: bool = False) -> Recipe:
+    """The recipe whose image runs ``tool`` (git-worktree shares git's image; a revision ``jj@0.44.0``
+    jj's). ``built``: the tool comes from the tool cache, so a tool without a Dockerfile of its own
+    gets the generic ``built`` recipe."""
+    name = TOOL_RECIPES.get(split_tool(tool)[0], split_tool(tool)[0])
     if name in RECIPES:
         return RECIPES[name]
     if (DOCKER_DIR / f"{name}.Dockerfile").is_file():
         return Recipe(name, "git")
+    if built:
+        return BUILT
     raise ToolUnavailable(
         f"no image recipe for tool {tool!r}",
         where=str(DOCKER_DIR),

@@ -11,7 +11,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from bench_pipeline.errors import ToolUnavailable
 from bench_pipeline.execution.images.base import ensure_base
 from bench_pipeline.execution.images.common import (
     BENCH_UID,
+    BUILT,
     LABEL,
     RECIPES,
     RUNNER_FILES,
@@ -62,9 +63,13 @@ def _apt_candidates(packages: tuple[str, ...]) -> dict[str, str]:
     return versions
 
 
-def find_binary(name: str) -> Path | None:
-    """A host executable to copy into an image: $BENCH_PIPELINE_<NAME>, PATH, ~/.cargo/bin, then the
+def find_binary(name: str, build_dirs: tuple[Path, ...] = ()) -> Path | None:
+    """A host executable to copy into an image: from ``build_dirs`` (the tool cache entry of the
+    revision a run measures) when given, else $BENCH_PIPELINE_<NAME>, PATH, ~/.cargo/bin, then the
     tool cache (``bench_pipeline.builds``: what a run built because it was missing)."""
+    if build_dirs:
+        found = [d / name for d in build_dirs if (d / name).is_file() and os.access(d / name, os.X_OK)]
+        return found[0].resolve() if found else None
     override = os.environ.get(f"BENCH_PIPELINE_{name.upper()}")
     cached = cached_executable(name)
     candidates = (
@@ -94,9 +99,23 @@ class _Plan:
     versions: dict[str, str]
     binary: Path | None
     helper: Path | None
+    build_bins: dict[str, Path] = field(default_factory=dict)  # the built recipe: name -> executable
+    from_build: bool = False  # the binaries come from a build in the tool cache (a revision)
 
 
-def _plan(recipe: Recipe, parent_id: str, bin_dir: Path) -> _Plan:
+def _build_executables(build_dirs: tuple[Path, ...]) -> dict[str, Path]:
+    return {
+        p.name: p.resolve()
+        for d in reversed(build_dirs)  # the first directory wins, as on PATH
+        if d.is_dir()
+        for p in sorted(d.iterdir())
+        if p.is_file() and os.access(p, os.X_OK)
+    }
+
+
+def _plan(recipe: Recipe, parent_id: str, bin_dir: Path, build_dirs: tuple[Path, ...] = ()) -> _Plan:
+    """What ``recipe``'s image is made of, and its content-addressed tag. ``build_dirs``: the tool
+    cache entry of a built tool (a revision): its executables are the ones copied into the image."""
     inputs: dict[str, Any] = {
         "recipe": recipe.name,
         "dockerfile": sha256_file(recipe.dockerfile),
@@ -114,8 +133,23 @@ def _plan(recipe: Recipe, parent_id: str, bin_dir: Path) -> _Plan:
         built = ensure_exec_helper(bin_dir)
         helper = built if built is not None and is_static(built) else None
         inputs["bench_exec"] = exec_helper_source_hash() if helper else "none"
+    build_bins: dict[str, Path] = {}
+    if recipe.name == BUILT.name:
+        build_bins = _build_executables(build_dirs)
+        if not build_bins:
+            raise ToolUnavailable(
+                f"no built executables in {', '.join(map(str, build_dirs)) or '(no build)'} for the built image",
+                fix="build the tool first: bench-pipeline build --suite SUITE --tool TOOL@REV",
+            )
+        inputs["binaries"] = {name: sha256_file(path) for name, path in build_bins.items()}
+        versions.update({name: _binary_version(path) for name, path in build_bins.items()})
     if recipe.binary:
-        binary = find_binary(recipe.binary)
+        binary = find_binary(recipe.binary, build_dirs)
+        if binary is None and build_dirs:
+            raise ToolUnavailable(
+                f"the build in {', '.join(map(str, build_dirs))} has no {recipe.binary} executable",
+                fix="rebuild it: bench-pipeline build --suite SUITE --tool TOOL@REV",
+            )
         if binary is None:
             raise ToolUnavailable(
                 f"no {recipe.binary} binary on this host to put into the {recipe.name} image",
@@ -125,7 +159,16 @@ def _plan(recipe: Recipe, parent_id: str, bin_dir: Path) -> _Plan:
         inputs["binary"] = sha256_file(binary)
         versions[recipe.binary] = _binary_version(binary)
     key = hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:12]
-    return _Plan(recipe, f"{recipe.repository}:{key}", inputs, versions, binary, helper)
+    return _Plan(
+        recipe,
+        f"{recipe.repository}:{key}",
+        inputs,
+        versions,
+        binary,
+        helper,
+        build_bins,
+        from_build=bool(build_dirs),
+    )
 
 
 # --- reading what exists --------------------------------------------------------------------------
@@ -194,17 +237,23 @@ def build_images(
     progress: Callable[[str], None] = print,
     bin_dir: Path | None = None,
     client: Any = None,
+    build_dirs: tuple[Path, ...] = (),
 ) -> list[ImageInfo]:
     """Make sure the base and each tool's image exist; return them (``built`` says which were made).
 
     ``tools=None`` builds every known recipe, skipping (with a message) those whose host binary
     is missing; a tool named explicitly whose binary is missing raises ``ToolUnavailable``.
+    ``build_dirs``: the tool cache entry of the (one) tool's build — a revision such as ``jj@0.44.0``:
+    its executables go into the tool's image, which therefore exists once per revision.
     """
     client = client or docker_client()
     bin_dir = bin_dir or paths.home() / "bin"
     names: list[str] = []
+    tops: set[str] = set()
     for tool in tools if tools is not None else list(RECIPES):
-        for recipe in _chain(recipe_for(tool)):
+        chain = _chain(recipe_for(tool, built=bool(build_dirs)))
+        tops.add(chain[-1].name)
+        for recipe in chain:
             if recipe.name not in names:
                 names.append(recipe.name)
     with _build_lock():
@@ -218,7 +267,7 @@ def build_images(
             if parent not in ids:
                 continue  # its parent was skipped
             try:
-                plan = _plan(recipe, ids[parent], bin_dir)
+                plan = _plan(recipe, ids[parent], bin_dir, build_dirs if name in tops else ())
             except ToolUnavailable as exc:
                 if tools is not None:
                     raise
@@ -231,10 +280,16 @@ def build_images(
 
 
 def ensure_image(
-    tool: str, *, progress: Callable[[str], None] = print, bin_dir: Path | None = None, client: Any = None
+    tool: str,
+    *,
+    progress: Callable[[str], None] = print,
+    bin_dir: Path | None = None,
+    client: Any = None,
+    build_dirs: tuple[Path, ...] = (),
 ) -> ImageInfo:
-    """The image ``tool`` runs in, built (with its parents) when missing."""
-    return build_images([tool], progress=progress, bin_dir=bin_dir, client=client)[-1]
+    """The image ``tool`` runs in, built (with its parents) when missing; with ``build_dirs``, the
+    image of that build (``build_images``)."""
+    return build_images([tool], progress=progress, bin_dir=bin_dir, client=client, build_dirs=build_dirs)[-1]
 
 
 def _ensure_tool_image(
@@ -258,6 +313,10 @@ def _ensure_tool_image(
                 os.chmod(bench / "bench-exec", 0o755)
         if plan.binary and plan.recipe.binary:
             shutil.copyfile(plan.binary, context / plan.recipe.binary)
+        if plan.build_bins:
+            (context / "bin").mkdir()
+            for name, path in plan.build_bins.items():
+                shutil.copyfile(path, context / "bin" / name)
         buildargs = {"BASE": parent_tag, "BENCH_UID": str(BENCH_UID)}
         if plan.recipe.apt_packages:
             buildargs["APT_PACKAGES"] = " ".join(plan.recipe.apt_packages)
@@ -275,6 +334,7 @@ def _ensure_tool_image(
             f"{LABEL}.versions": json.dumps(
                 {**json.loads(parent_labels.get(f"{LABEL}.versions", "{}")), **plan.versions}, sort_keys=True
             ),
+            f"{LABEL}.from-build": "1" if plan.from_build else "0",
             f"{LABEL}.exec-helper": "1"
             if plan.helper or parent_labels.get(f"{LABEL}.exec-helper") == "1"
             else "0",
@@ -304,6 +364,8 @@ def prune_images(client: Any = None, *, progress: Callable[[str], None] = print)
             current[name] = tag
     removed = []
     for image in client.images.list(filters={"label": f"{LABEL}.role=tool"}):
+        if (image.labels or {}).get(f"{LABEL}.from-build") == "1":
+            continue  # a revision's image (tool@rev): its tag follows its build, not the host's binary
         recipe = (image.labels or {}).get(f"{LABEL}.tool", "")
         for tag in image.tags:
             if recipe in current and tag != current[recipe]:

@@ -6,6 +6,7 @@ lists it in ``COMMANDS``.
 """
 
 from bench_pipeline.interfaces.cli import (
+    bisect,
     build,
     compare,
     doctor,
@@ -28,6 +29,7 @@ from bench_pipeline.interfaces.cli.app import main
 for _module in (
     run,
     build,
+    bisect,
     measure,
     fixtures,
     suites,

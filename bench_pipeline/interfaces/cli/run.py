@@ -20,7 +20,11 @@ if TYPE_CHECKING:
 @click.command()
 @click.option("--suite", default="vcs", show_default=True, help="suite name (suites/NAME.yaml) or path")
 @click.option(
-    "--tool", "tools", multiple=True, help="only these tools (repeatable); default: all of the suite"
+    "--tool",
+    "tools",
+    multiple=True,
+    help="only these tools (repeatable), or revisions TOOL@REV (jj@0.44.0: built at that revision); "
+    "default: all of the suite",
 )
 @click.option(
     "--size",
