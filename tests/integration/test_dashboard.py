@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from bench_pipeline.analysis import update_comparisons
 from bench_pipeline.interfaces.http import create_app
 from bench_pipeline.report import dashboard
+from bench_pipeline.report.model import SCHEMA_VERSION
 from bench_pipeline.report.render import render_run
 from bench_pipeline.store import Store
 from tests.integration.test_history_store import STEP_AT, T0, add_runs
@@ -116,7 +117,7 @@ def test_run_page_links_its_reports_and_shows_findings(client):
     assert 'href="/dashboard/s/runs/r0' in page  # similar runs link to their pages
     assert '<select name="baseline">' in page and 'value="tag:v1.1"' in page
     report = client.get("/dashboard/s/runs/r029/report.json")
-    assert report.json()["run"]["run_id"] == "r029" and report.json()["schema_version"] == "1.5"
+    assert report.json()["run"]["run_id"] == "r029" and report.json()["schema_version"] == SCHEMA_VERSION
     assert client.get("/dashboard/s/runs/r028/report.html").status_code == 404  # not archived
     assert "bench-pipeline report --suite s --run r028" in client.get("/dashboard/s/runs/r028").text
     assert client.get("/dashboard/s/runs/r029/report.exe").status_code == 404

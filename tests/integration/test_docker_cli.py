@@ -7,6 +7,7 @@ import os
 import duckdb
 import pytest
 
+from bench_pipeline.suite import find_suite
 from tests.conftest import docker_available
 from tests.integration.test_cli import cli, last_json
 
@@ -53,7 +54,8 @@ def test_vcs_quick_run_on_docker_backend(bench_home):
     con.close()
     assert backends == [("docker",)] and run_backend == "docker"
     # every quick operation of both tools measured in containers; only the suite's n/a cells are not
-    assert set(states) <= {"measured", "na"} and states["measured"] >= 50, states
+    quick = [op for op in find_suite("vcs").expanded_operations() if op.quick]
+    assert set(states) <= {"measured", "na"} and states["measured"] == 2 * len(quick), states
 
 
 def test_docker_backend_without_engine_is_one_clear_message(bench_home, monkeypatch):

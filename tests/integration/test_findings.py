@@ -18,6 +18,7 @@ from bench_pipeline.interfaces.cli import main
 from bench_pipeline.interfaces.http import create_app
 from bench_pipeline.patterns.findings import run_findings
 from bench_pipeline.patterns.record import record_patterns
+from bench_pipeline.report.model import SCHEMA_VERSION
 from bench_pipeline.report.render import render_run
 from bench_pipeline.report.schema import report_schema
 from bench_pipeline.store import Store
@@ -81,7 +82,7 @@ def test_stored_recommendations_are_read_back(tmp_path):
 def test_findings_appear_in_all_three_formats(home, tmp_path):
     store = Store(home / "bench.duckdb")
     report, written = render_run(store, "s", "latest", reports_dir=tmp_path / "reports")
-    assert report.run.run_id == NEWEST and report.schema_version == "1.5"
+    assert report.run.run_id == NEWEST and report.schema_version == SCHEMA_VERSION
     body = json.loads(written["json"].read_text())
     jsonschema.Draft202012Validator(report_schema()).validate(body)
     assert body["recommendations"] and body["recommendations"][0]["evidence"]

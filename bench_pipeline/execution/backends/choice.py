@@ -49,6 +49,6 @@ def choose_backend(
         if requested == "docker":
             raise
         return LocalBackend(bin_dir), BackendChoice(
-            "auto", "local", f"Docker not usable ({exc.message}); using the local backend"
+            "auto", "local", f"Docker not usable ({exc.message}); using local processes instead"
         )
     return backend, BackendChoice(requested, "docker", reason)
