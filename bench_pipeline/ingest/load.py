@@ -40,6 +40,8 @@ from bench_pipeline.ingest.source import Source
 from bench_pipeline.store import Store
 from bench_pipeline.store.landing import write_landing
 from bench_pipeline.store.schema import CELL_SCHEMA, SAMPLE_SCHEMA
+from bench_pipeline.timestamps import FIX as TIME_FIX
+from bench_pipeline.timestamps import TimestampError, check_time
 
 INGEST_DIR = ".ingest"  # under the landing area; never mistaken for a run directory (ids start alnum)
 BACKEND = "external"
@@ -256,9 +258,17 @@ def make_options(
         check_name(tool, "--tool", fix=fix)
     if run_id is not None:
         check_name(run_id, "--run-id", fix=fix, run_id=True)
-    if started_at is not None and started_at.tzinfo is None:
-        started_at = started_at.replace(tzinfo=UTC)
+    if started_at is not None:
+        started_at = checked_time(started_at, "--started-at")
     return Options(suite, tool, run_id, started_at, trigger)
+
+
+def checked_time(value: datetime, where: str) -> datetime:
+    """The one timestamp rule (``bench_pipeline.timestamps``) as an IngestError naming ``where``."""
+    try:
+        return check_time(value)
+    except TimestampError as exc:
+        raise IngestError(str(exc), where=where, fix=TIME_FIX) from None
 
 
 # ---------------------------------------------------------------------------------------- planning
@@ -401,6 +411,10 @@ def _plan(parsed: list[Parsed], options: Options, store: Store, warnings: list[s
         plans.setdefault(target, _Plan(target)).parts.extend(loose)
     for plan in plans.values():
         plan.suite = _suite(plan, options)
+        for part in plan.parts:  # every time a source gives, whatever its format: the one rule
+            for name in ("started_at", "finished_at"):
+                if (value := getattr(part.data, name)) is not None:
+                    setattr(part.data, name, checked_time(value, f"{part.parsed.source}: {name}"))
         starts = [part.data.started_at for part in plan.parts if part.data.started_at]
         plan.started_at = options.started_at or (min(starts) if starts else plan.started_at)
         done = _ingested(store, plan.run_id)
@@ -552,11 +566,14 @@ def _frames(plan: _Plan, options: Options, now: datetime) -> dict[tuple[str, str
                 round_ = base + s.round
             else:
                 round_, spare = spare, spare + 1
-            created = (
-                s.created_at + shift
-                if (s.created_at and shift is not None)
-                else (s.created_at or plan.started_at)
-            )
+            if s.created_at is None:
+                created = plan.started_at
+            else:
+                try:
+                    created = s.created_at + shift if shift is not None else s.created_at
+                except OverflowError:
+                    created = datetime.max.replace(tzinfo=UTC)  # refused just below
+                created = checked_time(created, f"{where}: created_at")
             ok = s.ok if s.ok is not None else (s.exit_code == 0 and not s.timed_out)
             tools.add(tool)
             fixtures.add(s.fixture)

@@ -25,6 +25,7 @@ import psutil
 from bench_pipeline import paths
 from bench_pipeline.errors import RunNotFound, StoreError
 from bench_pipeline.store.schema import SAMPLES_ALL_COLUMNS, TABLES, mismatches
+from bench_pipeline.timestamps import clip_frame
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 LOCK_RETRY_SECONDS = 120.0
@@ -125,7 +126,8 @@ class Store:
 
     def query(self, sql: str, params: list[Any] | None = None) -> pl.DataFrame:
         with self.connect(read_only=True) as con:
-            return con.sql(sql, params=params or None).pl()
+            # bounded times: a row stored before the timestamp rule cannot break a read (timestamps.py)
+            return clip_frame(con.sql(sql, params=params or None).pl())
 
     # ------------------------------------------------------------------ runs
     def create_run(

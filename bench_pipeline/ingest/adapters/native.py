@@ -14,7 +14,6 @@ With ``--started-at`` the samples' ``created_at`` are shifted by the same amount
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +39,7 @@ from bench_pipeline.ingest.model import (
     validation_error,
 )
 from bench_pipeline.ingest.source import Source, hash_files
+from bench_pipeline.timestamps import UtcTime
 
 NAME = "native"
 SCHEMA = "bench-pipeline/samples"
@@ -79,7 +79,7 @@ class SampleRow(_RowWithCounters):
     exit_code: ExitCode = 0
     timed_out: bool = False
     ok: bool | None = None
-    created_at: datetime | None = None
+    created_at: UtcTime | None = None
     metrics: dict[str, MetricIn] = Field(default_factory=dict)
 
 
@@ -99,8 +99,8 @@ class RunRow(BaseModel):
 
     run_id: str | None = None
     suite: str | None = None
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
+    started_at: UtcTime | None = None
+    finished_at: UtcTime | None = None
     status: str | None = None
     git_tag: str | None = None
     git_commit: str | None = None

@@ -4,27 +4,25 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import click
 
 from bench_pipeline.errors import IngestError
 from bench_pipeline.ingest.adapters import FORMATS
+from bench_pipeline.timestamps import TimestampError, parse_time
 
 
 def _started_at(value: str | None) -> datetime | None:
     if value is None:
         return None
     try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
+        return parse_time(value)
+    except TimestampError as exc:
         raise IngestError(
-            f"{value!r} is not an ISO 8601 time",
-            where="--started-at",
-            fix="write it like 2024-05-01T12:00:00Z or 2024-05-01",
+            str(exc), where="--started-at", fix="write it like 2024-05-01T12:00:00Z or 2024-05-01"
         ) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 @click.command("ingest")
