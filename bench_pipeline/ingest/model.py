@@ -24,6 +24,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BeforeValidator, Field, ValidationError, WithJsonSchema
 
 from bench_pipeline.errors import IngestError
+from bench_pipeline.store.refs import RUN_ID_RE
 from bench_pipeline.store.schema import COUNTERS
 
 DEFAULT_FIXTURE = "default"
@@ -31,7 +32,6 @@ INT64_MAX = 2**63 - 1
 
 #: names that key storage (landing file names, Dagster partition keys): run ids, suites, tools, batches
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 #: free-text names stored verbatim (operations, fixtures, metric keys): printable, bounded
 MAX_LABEL = 1024
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")

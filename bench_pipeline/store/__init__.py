@@ -24,6 +24,7 @@ import psutil
 
 from bench_pipeline import paths
 from bench_pipeline.errors import RunNotFound, StoreError
+from bench_pipeline.store.refs import parse_run_ref
 from bench_pipeline.store.schema import SAMPLES_ALL_COLUMNS, TABLES, mismatches
 from bench_pipeline.timestamps import clip_frame
 
@@ -230,29 +231,25 @@ class Store:
             )
         return df.row(0, named=True)
 
-    def resolve_run(self, suite: str, ref: str) -> str:
-        """A run id from REF: an id, ``latest``, ``latest~N`` or ``tag:NAME`` (finished runs only)."""
+    def resolve_run(self, suite: str, ref: str, where: str = "run reference") -> str:
+        """A run id from REF: an id, ``latest``, ``latest~N`` or ``tag:NAME`` (finished runs only),
+        parsed by ``store.refs`` (a malformed REF is a RunNotFound naming the grammar)."""
+        parsed = parse_run_ref(ref, where)
         finished = "status IN ('succeeded', 'failed')"
-        if ref == "latest" or ref.startswith("latest~"):
-            try:
-                back = int(ref.split("~", 1)[1]) if "~" in ref else 0
-            except ValueError:
-                raise RunNotFound(
-                    f"bad run reference {ref!r}", fix="use latest, latest~N, tag:NAME or a run id"
-                ) from None
+        if parsed.kind == "latest":
             df = self.query(
                 f"SELECT run_id FROM runs WHERE suite = ? AND {finished} "
                 "ORDER BY started_at DESC LIMIT 1 OFFSET ?",
-                [suite, back],
+                [suite, parsed.back],
             )
-        elif ref.startswith("tag:"):
+        elif parsed.kind == "tag":
             df = self.query(
                 f"SELECT run_id FROM runs WHERE suite = ? AND git_tag = ? AND {finished} "
                 "ORDER BY started_at DESC LIMIT 1",
-                [suite, ref[4:]],
+                [suite, parsed.tag],
             )
         else:
-            df = self.query("SELECT run_id FROM runs WHERE run_id = ? AND suite = ?", [ref, suite])
+            df = self.query("SELECT run_id FROM runs WHERE run_id = ? AND suite = ?", [parsed.run_id, suite])
         if df.is_empty():
             raise RunNotFound(
                 f"no finished run of suite {suite!r} matches {ref!r}",
