@@ -65,21 +65,20 @@ class _Loader(yaml.SafeLoader):
 
     def compose_node(self, parent: Node | None, index: Any) -> Node:  # type: ignore[override]
         event = self.peek_event()
+        line = event.start_mark.line + 1 if event.start_mark else None
         if isinstance(event, AliasEvent) and event.anchor in self.anchors:
             target = self.anchors[event.anchor]
             if id(target) not in self._sizes:  # still being composed: it would contain itself
                 raise YamlProblem(
                     f"alias *{event.anchor} refers to a node that contains it (a recursive alias)",
-                    event.start_mark.line + 1,
+                    line,
                     "use the alias outside the anchored node, or write the value out",
                 )
         self._depth += 1
         if self._depth > MAX_DEPTH:
-            raise YamlProblem(
-                f"nested deeper than {MAX_DEPTH} levels", event.start_mark.line + 1, "flatten the document"
-            )
+            raise YamlProblem(f"nested deeper than {MAX_DEPTH} levels", line, "flatten the document")
         try:
-            node: Node = super().compose_node(parent, index)  # type: ignore[misc]
+            node: Node = super().compose_node(parent, index)  # type: ignore[misc,assignment]
         finally:
             self._depth -= 1
         if id(node) not in self._sizes:
@@ -103,7 +102,7 @@ class _Loader(yaml.SafeLoader):
         return size
 
     def compose_mapping_node(self, anchor: str | None) -> MappingNode:  # type: ignore[override]
-        node: MappingNode = super().compose_mapping_node(anchor)  # type: ignore[misc]
+        node: MappingNode = super().compose_mapping_node(anchor)  # type: ignore[misc,arg-type]
         seen: dict[Any, int] = {}
         for key_node, _value in node.value:
             if key_node.tag == MERGE_TAG or not isinstance(key_node, ScalarNode):

@@ -212,9 +212,10 @@ def run_suite(
             if tool not in result.tool_versions and tool not in all_unavailable:
                 why = next(iter(cells.filter((pl.col("tool") == tool) & (pl.col("status") == "unavailable"))["reason"]), "")
                 all_unavailable[tool] = {"action": "unavailable", "reason": why or "not runnable", "fix": "bench-pipeline doctor"}
-        store.finish_run(
+        store.finish_run(  # succeeded once its samples, statistics and reports are committed (ops/resume.py)
             run_id,
             "succeeded",
+            pending=True,
             tool_versions=result.tool_versions,
             seconds=result.seconds,
             host={**host, "backend": result.backend_info},

@@ -58,9 +58,11 @@ def ingest(
     Every file is parsed and validated before anything is stored; a bad file stores nothing.
     Ingesting the same file again is a no-op (with a warning).
     """
-    from bench_pipeline.ingest import ingest_files
+    from bench_pipeline.ops.resume import ingest_and_complete
 
-    result = ingest_files(
+    # the same analysis the assets run, so `report` and `compare` work right away; the runs are
+    # `succeeded` only then — also a run an earlier, killed ingestion left pending (skipped here)
+    result = ingest_and_complete(
         list(paths),
         fmt=fmt,
         suite=suite,
@@ -70,11 +72,6 @@ def ingest(
     )
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
-    if result.samples:  # the same analysis the assets run, so `report` and `compare` work right away
-        from bench_pipeline.analysis import analyse_runs
-        from bench_pipeline.store import Store
-
-        analyse_runs(Store(), list(result.run_ids))
     if as_json:
         body = {
             "run_id": result.run_id,
