@@ -162,6 +162,7 @@ class _Plan:
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     exists: bool = False
     round_offset: int = 0
+    named: bool = False  # the data named this run (not --run-id): it may not join a stored run
 
 
 # ---------------------------------------------------------------------------------------- entry points
@@ -410,14 +411,34 @@ def _plan(parsed: list[Parsed], options: Options, store: Store, warnings: list[s
     """Group the sources' runs into target runs; drop sources already ingested into their run."""
     loose: list[_Part] = []  # data naming no run: they share one generated run id
     plans: dict[str, _Plan] = {}
+    seen: dict[str, str] = {}  # identity -> source, so one file given twice is stored once
+    named_by: dict[str, str] = {}  # run id named by the data -> the source naming it
     for p in parsed:
+        identity = _identity(p, options)
+        if identity in seen:
+            warnings.append(f"{p.source} has the same content as {seen[identity]}; stored once")
+            continue
+        seen[identity] = p.source
         for data in p.runs:
             target = options.run_id or data.run_id
             if target is None:
                 loose.append(_Part(p, data))
                 continue
             check_name(target, f"{p.source}: run_id", fix="pass --run-id with a valid id", run_id=True)
-            plans.setdefault(target, _Plan(target)).parts.append(_Part(p, data))
+            if options.run_id is None:  # a run the data names is one run: never two merged
+                if target in named_by:
+                    same = named_by[target] == p.source
+                    raise IngestError(
+                        f"run {target} appears twice in this file"
+                        if same
+                        else f"run {target} is named by {named_by[target]} and by {p.source}",
+                        where=p.source,
+                        fix="give each run its own run_id (pass --run-id to join them on purpose)",
+                    )
+                named_by[target] = p.source
+            plan = plans.setdefault(target, _Plan(target))
+            plan.named = options.run_id is None
+            plan.parts.append(_Part(p, data))
     if loose:
         target = _previous_run(loose, store, options) or _generated_id(loose, options)
         plans.setdefault(target, _Plan(target)).parts.extend(loose)
@@ -523,6 +544,12 @@ def _check_existing(plan: _Plan, store: Store, options: Options) -> None:
             f"run {plan.run_id} already exists and was not ingested (trigger {row['trigger']!r})",
             where="run id",
             fix="pass --run-id with a new id to store these results as a run of their own",
+        )
+    if plan.named:
+        raise IngestError(
+            f"run {plan.run_id} already exists with different content; nothing was stored",
+            where=", ".join(sorted({part.parsed.source for part in plan.parts})),
+            fix="use a new run id for new results, or pass --run-id to add them to that run on purpose",
         )
     if row["suite"] != plan.suite:
         raise IngestError(
