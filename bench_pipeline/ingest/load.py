@@ -237,6 +237,17 @@ def ingest_runs(
     trigger: str = "api",
 ) -> IngestResult:
     """``ingest_files`` for validated in-memory payloads (the HTTP API): same landing, same load."""
+    return ingest_groups([(runs, batch_id, batch_metadata)], store=store, trigger=trigger)
+
+
+def ingest_groups(
+    groups: Sequence[tuple[Sequence[RunIn], str | None, dict[str, Any] | None]],
+    *,
+    store: Store | None = None,
+    trigger: str = "api",
+) -> IngestResult:
+    """Several submissions ``(runs, batch_id, batch_metadata)`` in one landing directory and one
+    load transaction: the API commits concurrent submissions as a group (one commit, not one each)."""
     parsed = [
         Parsed(
             "bundle",
@@ -244,6 +255,7 @@ def ingest_runs(
             payload_sha256(run),
             [to_run_data(run, batch_id=batch_id, batch_metadata=batch_metadata)],
         )
+        for runs, batch_id, batch_metadata in groups
         for run in runs
     ]
     return store_parsed(parsed, Options(trigger=trigger), store or Store())

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -69,7 +70,15 @@ class Store:
     # ------------------------------------------------------------------ connections
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A short-lived connection; waits (up to two minutes) while another process writes."""
+        """A short-lived connection; waits (up to two minutes) while another process writes.
+
+        Within this process one connection at a time (a lock per database file): DuckDB refuses a
+        read-only and a read-write connection to one file in one process, and threads (the API's
+        requests, its background analysis) would otherwise race for them."""
+        with _process_lock(self.path):
+            yield from self._connect(read_only)
+
+    def _connect(self, read_only: bool) -> Iterator[duckdb.DuckDBPyConnection]:
         if read_only and not self.path.exists():
             read_only = False  # first use: create the schema
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -447,6 +456,15 @@ class Store:
                 f"INSERT INTO alerts ({', '.join(self.ALERT_COLUMNS)}) VALUES ({placeholders})",
                 [row.get(c) for c in self.ALERT_COLUMNS],
             )
+
+
+_LOCKS: dict[str, threading.RLock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+def _process_lock(path: Path) -> threading.RLock:
+    with _LOCKS_GUARD:
+        return _LOCKS.setdefault(str(Path(path).resolve()), threading.RLock())
 
 
 def landing_key(path: Path) -> str:
