@@ -48,7 +48,7 @@ from bench_pipeline.ingest.model import (
 from bench_pipeline.ingest.payload import RunIn, to_run_data
 from bench_pipeline.ingest.source import Source
 from bench_pipeline.store import Store
-from bench_pipeline.store.landing import TMP_PREFIX, LandingWriter, write_landing
+from bench_pipeline.store.landing import TMP_PREFIX, LandingWriter, remove_orphans, write_landing
 from bench_pipeline.store.schema import CELL_SCHEMA, SAMPLE_SCHEMA
 from bench_pipeline.timestamps import FIX as TIME_FIX
 from bench_pipeline.timestamps import TimestampError, check_time
@@ -302,6 +302,7 @@ def store_parsed(
     """Plan the runs, write the landing files and load them in one transaction."""
     warnings = [w for p in parsed for w in p.warnings]
     store.schema_version()  # applies migrations (read-only connections do not)
+    remove_orphans(landing_dir or paths.landing_dir())  # what killed ingestions left unloaded
     plans = _plan(parsed, options, store, warnings)
     result = IngestResult(
         run_id=next(iter(plans)) if plans else "",
@@ -312,8 +313,13 @@ def store_parsed(
     todo = [plan for plan in plans.values() if plan.parts]
     if not todo:
         return result
+    stored = store.query(  # one query for every run (the API commits many at once)
+        "SELECT run_id, suite, trigger, status FROM runs WHERE list_contains(?, run_id)",
+        [[plan.run_id for plan in todo]],
+    )
+    rows = {row["run_id"]: row for row in stored.iter_rows(named=True)}
     for plan in todo:
-        _check_existing(plan, store, options)
+        _check_existing(plan, store, options, rows.get(plan.run_id))
     now = datetime.now(UTC)
     # a joined run's statistics are stale: it is pending again, and analysed again, from the same commit
     reopen = {
@@ -323,8 +329,11 @@ def store_parsed(
     }
 
     def write(root: Path) -> None:
+        files: _Files = {}
         for plan in todo:
-            _write_plan(plan, options, now, root)
+            _write_plan(plan, options, now, root, files)
+        for file in files.values():
+            file.close()
 
     _land_and_load(
         store,
@@ -454,6 +463,7 @@ def _plan(parsed: list[Parsed], options: Options, store: Store, warnings: list[s
     if loose:
         target = _previous_run(loose, store, options) or _generated_id(loose, options)
         plans.setdefault(target, _Plan(target)).parts.extend(loose)
+    ingested = _ingested(store, list(plans))
     for plan in plans.values():
         plan.suite = _suite(plan, options)
         for part in plan.parts:  # every time a source gives, whatever its format: the one rule
@@ -462,7 +472,7 @@ def _plan(parsed: list[Parsed], options: Options, store: Store, warnings: list[s
                     setattr(part.data, name, checked_time(value, f"{part.parsed.source}: {name}"))
         starts = [part.data.started_at for part in plan.parts if part.data.started_at]
         plan.started_at = options.started_at or (min(starts) if starts else plan.started_at)
-        done = _ingested(store, plan.run_id)
+        done = ingested.get(plan.run_id, set())
         kept = []
         for part in plan.parts:
             if _identity(part.parsed, options) in done:
@@ -541,16 +551,18 @@ def _previous_run(parts: list[_Part], store: Store, options: Options) -> str | N
     return None
 
 
-def _ingested(store: Store, run_id: str) -> set[str]:
-    df = store.query("SELECT identity FROM ingest_sources WHERE run_id = ?", [run_id])
-    return set(df["identity"].to_list())
+def _ingested(store: Store, run_ids: list[str]) -> dict[str, set[str]]:
+    """The identities of the sources already ingested into each of ``run_ids``."""
+    df = store.query("SELECT run_id, identity FROM ingest_sources WHERE list_contains(?, run_id)", [run_ids])
+    found: dict[str, set[str]] = {}
+    for run_id, identity in df.iter_rows():
+        found.setdefault(run_id, set()).add(identity)
+    return found
 
 
-def _check_existing(plan: _Plan, store: Store, options: Options) -> None:
-    run = store.query("SELECT suite, trigger, status FROM runs WHERE run_id = ?", [plan.run_id])
-    if run.is_empty():
+def _check_existing(plan: _Plan, store: Store, options: Options, row: dict[str, Any] | None) -> None:
+    if row is None:
         return
-    row = run.row(0, named=True)
     if row["trigger"] not in INGEST_TRIGGERS:
         raise IngestError(
             f"run {plan.run_id} already exists and was not ingested (trigger {row['trigger']!r})",
@@ -598,7 +610,10 @@ class _Rows:
 
     def __init__(self, root: Path, run_id: str, kind: str, suite: str, tool: str, schema: dict[str, Any]):
         self.schema = schema
-        self.writer = LandingWriter(root, run_id=run_id, kind=kind, suite=suite, tool=tool, schema=schema)
+        # no fsync: the files are loaded by this process right away, or removed as orphans
+        self.writer = LandingWriter(
+            root, run_id=run_id, kind=kind, suite=suite, tool=tool, schema=schema, durable=False
+        )
         self.rows: list[dict[str, Any]] = []
 
     def add(self, row: dict[str, Any]) -> None:
@@ -658,16 +673,20 @@ def _block_frames(
         )
 
 
-def _write_plan(plan: _Plan, options: Options, now: datetime, root: Path) -> None:
-    """The landing files of one run: samples and metrics streamed (per tool, in row groups), then
-    cells, origins, sources, batches and (for a new run) the ``runs`` row."""
+_Files = dict[tuple[str, str, str], "_Rows"]
+
+
+def _write_plan(plan: _Plan, options: Options, now: datetime, root: Path, files: _Files) -> None:
+    """The rows of one run: samples and metrics streamed (per tool, in row groups), then cells,
+    origins, sources, batches and (for a new run) the ``runs`` row. ``files`` (kind, suite, tool) →
+    landing file is shared by the runs of one ingestion, so a hundred submitted runs are a dozen
+    files in one directory (named after the first run), not five hundred."""
     suite, run_id = plan.suite, plan.run_id
-    files: dict[tuple[str, str], _Rows] = {}
 
     def rows(kind: str, tool: str, schema: dict[str, Any]) -> _Rows:
-        if (kind, tool) not in files:
-            files[(kind, tool)] = _Rows(root, run_id, kind, suite, tool, schema)
-        return files[(kind, tool)]
+        if (kind, suite, tool) not in files:
+            files[(kind, suite, tool)] = _Rows(root, run_id, kind, suite, tool, schema)
+        return files[(kind, suite, tool)]
 
     cells: dict[tuple[str, str, str], dict] = {}
     origins: dict[tuple[str, str, str], dict] = {}
@@ -887,8 +906,6 @@ def _write_plan(plan: _Plan, options: Options, now: datetime, root: Path) -> Non
         rows("batches", "all", BATCH_SCHEMA).add(batch)
     if not plan.exists:
         rows("runs", "all", RUN_SCHEMA).add(_run_row(plan, options, sorted(tools), sorted(fixtures)))
-    for file in files.values():
-        file.close()
 
 
 def _unique_batches(rows: list[dict]) -> list[dict]:

@@ -36,8 +36,20 @@ def complete_runs(
     """
     say = progress or (lambda _m: None)
     completing = store.completing_store()
+    pending = store.pending_runs(run_ids)
+    if not pending:
+        return {}
+    try:  # landing files, then flags, statistics and comparisons of all of them at once
+        for run in pending:  # an ingested run's files were loaded with it; a measured run's may not be
+            if run["trigger"] not in INGEST_TRIGGERS:
+                completing.load_landing(run_id=run["run_id"])
+        analyse_runs(completing, [run["run_id"] for run in pending])
+    except BenchError as exc:
+        log.warning("runs %s stay pending: %s", [r["run_id"] for r in pending], exc.render())
+        say(f"{len(pending)} run(s) stay pending: {exc.message}")
+        return {}
     done: dict[str, str] = {}
-    for run in store.pending_runs(run_ids):
+    for run in pending:
         try:
             done[run["run_id"]] = complete_run(completing, run, say)
         except BenchError as exc:
@@ -47,8 +59,9 @@ def complete_runs(
 
 
 def complete_run(store: Store, run: dict, say: Callable[[str], None]) -> str:
+    """One pending run whose landing files are loaded and whose statistics are computed: its history,
+    patterns and reports when it was measured here, then its status."""
     run_id, suite = run["run_id"], run["suite"]
-    store.load_landing(run_id=run_id)
     loaded = store.query("SELECT count(*) FROM run_cells WHERE run_id = ?", [run_id]).item(0, 0)
     if not loaded:
         with store.connect() as con:  # its landing files are gone: the truth is that it failed
@@ -59,7 +72,6 @@ def complete_run(store: Store, run: dict, say: Callable[[str], None]) -> str:
             )
         say(f"run {run_id}: failed (its landing files are missing)")
         return "failed"
-    analyse_runs(store, [run_id])
     if run["trigger"] not in INGEST_TRIGGERS:  # a measured run has history, patterns and reports too
         from bench_pipeline.patterns.record import record_history, record_patterns
         from bench_pipeline.report.render import render_run

@@ -374,9 +374,10 @@ class Store:
                         "sources": "ingest_sources",
                         "origins": "ingest_cells",
                     }[f.kind]
-                    before = _count(con, table)
-                    con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM read_parquet(?)", [str(f.path)])
-                    rows = _count(con, table) - before
+                    inserted = con.execute(
+                        f"INSERT INTO {table} BY NAME SELECT * FROM read_parquet(?)", [str(f.path)]
+                    ).fetchall()
+                    rows = int(inserted[0][0]) if inserted else 0
                     con.execute(
                         "INSERT INTO landing_loads (path, run_id, kind, rows, loaded_at, sha256) "
                         "VALUES (?, ?, ?, ?, ?, ?)",
@@ -491,11 +492,6 @@ def _reopen(con: duckdb.DuckDBPyConnection, run_id: str, tools: list[str]) -> No
 
 def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
-
-
-def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
-    row = con.execute(f"SELECT count(*) FROM {table}").fetchone()  # table names are ours, never user input
-    return int(row[0]) if row else 0
 
 
 def _alive(pid: int | None, started: float | None) -> bool:

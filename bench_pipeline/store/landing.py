@@ -48,13 +48,22 @@ class LandingWriter:
     """
 
     def __init__(
-        self, landing_dir: Path, *, run_id: str, kind: str, suite: str, tool: str, schema: dict[str, Any]
+        self,
+        landing_dir: Path,
+        *,
+        run_id: str,
+        kind: str,
+        suite: str,
+        tool: str,
+        schema: dict[str, Any],
+        durable: bool = True,
     ) -> None:
         if kind not in KINDS:
             raise ValueError(f"unknown landing kind {kind!r}")
         self.kind = kind
         self.schema = schema
         self.rows = 0
+        self.durable = durable  # fsync before the rename: the file outlives a crash of the machine
         target_dir = landing_dir / run_id
         target_dir.mkdir(parents=True, exist_ok=True)
         self.target = target_dir / f"{kind}+{suite}+{tool}.parquet"
@@ -80,8 +89,9 @@ class LandingWriter:
                 self.write(pl.DataFrame(schema=self.schema))
             assert self._writer is not None
             self._writer.close()
-            with open(self.tmp, "rb") as f:
-                os.fsync(f.fileno())
+            if self.durable:
+                with open(self.tmp, "rb") as f:
+                    os.fsync(f.fileno())
             os.replace(self.tmp, self.target)
         except BaseException:
             self.abort()
@@ -118,9 +128,8 @@ def remove_orphans(landing_dir: Path, *, min_age_s: float = 60.0) -> list[Path]:
         return []
     removed: list[Path] = []
     now = time.time()
-    for path in sorted(landing_dir.rglob(f"{TMP_PREFIX}*"), key=lambda p: len(p.parts)):
-        if any(parent in removed for parent in path.parents):
-            continue
+    # temporary files of a run directory, and ingestion directories not loaded (.ingest/.tmp-…)
+    for path in landing_dir.glob(f"*/{TMP_PREFIX}*"):
         try:
             pid = int(path.name[len(TMP_PREFIX) :].split("-", 1)[0])
         except ValueError:

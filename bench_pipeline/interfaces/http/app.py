@@ -7,6 +7,7 @@ short). Other processes (a CLI ingest, Dagster) are waited for by the store's lo
 
 from __future__ import annotations
 
+import asyncio
 import math
 import os
 import threading
@@ -138,15 +139,22 @@ def create_app(
 
     app.state.submitter = None
 
-    def submit(
-        runs: list[RunSubmission], batch_id: str | None, metadata: dict[str, Any]
-    ) -> tuple[int, Submitted]:
-        # committed with whatever else is waiting (one transaction); analysed after the response
+    @app.on_event("startup")
+    def _start_submitter() -> None:  # ready before the first request; completes what a killed server left
         with app.state.lock:
             if app.state.submitter is None:
                 app.state.submitter = Submitter(store_())
+
+    async def submit(
+        runs: list[RunSubmission], batch_id: str | None, metadata: dict[str, Any]
+    ) -> tuple[int, Submitted]:
+        # committed with whatever else is waiting (one transaction), awaited without holding a
+        # thread; analysed after the response
+        if app.state.submitter is None:  # an app used without its startup event
+            _start_submitter()
         try:
-            new, _same, result = app.state.submitter.submit(runs, batch_id, metadata)
+            committed = app.state.submitter.enqueue(runs, batch_id, metadata)
+            new, _same, result = await asyncio.wrap_future(committed)
         except Conflict as exc:
             raise HTTPException(
                 409,
@@ -181,8 +189,8 @@ def create_app(
         tags=["submit"],
         summary="Submit one run (samples, evaluations, telemetry)",
     )
-    def post_result(payload: RunSubmission) -> JSONResponse:
-        status, body = submit([payload], payload.batch_id, {})
+    async def post_result(payload: RunSubmission) -> JSONResponse:
+        status, body = await submit([payload], payload.batch_id, {})
         return JSONResponse(status_code=status, content=body.model_dump())
 
     @app.post(
@@ -194,8 +202,8 @@ def create_app(
         tags=["submit"],
         summary="Submit a batch of runs (all or nothing)",
     )
-    def post_batch(payload: BatchSubmission) -> JSONResponse:
-        status, body = submit(payload.runs, payload.batch_id, payload.metadata)
+    async def post_batch(payload: BatchSubmission) -> JSONResponse:
+        status, body = await submit(payload.runs, payload.batch_id, payload.metadata)
         return JSONResponse(status_code=status, content=body.model_dump())
 
     def read(fn: Any, *args: Any, **kwargs: Any) -> Any:
