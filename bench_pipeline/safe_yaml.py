@@ -147,8 +147,9 @@ def load_yaml(text: str) -> Loaded:
     """Parse one YAML document safely (see the module's docstring); YamlProblem on any problem."""
     if len(text) > MAX_BYTES:
         raise YamlProblem(f"longer than {MAX_BYTES:,} characters", None, "split the file")
-    loader = _Loader(text)
+    loader = None
     try:
+        loader = _Loader(text)  # the reader refuses control characters here already
         root = loader.get_single_node()
         lines = _lines(root)
         data = loader.construct_document(root) if root is not None else None
@@ -165,5 +166,6 @@ def load_yaml(text: str) -> Loaded:
     except RecursionError:  # a limit above should have caught it first
         raise YamlProblem(f"nested deeper than {MAX_DEPTH} levels", None, "flatten the document") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return Loaded(data, lines)

@@ -433,6 +433,11 @@ def _plan(parsed: list[Parsed], options: Options, store: Store, warnings: list[s
     loose: list[_Part] = []  # data naming no run: they share one generated run id
     plans: dict[str, _Plan] = {}
     seen: dict[str, str] = {}  # identity -> source, so one file given twice is stored once
+    for p in parsed:  # every time a source gives, whatever its format: the one rule, before any use
+        for data in p.runs:
+            for name in ("started_at", "finished_at"):
+                if (value := getattr(data, name)) is not None:
+                    setattr(data, name, checked_time(value, f"{p.source}: {name}"))
     named_by: dict[str, str] = {}  # run id named by the data -> the source naming it
     for p in parsed:
         identity = _identity(p, options)
@@ -466,10 +471,6 @@ def _plan(parsed: list[Parsed], options: Options, store: Store, warnings: list[s
     ingested = _ingested(store, list(plans))
     for plan in plans.values():
         plan.suite = _suite(plan, options)
-        for part in plan.parts:  # every time a source gives, whatever its format: the one rule
-            for name in ("started_at", "finished_at"):
-                if (value := getattr(part.data, name)) is not None:
-                    setattr(part.data, name, checked_time(value, f"{part.parsed.source}: {name}"))
         starts = [part.data.started_at for part in plan.parts if part.data.started_at]
         plan.started_at = options.started_at or (min(starts) if starts else plan.started_at)
         done = ingested.get(plan.run_id, set())

@@ -18,6 +18,7 @@ import hashlib
 import io
 import json
 import os
+import re
 from collections.abc import Iterator
 from decimal import Decimal
 from functools import cached_property
@@ -189,25 +190,45 @@ class Source:
 
     def json_events(self) -> Iterator[tuple[str, str, Any]]:
         """``ijson`` parse events ``(prefix, event, value)`` of the file, read incrementally; numbers
-        with a fraction as Decimal. A syntax error is an IngestError (NaN and Infinity included)."""
+        with a fraction as Decimal. A syntax error is an IngestError (NaN and Infinity included).
+
+        Integers of more than MAX_INT_DIGITS digits are looked for first (a byte scan): ijson's C
+        parser must never see one (converting it fails inside the parser, which may crash)."""
         self.check_size()
+        self._refuse_long_numbers()
+        failure = ""
         with open(self.path, "rb") as f:
+            basic = ijson.basic_parse(f, use_float=False)
             try:
-                yield from ijson.parse(f, use_float=False)
+                yield from _events(basic, self.where)
             except ijson.JSONError as exc:
-                if self.size <= FULL_PARSE_BYTES:
-                    self.json  # noqa: B018 — the whole-document parser names the problem precisely (NaN, …)
-                raise IngestError(
-                    f"not valid JSON: {_first_line(exc)}",
-                    where=self.where,
-                    fix="re-export the file from the tool; a partial write leaves a truncated file",
-                ) from None
-            except ValueError as exc:  # an integer Python will not convert (thousands of digits)
-                raise IngestError(
-                    f"a number cannot be read: {_first_line(exc)}",
-                    where=self.where,
-                    fix="write finite numbers",
-                ) from None
+                failure = f"not valid JSON: {_first_line(exc)}"
+            finally:
+                del basic  # before the file closes
+        if failure:
+            if self.size <= FULL_PARSE_BYTES:
+                self.json  # noqa: B018 — the whole-document parser names the problem precisely (NaN, …)
+            raise IngestError(
+                failure,
+                where=self.where,
+                fix="re-export the file from the tool; a partial write leaves a truncated file",
+            )
+
+    def _refuse_long_numbers(self) -> None:
+        long_run = re.compile(rb"[0-9]{%d,}" % (MAX_INT_DIGITS + 1))
+        tail = b""
+        with open(self.path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                if long_run.search(tail + block):
+                    if self.size <= FULL_PARSE_BYTES:
+                        self.json  # noqa: B018 — says which number, or shows the digits are text
+                        return
+                    raise IngestError(
+                        f"a number of more than {MAX_INT_DIGITS} digits",
+                        where=self.where,
+                        fix="write finite numbers",
+                    )
+                tail = block[-MAX_INT_DIGITS:]
 
     def first_json_line(self) -> Any:
         """The first line parsed as JSON (JSON-lines formats), or None."""
@@ -227,6 +248,34 @@ class Source:
             if line.strip():
                 values.append(parse_json(line, f"{self.where}:{number}"))
         return values
+
+
+MAX_DEPTH = 64
+
+
+def _events(basic: Iterator[tuple[str, Any]], where: str) -> Iterator[tuple[str, str, Any]]:
+    """``ijson.parse``'s ``(prefix, event, value)`` from its basic events, refusing documents nested
+    deeper than MAX_DEPTH (ijson's own prefixes grow with the depth: quadratic memory)."""
+    path: list[str] = []
+    for event, value in basic:
+        if event == "map_key":
+            prefix = ".".join(path[:-1])
+            path[-1] = value
+        elif event in ("start_map", "start_array"):
+            prefix = ".".join(path)
+            path.append("" if event == "start_map" else "item")
+            if len(path) > MAX_DEPTH:
+                raise IngestError(
+                    f"JSON nested deeper than {MAX_DEPTH} levels",
+                    where=where,
+                    fix="this is not a benchmark result file",
+                )
+        elif event in ("end_map", "end_array"):
+            path.pop()
+            prefix = ".".join(path)
+        else:
+            prefix = ".".join(path)
+        yield prefix, event, value
 
 
 def _first_line(exc: BaseException) -> str:
@@ -254,7 +303,7 @@ def skeleton(head: bytes, items: int = SKELETON_ITEMS) -> Any:
         return True
 
     try:
-        for _prefix, event, value in ijson.parse(io.BytesIO(head), use_float=False):
+        for _prefix, event, value in _events(ijson.basic_parse(io.BytesIO(head), use_float=False), "head"):
             if skip:
                 skip += (
                     1
@@ -284,7 +333,7 @@ def skeleton(head: bytes, items: int = SKELETON_ITEMS) -> Any:
                 parent = stack[stack.index((container, _key)) - 1][0]
                 if isinstance(parent, list) and parent and parent[-1] is container:
                     parent.pop()
-    except (ijson.JSONError, ValueError):
+    except (ijson.JSONError, ValueError, IngestError):
         return None
     return root[0] if root else None
 

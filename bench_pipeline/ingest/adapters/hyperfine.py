@@ -119,6 +119,7 @@ def _stream(src: Source) -> tuple[list[_Streamed], bool]:
     column: tuple[str, array, int] | None = None  # (name, values, index) while inside an array
     depth = 0  # below a result's field
     key = ""  # the current result's current field
+    listed = False  # `results` is a list
     for prefix, event, value in src.json_events():
         if column is not None:
             name, values, index = column
@@ -144,6 +145,7 @@ def _stream(src: Source) -> tuple[list[_Streamed], bool]:
                 builder = None
             continue
         if prefix == "results" and event == "start_array":
+            listed = True
             continue
         if prefix == "results" and event not in ("start_array", "end_array"):
             return [], False  # results is not a list
@@ -166,7 +168,7 @@ def _stream(src: Source) -> tuple[list[_Streamed], bool]:
             if depth == 0:
                 results[-1].fields[key] = builder.value
                 builder = None
-    return results, True
+    return results, listed
 
 
 def parse(src: Source) -> Parsed:

@@ -146,7 +146,7 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         _quiet_libraries()
         try:
-            if ctx.protected_args and (problem := paths.home_problem()):  # a command, not --help
+            if problem := paths.home_problem():  # (--help never gets here)
                 raise BenchError(
                     f"BENCH_PIPELINE_HOME: {problem}",
                     fix="point BENCH_PIPELINE_HOME at a writable directory (it is created if missing)",

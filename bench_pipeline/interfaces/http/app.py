@@ -11,6 +11,8 @@ import asyncio
 import math
 import os
 import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
@@ -59,6 +61,12 @@ def _finite(value: Any) -> Any:
     return value
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    app.state.start()  # the submissions' writer and analysis threads
+    yield
+
+
 def create_app(
     store: Store | None = None,
     *,
@@ -87,6 +95,7 @@ def create_app(
             "Submit results of benchmark and agent-evaluation harnesses (bearer token), read runs, "
             "batches and aggregates. Submissions are idempotent by run id. See docs/api.md."
         ),
+        lifespan=_lifespan,
     )
     app.state.store = store or Store()
     app.state.anonymous_reads = anonymous_reads
@@ -138,8 +147,8 @@ def create_app(
         return app.state.store
 
     app.state.submitter = None
+    app.state.start = lambda: _start_submitter()
 
-    @app.on_event("startup")
     def _start_submitter() -> None:  # ready before the first request; completes what a killed server left
         with app.state.lock:
             if app.state.submitter is None:
