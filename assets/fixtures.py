@@ -3,10 +3,11 @@
 from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
 
 from assets.partitions import suite_tool, suite_tool_partitions
-from bench_pipeline.builds import builds_allowed, describe
+from bench_pipeline.builds import builds_allowed, describe, record_builds
 from bench_pipeline.execution.suite_run import prepare_fixtures
 from bench_pipeline.pipeline import measurable_suite
 from bench_pipeline.progress import tee
+from resources import StoreResource
 
 
 class FixturesConfig(Config):
@@ -15,6 +16,7 @@ class FixturesConfig(Config):
     build: bool = (
         True  # build a missing tool from its suite recipe (false, or BENCH_PIPELINE_NO_BUILD=1: skip)
     )
+    run_id: str = ""  # the bench run these fixtures are for: its builds are recorded under it
 
 
 @asset(
@@ -23,9 +25,11 @@ class FixturesConfig(Config):
     group_name="pipeline",
     description="Deterministic generated repositories, prepared by each tool's setup commands (cached).",
 )
-def fixtures(context: AssetExecutionContext, config: FixturesConfig) -> MaterializeResult:
+def fixtures(
+    context: AssetExecutionContext, config: FixturesConfig, store: StoreResource
+) -> MaterializeResult:
     suite_name, tool = suite_tool(context.partition_key)
-    suite = measurable_suite(suite_name)
+    suite = measurable_suite(suite_name, [tool])  # a revision partition (jj@0.44.0) is built at its rev
     if tool not in suite.tools:
         return MaterializeResult(
             metadata={"status": f"suite {suite_name} has no tool {tool}: nothing to prepare"}
@@ -35,6 +39,7 @@ def fixtures(context: AssetExecutionContext, config: FixturesConfig) -> Material
         suite, [tool], list(sizes), tee(context.log.info), allow_build=builds_allowed(config.build)
     )
     status = prepared.statuses[tool]
+    record_builds(store.get(), [status], suite=suite_name, run_id=config.run_id or None)
     if not status.available:  # never fatal: the run goes on with the other tools, and says why
         context.log.warning(describe(status) + (f" — fix: {status.fix}" if status.fix else ""))
         return MaterializeResult(

@@ -23,7 +23,7 @@ from resources import BackendResource, StoreResource
 
 
 class MeasureConfig(Config):
-    tools: list[str] = []  # empty: every tool of the suite
+    tools: list[str] = []  # empty: every tool of the suite; a revision: tool@rev (jj@0.44.0)
     sizes: list[str] = []  # empty: the suite's default (or quick) sizes
     quick: bool = False
     backend: str = ""  # empty: the backend resource's choice

@@ -18,6 +18,7 @@ import polars as pl
 from bench_pipeline import stats
 from bench_pipeline.errors import BenchError
 from bench_pipeline.store import Store
+from bench_pipeline.store.landing import DECISIONS_TOOL
 from bench_pipeline.suite import suite_delta
 
 # the tables' column order: the keys, then what the statistics compute (stats.STAT_COLUMNS,
@@ -32,7 +33,20 @@ COMPARISON_COLUMNS = [
     *(c for c in stats.TOOL_COLUMNS if c != "run_id"),
     "delta",
     "computed_at",
+    # how the row's interval was made (migration 030): the fixed-n bootstrap of the ratio of
+    # medians, or the sequential design the run stopped on (wall time of runs sampled to a verdict)
+    "estimator",
+    "ci_level",
+    "decision",
+    "n_rounds",
 ]
+ESTIMATOR_BCA = "median-ratio-bca"
+ESTIMATOR_SEQUENTIAL = "paired-hl-sequential"
+DECISIONS_SQL = """SELECT operation, fixture, metric, tool_a, tool_b, ratio, ci_low, ci_high, level,
+                          p_value, p_adjusted, decision, verdict, n_rounds
+                   FROM run_decisions WHERE run_id = ?"""
+FLIPPED = {"slower": "faster", "faster": "slower"}
+
 SAMPLES_SQL = """SELECT run_id, suite, tool, operation, fixture, round, iteration, wall_ns, user_ns, sys_ns,
                         peak_rss_bytes, exit_code, timed_out, ok, FALSE AS warmup
                  FROM samples_all WHERE run_id = ?"""
@@ -54,12 +68,26 @@ def read_samples(store: Store, run_id: str, tools: Sequence[str] | None = None) 
     extra = store.query(EXTRA_SQL + clause, params).filter(
         ~pl.col("key").is_in([*BUILTIN_METRICS, *SAMPLE_KEYS]) & pl.col("value").is_finite()
     )
-    if samples.is_empty() or extra.is_empty():
+    if extra.is_empty():
         return samples
     wide = extra.pivot(on="key", index=SAMPLE_KEYS, values="value", aggregate_function="first")
     wide = wide.rename({k: stats.extra_column(k) for k in wide.columns if k not in SAMPLE_KEYS})
-    return samples.join(wide.cast({"round": samples["round"].dtype, "iteration": samples["iteration"].dtype}),
-                        on=SAMPLE_KEYS, how="left")  # fmt: skip
+    wide = wide.cast({"round": samples["round"].dtype, "iteration": samples["iteration"].dtype})
+    joined = samples.join(wide, on=SAMPLE_KEYS, how="left")
+    # samples that carry only extra metrics (instruction counts, asv's tracked values, BMF without
+    # latency) have no timing row: they count as successful samples without wall, cpu or rss
+    alone = wide.join(samples.select(SAMPLE_KEYS), on=SAMPLE_KEYS, how="anti")
+    if alone.is_empty():
+        return joined
+    suite = store.query("SELECT suite FROM runs WHERE run_id = ?", [run_id])
+    alone = alone.with_columns(
+        suite=pl.lit(suite.item() if suite.height else None, pl.Utf8),
+        exit_code=pl.lit(0, samples["exit_code"].dtype),
+        timed_out=pl.lit(False),
+        ok=pl.lit(True),
+        warmup=pl.lit(False),
+    )
+    return pl.concat([joined, alone], how="diagonal_relaxed")
 
 
 def stats_frame(samples: pl.DataFrame) -> pl.DataFrame:
@@ -122,6 +150,11 @@ def update_flags(store: Store, suite: str, tool: str) -> dict[str, dict[str, int
     return written
 
 
+# who was measured in a run: its timed samples, and samples that carry only extra metrics
+MEASURED_SQL = """SELECT run_id, suite, tool FROM samples_all
+                  UNION SELECT m.run_id, r.suite, m.tool FROM sample_metrics_all m JOIN runs r USING (run_id)"""
+
+
 def runs_missing(store: Store, table: str, suite: str, tool: str | None = None) -> list[str]:
     """Finished runs of the suite (optionally: with samples of ``tool``) without rows in ``table``.
 
@@ -132,7 +165,7 @@ def runs_missing(store: Store, table: str, suite: str, tool: str | None = None) 
     match = "AND c.tool = s.tool" if table != "comparisons" else ""
     tools = "HAVING count(DISTINCT s.tool) >= 2" if table == "comparisons" else ""
     df = store.query(
-        f"""SELECT s.run_id FROM samples_all s
+        f"""SELECT s.run_id FROM ({MEASURED_SQL}) s
             WHERE s.suite = ? {tool_clause}
               AND NOT EXISTS (SELECT 1 FROM {table} c WHERE c.run_id = s.run_id {match})
             GROUP BY s.run_id {tools}
@@ -166,15 +199,63 @@ def comparisons_frame(samples: pl.DataFrame, delta: float, *, seed: int = 0) -> 
         if (samples[stats.extra_column(m)].drop_nulls() > 0).all()
     ]
     out = stats.compare_tools(stats_frame(samples), None, [*BUILTIN_METRICS, *extras], delta=delta, seed=seed)
-    return out.with_columns(delta=pl.lit(delta), computed_at=pl.lit(datetime.now(UTC))).select(
-        COMPARISON_COLUMNS
+    return out.with_columns(
+        delta=pl.lit(delta),
+        computed_at=pl.lit(datetime.now(UTC)),
+        estimator=pl.lit(ESTIMATOR_BCA),
+        ci_level=pl.lit(0.95),
+        decision=pl.lit(None, pl.Utf8),
+        n_rounds=pl.lit(None, pl.Int32),
+    ).select(COMPARISON_COLUMNS)
+
+
+def with_decisions(frame: pl.DataFrame, decisions: pl.DataFrame) -> pl.DataFrame:
+    """Wall-time rows of a run sampled to a verdict take the verdicts it stopped on.
+
+    The run decided each tool pair with the sequential design (``stats.sequential``: paired
+    Hodges–Lehmann ratio, exact signed-rank interval at the look's level, its own BH step across the
+    run's pairs); recomputing a fixed-n 95 % interval on data collected until that decision would void
+    the error guarantee, so ``ratio``, ``ci_*``, ``p_*`` and ``verdict`` come from ``run_decisions``
+    (turned around when the pair's tools are in the other order). Medians, effect sizes and the other
+    metrics stay as computed."""
+    if frame.is_empty() or decisions.is_empty():
+        return frame
+    keys = ["operation", "fixture", "metric", "tool_a", "tool_b"]
+    same = decisions
+    turned = decisions.with_columns(
+        tool_a=pl.col("tool_b"),
+        tool_b=pl.col("tool_a"),
+        ratio=1 / pl.col("ratio"),
+        ci_low=1 / pl.col("ci_high"),
+        ci_high=1 / pl.col("ci_low"),
+        decision=pl.col("decision").replace(FLIPPED),
+        verdict=pl.col("verdict").replace(FLIPPED),
     )
+    both = pl.concat([same, turned]).unique(subset=keys, keep="first").rename(
+        {c: f"_d_{c}" for c in ["ratio", "ci_low", "ci_high", "p_value", "p_adjusted", "verdict", "decision",
+                                "level", "n_rounds"]})  # fmt: skip
+    joined = frame.join(both, on=keys, how="left")
+    hit = pl.col("_d_verdict").is_not_null()
+    keep_invalid = pl.col("verdict") == "invalid"  # a state that differs stays invalid whatever the timing
+    return joined.with_columns(
+        *(
+            pl.when(hit).then(pl.col(f"_d_{c}")).otherwise(pl.col(c)).alias(c)
+            for c in ["ratio", "ci_low", "ci_high", "p_value", "p_adjusted"]
+        ),  # fmt: skip
+        verdict=pl.when(hit & ~keep_invalid).then(pl.col("_d_verdict")).otherwise(pl.col("verdict")),
+        estimator=pl.when(hit).then(pl.lit(ESTIMATOR_SEQUENTIAL)).otherwise(pl.col("estimator")),
+        ci_level=pl.when(hit).then(1 - pl.col("_d_level")).otherwise(pl.col("ci_level")),
+        decision=pl.when(hit).then(pl.col("_d_decision")).otherwise(pl.col("decision")),
+        n_rounds=pl.when(hit).then(pl.col("_d_n_rounds").cast(pl.Int32)).otherwise(pl.col("n_rounds")),
+    ).select(frame.columns)
 
 
 def update_comparisons(store: Store, suite: str, delta: float) -> dict[str, int]:
+    store.load_landing(suite=suite, tool=DECISIONS_TOOL)  # the verdicts runs stopped on (suite-level files)
     written = {}
     for run_id in runs_missing(store, "comparisons", suite):
         frame = comparisons_frame(read_samples(store, run_id), delta)
+        frame = with_decisions(frame, store.query(DECISIONS_SQL, [run_id]))
         written[run_id] = store.replace_rows("comparisons", {"run_id": run_id}, frame)
     return written
 
@@ -186,7 +267,7 @@ def analyse_runs(store: Store, run_ids: list[str]) -> dict[str, int]:
         return {}
     placeholders = ", ".join("?" for _ in run_ids)
     pairs = store.query(
-        f"SELECT DISTINCT suite, tool FROM samples_all WHERE run_id IN ({placeholders})", run_ids
+        f"SELECT DISTINCT suite, tool FROM ({MEASURED_SQL}) WHERE run_id IN ({placeholders})", run_ids
     )
     written = {"flags": 0, "cell_stats": 0, "comparisons": 0}
     for suite, tool in pairs.iter_rows():
@@ -219,7 +300,13 @@ def compare_tools_in_run(
             fix=f"tools in this run: {', '.join(sorted(present)) or 'none'}",
         )
     out = stats.compare_tools(stats_frame(samples), [(tool_a, tool_b)], metric, delta=suite_delta(suite))
-    return run_id, out
+    out = out.with_columns(
+        estimator=pl.lit(ESTIMATOR_BCA),
+        ci_level=pl.lit(0.95),
+        decision=pl.lit(None, pl.Utf8),
+        n_rounds=pl.lit(None, pl.Int32),
+    )
+    return run_id, with_decisions(out, store.query(DECISIONS_SQL, [run_id]))  # the verdicts the run stopped on
 
 
 def compare_run_to_baseline(
@@ -244,3 +331,49 @@ def compare_run_to_baseline(
         )
     out = stats.compare_runs(stats_frame(base), stats_frame(cand), metric, delta=suite_delta(suite))
     return base_id, cand_id, notes, out
+
+
+# ---------------------------------------------------------------------------------------- revisions
+FLIPPED_VERDICT = {"faster": "slower", "slower": "faster"}
+STORED_COMPARISONS_SQL = """
+SELECT * FROM comparisons
+WHERE run_id = ? AND ((tool_a = ? AND tool_b = ?) OR (tool_a = ? AND tool_b = ?))
+ORDER BY operation, fixture, metric
+"""
+
+
+def _inverse(value: float | None) -> float | None:
+    return 1.0 / value if value else None
+
+
+def oriented(row: dict, reference: str) -> dict:
+    """A stored comparison read with ``reference`` as tool A: ratio = other / reference, CI and
+    medians swapped to match, ``faster``/``slower`` exchanged. The table stores each pair once, with
+    the tools in name order; a revision comparison wants the older revision as A, whatever its name."""
+    if row["tool_a"] == reference:
+        return dict(row)
+    out = {
+        **row,
+        "tool_a": row["tool_b"],
+        "tool_b": row["tool_a"],
+        "median_a": row.get("median_b"),
+        "median_b": row.get("median_a"),
+        "n_a": row.get("n_b"),
+        "n_b": row.get("n_a"),
+        "ratio": _inverse(row.get("ratio")),
+        "ci_low": _inverse(row.get("ci_high")),
+        "ci_high": _inverse(row.get("ci_low")),
+        "verdict": FLIPPED_VERDICT.get(row["verdict"], row["verdict"]),
+    }
+    if row.get("hl_shift_log") is not None:
+        out["hl_shift_log"] = -row["hl_shift_log"]
+    if row.get("prob_superiority") is not None:
+        out["prob_superiority"] = 1.0 - row["prob_superiority"]
+    return out
+
+
+def stored_comparisons(store: Store, run_id: str, reference: str, other: str) -> list[dict]:
+    """The run's stored comparisons of ``other`` against ``reference`` (every cell and metric), as the
+    ``comparisons`` asset computed them (one Benjamini–Hochberg family per run), oriented reference → other."""
+    frame = store.query(STORED_COMPARISONS_SQL, [run_id, reference, other, other, reference])
+    return [oriented(r, reference) for r in frame.iter_rows(named=True)]

@@ -58,3 +58,11 @@ class IngestError(BenchError):
 
 class RunNotFound(BenchError):
     """A run reference (id, latest, latest~N, tag:NAME) matches no run."""
+
+
+class BuildError(BenchError):
+    """A tool's source cannot be fetched, a revision names no commit, or a build failed."""
+
+
+class BisectError(BenchError):
+    """A bisection cannot start or cannot decide (the bad revision is no regression, no commits between)."""

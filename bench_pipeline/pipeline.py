@@ -160,12 +160,13 @@ def catalogue() -> dict[str, list[str]]:
     }
 
 
-def measurable_suite(name: str) -> Suite:
-    """The suite file behind ``name``, or a clear error for a suite that arrived by ingestion."""
+def measurable_suite(name: str, tools: list[str] | None = None) -> Suite:
+    """The suite file behind ``name`` — with the revisions among ``tools`` (``jj@0.44.0``) as tools
+    of their own — or a clear error for a suite that arrived by ingestion."""
     if name not in available_suites() and name in ingested_suites():
         raise SuiteError(
             f"suite {name!r} arrived by ingestion and has no suite file: there is nothing to generate or measure",
             fix=f"materialize its analysis assets (samples … cell_stats, comparisons, history, patterns, report); "
             f"to measure it here, write suites/{name}.yaml",
         )
-    return find_suite(name)
+    return find_suite(name).with_revisions(tools)

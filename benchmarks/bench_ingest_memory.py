@@ -2,7 +2,7 @@
 4 million times, in a fresh process and home each. Prints the file size, then wall time and peak RSS
 of (1) ingestion — parse, landing files, the load's commit (``bench_pipeline.ingest.ingest_files``) —
 and (2) the whole ``bench-pipeline ingest`` command, which then completes the run (flags, statistics
-and comparisons of 4 million samples: ``bench_pipeline.ops.resume``).
+and comparisons of 4 million samples: ``bench_pipeline.resume``).
 
     .venv/bin/python benchmarks/bench_ingest_memory.py [--times 4000000] [--commands 2]
 

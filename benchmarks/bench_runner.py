@@ -1,27 +1,37 @@
 """Runner overhead and accuracy, side by side with ``hyperfine -N`` (no shell) in one script.
 
 For each command, alternate blocks of hyperfine and of our local worker (several rounds, so
-drift hits both), and print the medians and the ratio ours / hyperfine.
+drift hits both), and print the medians and the ratio ours / hyperfine. Besides commands of known
+cost, git commands that print (SPEC §4.1, issue 18 item 5) run on the small generated fixture with
+100 files edited, so ``status`` and ``diff`` have something to say: a runner that drains output
+through a reader process shows up there, not on ``true``.
 
-    uv run python benchmarks/bench_runner.py [--runs 200] [--rounds 3]
+    uv run python benchmarks/bench_runner.py [--runs 200] [--rounds 3] [--only git] [--before REV]
+
+``--before REV`` adds the runner of git revision REV (its ``runner.py`` and ``bench_exec.c``) as a
+third column, measured in the same alternating blocks: before/after figures from one run.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
+import shlex
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench_pipeline.execution.backends import WorkerSpec  # noqa: E402
+from bench_pipeline.execution.backends import Worker, WorkerSpec  # noqa: E402
 from bench_pipeline.execution.backends.local import LocalBackend  # noqa: E402
+from bench_pipeline.fixtures import ensure_fixture, fixture_for  # noqa: E402
 
 COMMANDS = [
     ["true"],
@@ -29,9 +39,75 @@ COMMANDS = [
     ["sleep", "0.005"],
     [sys.executable, "-S", "-c", "x=sum(range(3000000))"],
 ]
+# on the small fixture with EDITED files edited (run in the repository)
+GIT_COMMANDS = [
+    ["git", "log", "-n", "300", "--format=%H"],
+    ["git", "status", "--porcelain"],
+    ["git", "diff"],
+    ["git", "log", "--stat", "-n", "100"],
+    ["git", "diff", "HEAD~30", "HEAD"],
+]
+EDITED = 100
 
 
-def hyperfine_median(argv: list[str], runs: int) -> float:
+def git_repo(tmp: Path, cache: Path | None) -> Path:
+    """A copy of the small fixture with ``EDITED`` tracked files edited and the index refreshed."""
+    fixture = ensure_fixture(fixture_for("small"), cache or tmp / "fixtures")
+    repo = tmp / "repo"
+    shutil.copytree(fixture.path, repo, symlinks=True)
+    files = subprocess.run(["git", "ls-files"], cwd=repo, env=ENV, capture_output=True, text=True).stdout
+    for name in files.split()[:EDITED]:
+        with open(repo / name, "a") as f:
+            f.write("edited line\n")
+    subprocess.run(["git", "update-index", "-q", "--refresh"], cwd=repo, env=ENV)
+    return repo
+
+
+def worker_at(rev: str | None, tmp: Path, name: str = "bench") -> Worker:
+    """A local worker running this tree's runner (``rev`` None) or the runner of git revision ``rev``
+    (its ``runner.py``, ``cgroup.py`` and ``bench_exec.c``, compiled statically here)."""
+    if rev is None:
+        return LocalBackend(tmp / "bin").start_worker(WorkerSpec(name, name, "r", tmp / "work" / name, tmp))
+    root = Path(__file__).resolve().parent.parent
+    where = tmp / f"runner-{rev}"
+    where.mkdir(parents=True, exist_ok=True)
+    for rel in ("runner.py", "cgroup.py", "native/bench_exec.c"):
+        blob = subprocess.run(
+            ["git", "show", f"{rev}:bench_pipeline/execution/{rel}"],
+            cwd=root,
+            capture_output=True,
+            check=True,
+        ).stdout
+        (where / Path(rel).name).write_bytes(blob)
+    helper = where / "bench-exec"
+    if not helper.exists():
+        subprocess.run(["cc", "-O2", "-static", "-o", helper, where / "bench_exec.c"], check=True)
+    work = tmp / "work" / f"{name}-{rev}"
+    work.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-I", "-S", where / "runner.py", "--serve", "--exec-helper", helper],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=work,
+        start_new_session=True,
+    )
+    return Worker.from_process(
+        proc, description=f"{name}@{rev}", work_root=str(work), fixture_root=str(tmp), path=ENV["PATH"]
+    )
+
+
+ENV = {
+    "PATH": "/usr/local/bin:/usr/bin:/bin",
+    "LC_ALL": "C",
+    "HOME": "/nonexistent",
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_CONFIG_GLOBAL": "/dev/null",
+    "GIT_PAGER": "cat",
+}
+
+
+def hyperfine_median(argv: list[str], cwd: Path, runs: int) -> float:
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
         subprocess.run(
             [
@@ -45,50 +121,75 @@ def hyperfine_median(argv: list[str], runs: int) -> float:
                 out.name,
                 "--style",
                 "none",
-                " ".join(argv),
+                shlex.join(argv),
             ],
             check=True,
             capture_output=True,
+            cwd=cwd,
+            env=ENV,
         )
         data = json.loads(Path(out.name).read_text())
     return statistics.median(data["results"][0]["times"])
 
 
-def ours_median(worker, argv: list[str], runs: int) -> float:
-    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LC_ALL": "C"}
+def ours_median(worker, argv: list[str], cwd: Path, runs: int) -> tuple[float, int]:
+    """Median wall seconds, and the stdout bytes counted."""
     for _ in range(5):
-        worker.exec(argv, worker.work_root, env, 60)
-    return statistics.median(
-        worker.exec(argv, worker.work_root, env, 60)["wall_ns"] / 1e9 for _ in range(runs)
-    )
+        worker.exec(argv, str(cwd), ENV, 60)
+    results = [worker.exec(argv, str(cwd), ENV, 60) for _ in range(runs)]
+    return statistics.median(r["wall_ns"] / 1e9 for r in results), results[-1]["stdout_bytes"]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--only", choices=["git", "basic"], help="only the git commands, or only the others")
+    parser.add_argument("--fixture-cache", type=Path, help="where the small fixture is (built if missing)")
+    parser.add_argument("--before", metavar="REV", help="also measure the runner of this git revision")
     args = parser.parse_args()
     if not shutil.which("hyperfine"):
         sys.exit("hyperfine is not installed (apt-get install hyperfine)")
     hf_version = subprocess.run(["hyperfine", "--version"], capture_output=True, text=True).stdout.strip()
     tmp = Path(tempfile.mkdtemp())
-    backend = LocalBackend(tmp / "bin")
-    worker = backend.start_worker(WorkerSpec("bench", "bench", "r", tmp / "work", tmp))
+    worker = worker_at(None, tmp)
+    before = worker_at(args.before, tmp) if args.before else None
+    plan = []
+    if args.only != "git":
+        plan += [(argv, Path(worker.work_root)) for argv in COMMANDS]
+    if args.only != "basic":
+        repo = git_repo(tmp, args.fixture_cache)
+        plan += [(argv, repo) for argv in GIT_COMMANDS]
+    info = worker.info()
     print(
         f"# runner vs {hf_version}: {platform.node()}, {platform.processor() or platform.machine()}, "
-        f"rss method {worker.info()['rss_method']}, {args.runs} runs × {args.rounds} rounds\n"
+        f"rss method {info['rss_method']}, output {info.get('output_method', 'pipe')}, "
+        f"{args.runs} runs × {args.rounds} rounds, {time.strftime('%Y-%m-%d %H:%M')}, "
+        f"load {os.getloadavg()[0]:.2f}\n"
     )
-    print("| command | hyperfine -N median | bench-pipeline median | ratio (ours / hyperfine) |")
-    print("|---|---|---|---|")
-    for argv in COMMANDS:
-        hf, ours = [], []
+    extra = f" {args.before} median | {args.before} / hyperfine |" if before else ""
+    print(f"| command | stdout | hyperfine -N median | bench-pipeline median | ours / hyperfine |{extra}")
+    print("|---|---|---|---|---|" + ("---|---|" if before else ""))
+    for argv, cwd in plan:
+        hf, ours, old = [], [], []
+        out_bytes = 0
         for _ in range(args.rounds):
-            hf.append(hyperfine_median(argv, args.runs))
-            ours.append(ours_median(worker, argv, args.runs))
+            hf.append(hyperfine_median(argv, cwd, args.runs))
+            median, out_bytes = ours_median(worker, argv, cwd, args.runs)
+            ours.append(median)
+            if before:
+                old.append(ours_median(before, argv, cwd, args.runs)[0])
         h, o = statistics.median(hf), statistics.median(ours)
         label = " ".join(Path(a).name if i == 0 else a for i, a in enumerate(argv))
-        print(f"| `{label[:50]}` | {h * 1e3:.3f} ms | {o * 1e3:.3f} ms | {o / h:.3f} |")
+        row = f"| `{label[:50]}` | {out_bytes / 1024:.1f} KiB | {h * 1e3:.3f} ms | {o * 1e3:.3f} ms | {o / h:.3f} |"
+        if before:
+            b = statistics.median(old)
+            row += f" {b * 1e3:.3f} ms | {b / h:.3f} |"
+        print(row, flush=True)
+    print(f"\nload average at the end: {os.getloadavg()[0]:.2f}")
     worker.close()
+    if before:
+        before.close()
     shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -22,7 +22,7 @@ class IngestFilesConfig(Config):
 @op(pool="duckdb", description="Parse, validate and store result files as one run (nothing stored on error).")
 def ingest_files(context: OpExecutionContext, config: IngestFilesConfig, store: StoreResource) -> dict:
     # heavy adapters: import on use; the runs are completed (analysed, finished) before the op ends
-    from bench_pipeline.ops.resume import ingest_and_complete as ingest
+    from bench_pipeline.resume import ingest_and_complete as ingest
 
     result = ingest(
         [Path(p) for p in config.paths],

@@ -1,5 +1,5 @@
 """resume_job and its sensor: the daemon completes runs whose process died between their stages
-(``bench_pipeline.ops.resume``): measured or ingested, but without statistics or reports yet."""
+(``bench_pipeline.resume``): measured or ingested, but without statistics or reports yet."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -17,7 +17,7 @@ from dagster import (
 )
 
 from bench_pipeline import paths
-from bench_pipeline.ops.resume import complete_runs
+from bench_pipeline.resume import complete_runs
 from bench_pipeline.store import Store
 from resources import StoreResource
 

@@ -38,9 +38,12 @@ def measure_run_config(
     quick: bool = False,
     sizes: list[str] | None = None,
     backend: str = "",
+    tools: list[str] | None = None,
 ) -> dict:
     """Run config of ``measure_job`` (see ``MeasureConfig`` in assets/measurements.py)."""
-    config = {"trigger": trigger, "git_tag": git_tag, "git_commit": git_commit, "quick": quick}
+    config: dict = {"trigger": trigger, "git_tag": git_tag, "git_commit": git_commit, "quick": quick}
+    if tools:
+        config["tools"] = list(tools)
     if sizes:
         config["sizes"] = list(sizes)
     if backend:

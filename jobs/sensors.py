@@ -34,11 +34,12 @@ from assets.partitions import (
     suite_tool_key,
     sync_partitions,
 )
+from bench_pipeline.errors import BenchError
 from bench_pipeline.ops.alerts import record_alert
 from bench_pipeline.ops.drop import drop_folder, new_drop_files
 from bench_pipeline.ops.settings import OperationsSettings, load_settings, settings_at_load
-from bench_pipeline.ops.watch import new_tags, sanitize_key
-from bench_pipeline.pipeline import MEASURE, STAGE_BY_JOB, STAGES, catalogue, follow_up
+from bench_pipeline.ops.watch import TagRun, new_tags, plan_tag_run, sanitize_key
+from bench_pipeline.pipeline import MEASURE, STAGE_BY_JOB, STAGES, catalogue, follow_up, measurable_suite
 from jobs.ingest_files import ingest_files_job
 from jobs.resume import resume_job, resume_sensor
 from jobs.schedules import measure_run_config
@@ -56,7 +57,8 @@ def tag_sensor(settings: OperationsSettings) -> SensorDefinition:
         job=measure_job,
         minimum_interval_seconds=settings.watch.interval_seconds,
         default_status=_status(settings.watch.enabled),
-        description="Starts measure_job for each suite when a watched repository gets a new tag.",
+        description="Starts measure_job for each suite when a watched repository gets a new tag; a "
+        "repository that is a suite tool's source builds the tag and measures it against the previous tag's build.",
     )
     def git_tag_sensor(context: SensorEvaluationContext):
         current = load_settings()
@@ -70,22 +72,36 @@ def tag_sensor(settings: OperationsSettings) -> SensorDefinition:
         context.update_cursor(json.dumps(new_cursor, sort_keys=True))
         if not found:
             return SkipReason("; ".join(problems) if problems else "no new tags")
+        requests = []
+        for new in found:
+            for suite in new.suites:
+                try:  # the tagged revision against the previous tag's build, when the repository names a tool
+                    plan = plan_tag_run(new, measurable_suite(suite)) if new.tool else TagRun(suite, ())
+                except BenchError as exc:
+                    context.log.warning(exc.message)
+                    continue
+                for note in plan.notes:
+                    context.log.info(f"{new.tag} ({suite}): {note}")
+                suites[suite] = [*suites[suite], *plan.tools]  # revisions become tool partitions
+                requests.append(
+                    RunRequest(
+                        run_key=f"{new.run_key}-{suite}",
+                        partition_key=suite,
+                        run_config=measure_run_config(
+                            trigger="tag", git_tag=new.tag, git_commit=new.commit, tools=list(plan.tools)
+                        ),
+                        tags={
+                            "bench/trigger": "tag",
+                            "bench/git_tag": new.tag,
+                            "bench/commit": new.commit,
+                            "bench/repository": new.repository,
+                            **({"bench/tools": ",".join(plan.tools)} if plan.tools else {}),
+                            **({"bench/previous_tag": plan.previous} if plan.previous else {}),
+                        },
+                    )
+                )
         sync_partitions(context.instance, suites)
-        return [
-            RunRequest(
-                run_key=f"{new.run_key}-{suite}",
-                partition_key=suite,
-                run_config=measure_run_config(trigger="tag", git_tag=new.tag, git_commit=new.commit),
-                tags={
-                    "bench/trigger": "tag",
-                    "bench/git_tag": new.tag,
-                    "bench/commit": new.commit,
-                    "bench/repository": new.repository,
-                },
-            )
-            for new in found
-            for suite in new.suites
-        ]
+        return requests or SkipReason("; ".join(problems) or "new tags, but no run to start")
 
     return git_tag_sensor
 
@@ -216,6 +232,7 @@ def measure_followup(context: RunStatusSensorContext):
     )
     if not requests:
         return SkipReason(f"nothing to start after {run.job_name} of bench run {bench_run}")
+    sync_partitions(context.instance, {suite: tools})  # a revision measured from the launchpad (jj@0.44.0)
     passed = {k: v for k, v in tags.items() if k in ("bench/trigger", "bench/git_tag", "bench/commit")}
     return [
         RunRequest(

@@ -15,7 +15,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,8 +29,10 @@ from bench_pipeline.builds.cache import (
     tool_lock,
     write_record,
 )
+from bench_pipeline.builds.source import mirror_dir, resolve
+from bench_pipeline.errors import BuildError
 from bench_pipeline.suite import Suite
-from bench_pipeline.suite.build import Build
+from bench_pipeline.suite.build import Build, split_tool
 
 Progress = Callable[[str], None]
 NO_BUILD_ENV = "BENCH_PIPELINE_NO_BUILD"
@@ -47,15 +49,26 @@ class ToolStatus:
     false, ``skip`` (building refused), ``unavailable`` (cannot be built here) or ``failed``.
     """
 
-    tool: str
+    tool: str  # as the run names it: ``jj`` or a revision ``jj@0.44.0``
     available: bool
     action: str
     reason: str = ""
     fix: str = ""
     bin_dir: Path | None = None  # prepend to PATH for this tool's commands (None: PATH has it)
-    seconds: float = 0.0
+    seconds: float = 0.0  # spent now (0 when found or cached)
     log: Path | None = None
     missing: list[str] = field(default_factory=list)
+    # the build's identity (empty for a tool found on PATH): revision as asked, what it resolved to
+    rev: str = ""
+    commit: str = ""  # git: the commit; crates: the version
+    recipe: str = ""
+    kind: str = ""  # crate | git
+    build_seconds: float | None = None  # how long the build took when it was made (cached or now)
+
+    @property
+    def is_build(self) -> bool:
+        """Whether a build was involved (cached, built, failed, refused): what ``builds`` records."""
+        return bool(self.kind)
 
 
 def builds_allowed(default: bool = True) -> bool:
@@ -97,13 +110,43 @@ def _missing(suite: Suite, tool: str) -> list[str]:
     return [exe for exe in suite.tools[tool].requires if shutil.which(exe) is None]
 
 
+def _local_commit(tool: str, build: Build, rev: str) -> str | None:
+    """What ``rev`` resolves to in the tool's mirror as it is (no network); None when unknown."""
+    if not (mirror_dir(tool) / "HEAD").exists():
+        return None
+    try:
+        return resolve(tool, str(build.git), rev, fetch=False).commit
+    except BuildError:
+        return None
+
+
+def _key(build: Build, rev: str, commit: str | None) -> str | None:
+    """The cache key of a build: the crate version, or the commit a git revision resolved to."""
+    if build.crate:
+        return rev
+    return commit[:12] if commit else None
+
+
 def plan_tool(
-    suite: Suite, tool: str, *, allow_build: bool | None = None, rev: str | None = None
+    suite: Suite,
+    tool: str,
+    *,
+    allow_build: bool | None = None,
+    rev: str | None = None,
+    commit: str | None = None,
 ) -> ToolStatus:
-    """What obtaining ``tool`` will do, without doing it (doctor, and the run's first step)."""
+    """What obtaining ``tool`` will do, without doing it (doctor, and the run's first step).
+
+    ``tool`` may name a revision (``jj@0.44.0``): then the build at that revision is what counts,
+    whatever is on PATH. ``commit``: what a git revision resolved to (else the tool's mirror, as it
+    is, resolves it; a revision it does not know yet will be fetched and built).
+    """
     allow = builds_allowed() if allow_build is None else allow_build
-    build = suite.tools[tool].build
-    missing = _missing(suite, tool) if rev is None else list(build.provides if build else [])
+    base, named = split_tool(tool)
+    rev = rev or named
+    explicit = rev is not None
+    build = suite.tools[base].build
+    missing = _missing(suite, base) if rev is None else list(build.provides if build else [])
     if not missing:
         return ToolStatus(tool, True, "installed")
     if build is None or not set(missing) <= set(build.provides):
@@ -116,40 +159,58 @@ def plan_tool(
             missing=missing,
         )
     rev = rev or build.default_rev
-    entry = entry_dir(tool, rev, build.recipe_hash())
-    if read_record(entry) is not None:
-        return ToolStatus(
-            tool, True, "cached", reason=f"{tool} {rev} built earlier ({entry})", bin_dir=entry / "bin"
+    if build.git and commit is None:
+        commit = _local_commit(base, build, rev)
+    key = _key(build, rev, commit)
+    identity = ToolStatus(
+        tool,
+        False,
+        "",
+        rev=rev,
+        commit=commit or (rev if build.crate else ""),  # a crate's "commit" is its version
+        recipe=build.recipe_hash(),
+        kind=build.kind,
+    )
+    entry = entry_dir(base, key, build.recipe_hash()) if key else None
+    record = read_record(entry) if entry else None
+    if entry is not None and record is not None:
+        return replace(
+            identity,
+            available=True,
+            action="cached",
+            reason=f"{base} {rev} built earlier ({entry})",
+            bin_dir=entry / "bin",
+            build_seconds=record.seconds,
         )
     source = f"crates.io ({build.crate} {rev})" if build.crate else f"{build.git} at {rev}"
     fix = install_command(build, rev)
     if build.crate and cargo() is None:
-        return ToolStatus(
-            tool,
-            False,
-            "unavailable",
+        return replace(
+            identity,
+            available=False,
+            action="unavailable",
             reason=f"{', '.join(missing)} not found on PATH, and cargo is missing to build it from {source}",
             fix=f"{RUSTUP_FIX}, then: {fix}",
             missing=missing,
         )
+    needed = f"{', '.join(missing)} not found on PATH" if not explicit else f"revision {rev} asked for"
     if not allow:
-        return ToolStatus(
-            tool,
-            False,
-            "skip",
-            reason=f"{', '.join(missing)} not found on PATH; building it from {source} was skipped "
-            f"(--no-build / {NO_BUILD_ENV})",
+        return replace(
+            identity,
+            available=False,
+            action="skip",
+            reason=f"{needed}; building it from {source} was skipped (--no-build / {NO_BUILD_ENV})",
             fix=f"{fix}, or run without --no-build",
             missing=missing,
         )
-    return ToolStatus(
-        tool,
-        True,
-        "build",
-        reason=f"{', '.join(missing)} not found on PATH: building {tool} {rev} from {source} "
-        f"into {tool_cache_dir()} ({_usually(tool, build)}; skip with --no-build)",
+    return replace(
+        identity,
+        available=True,
+        action="build",
+        reason=f"{needed}: building {base} {rev} from {source} "
+        f"into {tool_cache_dir()} ({_usually(base, build)}; skip with --no-build)",
         fix=fix,
-        bin_dir=entry / "bin",
+        bin_dir=entry / "bin" if entry else None,
         missing=missing,
     )
 
@@ -171,27 +232,56 @@ def obtain_tool(
     rev: str | None = None,
     progress: Progress | None = None,
 ) -> ToolStatus:
-    """Find ``tool`` or build it into the tool cache; an unavailable tool is a status, never an exception."""
+    """Find ``tool`` (or the revision ``tool@rev`` names) or build it into the tool cache.
+
+    A git revision is resolved to a commit first (the tool's mirror is fetched), so a branch that
+    moved gets a new build. An unavailable tool or a failed build is a status, never an exception.
+    """
     say = progress or (lambda _m: None)
     planned = plan_tool(suite, tool, allow_build=allow_build, rev=rev)
-    if planned.action != "build":
-        if planned.action not in ("installed",):
+    if planned.action in ("installed", "unavailable") or (
+        planned.kind == "crate" and planned.action != "build"
+    ):
+        if planned.action != "installed":
             say(describe(planned))
         return planned
-    build = suite.tools[tool].build
+    base = split_tool(tool)[0]
+    build = suite.tools[base].build
     assert build is not None
-    rev = rev or build.default_rev
-    say(describe(planned))
-    with tool_lock(tool):
-        entry = entry_dir(tool, rev, build.recipe_hash())
+    with tool_lock(base):
+        if build.git:
+            try:
+                resolved = resolve(base, build.git, planned.rev)
+            except BuildError as exc:
+                failed = replace(
+                    planned, available=False, action="failed", reason=exc.message, fix=exc.fix or planned.fix
+                )
+                say(describe(failed))
+                return failed
+            if resolved.note:
+                say(f"{tool}: {resolved.note}")
+            planned = plan_tool(suite, tool, allow_build=allow_build, rev=planned.rev, commit=resolved.commit)
+            if planned.action != "build":
+                say(describe(planned))
+                return planned
+        entry = entry_dir(base, _key(build, planned.rev, planned.commit) or "", build.recipe_hash())
         if read_record(entry) is not None:  # another process built it while we waited
-            return ToolStatus(
-                tool, True, "cached", reason=f"{tool} {rev} built meanwhile", bin_dir=entry / "bin"
+            return replace(
+                planned,
+                action="cached",
+                reason=f"{base} {planned.rev} built meanwhile",
+                bin_dir=entry / "bin",
             )
-        return _build(tool, build, rev, entry, planned, say)
+        say(describe(planned))
+        outcome = _build(base, build, entry, planned, say)
+        if not outcome.available:
+            say(describe(outcome))
+        return outcome
 
 
-def _build(tool: str, build: Build, rev: str, entry: Path, planned: ToolStatus, say: Progress) -> ToolStatus:
+def _build(base: str, build: Build, entry: Path, planned: ToolStatus, say: Progress) -> ToolStatus:
+    """Build ``planned`` (``base`` at ``planned.rev``) in a temporary directory, then rename it to ``entry``."""
+    rev = planned.rev
     entry.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{entry.name}-", dir=entry.parent))
     log_path = tmp / LOG
@@ -200,29 +290,22 @@ def _build(tool: str, build: Build, rev: str, entry: Path, planned: ToolStatus, 
         if build.crate:
             cmd = [cargo() or "cargo", "install", "--locked", "--root", str(tmp)]
             cmd += [a for b in build.bin for a in ("--bin", b)] + [f"{build.crate}@{rev}"]
-            code = _run_logged([cmd], tmp, log_path, tool, rev, started, say)
+            code = _run_logged([cmd], tmp, log_path, base, rev, started, say)
             commit = rev
         else:
-            code, commit = _build_git(build, rev, tmp, log_path, tool, started, say)
+            commit = planned.commit
+            code = _build_git(base, build, commit, tmp, log_path, rev, started, say)
         if code != 0:
-            return _failed(tool, rev, tmp, entry, log_path, planned, f"the build exited {code}", started)
+            return _failed(tmp, entry, log_path, planned, f"the build exited {code}", started)
         executables = sorted(p.name for p in (tmp / "bin").iterdir()) if (tmp / "bin").is_dir() else []
         if not set(build.provides) <= set(executables):
-            return _failed(
-                tool,
-                rev,
-                tmp,
-                entry,
-                log_path,
-                planned,
-                f"the build did not produce {', '.join(sorted(set(build.provides) - set(executables)))}",
-                started,
-            )
+            lacking = ", ".join(sorted(set(build.provides) - set(executables)))
+            return _failed(tmp, entry, log_path, planned, f"the build did not produce {lacking}", started)
         seconds = time.monotonic() - started
         write_record(
             tmp,
             BuildRecord(
-                tool,
+                base,
                 rev,
                 commit,
                 build.recipe_hash(),
@@ -236,21 +319,23 @@ def _build(tool: str, build: Build, rev: str, entry: Path, planned: ToolStatus, 
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    say(f"{tool}: built {tool} {rev} in {_duration(seconds)} ({entry})")
-    return ToolStatus(
-        tool,
-        True,
-        "built",
-        reason=f"{tool} {rev} built now",
+    say(f"{planned.tool}: built {base} {rev} in {_duration(seconds)} ({entry})")
+    return replace(
+        planned,
+        available=True,
+        action="built",
+        reason=f"{base} {rev} built now in {_duration(seconds)}",
         bin_dir=entry / "bin",
         seconds=seconds,
+        build_seconds=round(seconds, 1),
         log=entry / LOG,
     )
 
 
 def _failed(
-    tool: str, rev: str, tmp: Path, entry: Path, log_path: Path, planned: ToolStatus, why: str, started: float
+    tmp: Path, entry: Path, log_path: Path, planned: ToolStatus, why: str, started: float
 ) -> ToolStatus:
+    """A failed build: its log kept as ``failed-<entry>.log``, and one line saying why."""
     kept = entry.parent / f"failed-{entry.name}.log"
     if log_path.exists():
         shutil.copyfile(log_path, kept)
@@ -259,15 +344,17 @@ def _failed(
     if kept.exists():
         lines = [ln for ln in kept.read_text(errors="replace").splitlines() if ln.strip()]
         tail = f": {lines[-1][:200]}" if lines else ""
-    return ToolStatus(
-        tool,
-        False,
-        "failed",
-        reason=f"building {tool} {rev} failed ({why}){tail}; log {kept}",
-        fix=planned.fix,
-        seconds=time.monotonic() - started,
+    at = f" ({planned.commit[:12]})" if planned.commit and planned.commit != planned.rev else ""
+    seconds = time.monotonic() - started
+    return replace(
+        planned,
+        available=False,
+        action="failed",
+        reason=f"building {split_tool(planned.tool)[0]} {planned.rev}{at} failed ({why}){tail}; log {kept}",
+        bin_dir=None,
+        seconds=seconds,
+        build_seconds=round(seconds, 1),
         log=kept,
-        missing=planned.missing,
     )
 
 
@@ -327,39 +414,36 @@ def _last_step(log_path: Path) -> str:
 
 
 def _build_git(
-    build: Build, rev: str, tmp: Path, log_path: Path, tool: str, started: float, say: Progress
-) -> tuple[int, str]:
-    """Clone, check out ``rev``, run the build steps, install the artifacts into ``tmp/bin``."""
+    base: str, build: Build, commit: str, tmp: Path, log_path: Path, rev: str, started: float, say: Progress
+) -> int:
+    """Clone the tool's mirror, check out ``commit``, run the build steps, install the artifacts into ``tmp/bin``."""
     src = tmp / "src"
     env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
     code = _run_logged(
         [
-            ["git", "clone", "-q", "--no-checkout", "--", str(build.git), str(src)],
-            ["git", "-C", str(src), "checkout", "-q", "--detach", rev],
+            ["git", "clone", "-q", "--no-checkout", "--", str(mirror_dir(base)), str(src)],
+            ["git", "-C", str(src), "checkout", "-q", "--detach", commit],
         ],
         tmp,
         log_path,
-        tool,
+        base,
         rev,
         started,
         say,
         env,
     )
     if code != 0:
-        return code, ""
-    commit = subprocess.run(
-        ["git", "-C", str(src), "rev-parse", "HEAD"], capture_output=True, text=True
-    ).stdout.strip()
-    code = _run_logged([list(step) for step in build.command], src, log_path, tool, rev, started, say, env)
+        return code
+    code = _run_logged([list(step) for step in build.command], src, log_path, base, rev, started, say, env)
     if code != 0:
-        return code, commit
+        return code
     (tmp / "bin").mkdir()
     for name, rel in build.artifacts.items():
         artifact = src / rel
         if not artifact.is_file():
             with open(log_path, "a") as log:
                 log.write(f"artifact {rel} not found after the build\n")
-            return 1, commit
+            return 1
         shutil.copy2(artifact, tmp / "bin" / name)
     shutil.rmtree(src, ignore_errors=True)
-    return 0, commit
+    return 0

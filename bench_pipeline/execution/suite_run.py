@@ -19,7 +19,7 @@ from pathlib import Path
 import polars as pl
 
 from bench_pipeline import paths
-from bench_pipeline.builds import ToolStatus, describe, obtain_tool
+from bench_pipeline.builds import ToolStatus, describe, obtain_tool, record_builds
 from bench_pipeline.errors import BenchError
 from bench_pipeline.execution.backends import DEFAULT_BACKEND, BackendChoice, choose_backend
 from bench_pipeline.execution.cleanup import clean_dead_runs
@@ -27,7 +27,7 @@ from bench_pipeline.execution.environment import host_info
 from bench_pipeline.execution.rounds import EffectiveSettings, execute_run
 from bench_pipeline.fixtures.tool import ToolFixture, ensure_tool_fixture
 from bench_pipeline.store import Store
-from bench_pipeline.store.landing import write_landing
+from bench_pipeline.store.landing import DECISIONS_TOOL, write_landing
 from bench_pipeline.suite import Suite
 
 Progress = Callable[[str], None]
@@ -90,7 +90,9 @@ class PreparedTools:
         return {t: [str(s.bin_dir)] for t, s in self.statuses.items() if s.available and s.bin_dir}
 
     def unavailable_record(self) -> dict[str, dict[str, str]]:
-        return {t: {"action": s.action, "reason": s.reason, "fix": s.fix} for t, s in self.unavailable.items()}
+        return {
+            t: {"action": s.action, "reason": s.reason, "fix": s.fix} for t, s in self.unavailable.items()
+        }
 
 
 def prepare_fixtures(
@@ -108,6 +110,7 @@ def prepare_fixtures(
     """
     say = progress or (lambda _m: None)
     cache_dir = cache_dir or paths.fixtures_dir()
+    suite = suite.with_revisions(tools)  # a revision (jj@0.44.0) is a tool of its own, built at rev
     statuses = {tool: obtain_tool(suite, tool, allow_build=allow_build, progress=say) for tool in tools}
     prepared: dict[tuple[str, str], ToolFixture] = {}
     for size in sizes:
@@ -115,7 +118,9 @@ def prepare_fixtures(
             status = statuses[tool]
             if not status.available:
                 continue
-            path = os.pathsep.join([*([str(status.bin_dir)] if status.bin_dir else []), os.environ.get("PATH", "")])
+            path = os.pathsep.join(
+                [*([str(status.bin_dir)] if status.bin_dir else []), os.environ.get("PATH", "")]
+            )
             try:
                 tf = ensure_tool_fixture(suite, tool, size, cache_dir, progress=say, path=path)
             except BenchError as exc:
@@ -138,8 +143,8 @@ def run_suite(
 ) -> RunOutcome:
     say = progress or (lambda _m: None)
     store = store or Store()
-    suite = request.suite
     tools = request.resolved_tools()
+    suite = request.suite.with_revisions(tools)
     sizes = request.resolved_sizes()
     run_id = request.run_id or new_run_id(suite.name)
     clean_dead_runs(store, docker=request.backend != "local")  # what killed runs left: work dirs, containers
@@ -165,6 +170,7 @@ def run_suite(
     say(f"run {run_id}: suite {suite.name}, tools {', '.join(tools)}, sizes {', '.join(sizes)}")
     try:
         prepared = prepare_fixtures(suite, tools, sizes, say, allow_build=request.allow_build)
+        record_builds(store, list(prepared.statuses.values()), suite=suite.name, run_id=run_id)
         adaptive = None
         if suite.settings.adaptive_runs and not request.quick:
             from bench_pipeline.execution.adaptive import suggested_min_runs
@@ -208,12 +214,32 @@ def run_suite(
                     tool_cells, paths.landing_dir(), run_id=run_id, kind="cells", suite=suite.name, tool=tool
                 )
             )
+        if result.decisions.height:  # the tool pairs' verdicts, for the comparisons of the report stage
+            landed.append(
+                write_landing(
+                    result.decisions,
+                    paths.landing_dir(),
+                    run_id=run_id,
+                    kind="decisions",
+                    suite=suite.name,
+                    tool=DECISIONS_TOOL,
+                )
+            )
         all_unavailable = prepared.unavailable_record()
         for tool in tools:  # a tool found, but not runnable in its worker (e.g. missing in an image)
             if tool not in result.tool_versions and tool not in all_unavailable:
-                why = next(iter(cells.filter((pl.col("tool") == tool) & (pl.col("status") == "unavailable"))["reason"]), "")
-                all_unavailable[tool] = {"action": "unavailable", "reason": why or "not runnable", "fix": "bench-pipeline doctor"}
-        store.finish_run(  # succeeded once its samples, statistics and reports are committed (ops/resume.py)
+                why = next(
+                    iter(
+                        cells.filter((pl.col("tool") == tool) & (pl.col("status") == "unavailable"))["reason"]
+                    ),
+                    "",
+                )
+                all_unavailable[tool] = {
+                    "action": "unavailable",
+                    "reason": why or "not runnable",
+                    "fix": "bench-pipeline doctor",
+                }
+        store.finish_run(  # succeeded once its samples, statistics and reports are committed (resume.py)
             run_id,
             "succeeded",
             pending=True,
@@ -221,6 +247,7 @@ def run_suite(
             seconds=result.seconds,
             host={**host, "backend": result.backend_info},
             unavailable=all_unavailable,
+            measuring=result.measuring,
         )
     except BaseException as exc:
         message = exc.message if isinstance(exc, BenchError) else f"{type(exc).__name__}: {exc}"

@@ -1,22 +1,30 @@
 """``analyse_history``: change points, trend and same-run gate for every cell of a suite.
 
 Reads the series (``series.load_series``, one query), then per cell works on y = log(median):
-``changepoints.detect_changes`` over the newest ``max_points`` runs, ``trend.trend`` over the current
-regime (the runs since the last change point), ``gate.same_run_gate`` for the newest run.
+``changepoints.detect_changes`` over the whole history (≈ 0.1 s for 1,000 runs, ≈ 1 s for 10,000;
+``benchmarks/RESULTS.md``), ``trend.trend`` over the current regime (the runs since the last change
+point), ``gate.same_run_gate`` for the newest run.
+
+Invalid medians (missing, infinite or ≤ 0: no timing or memory level has such a value, and its log
+is undefined) are a stated rule, not a silent one: those runs are skipped by every method, listed in
+``excluded_runs``, and ``reason`` says so. A cell with too few usable runs gets ``status``
+``too-short`` (or ``no-valid-runs``) and no change points, never an empty answer without a word.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import polars as pl
 
 from bench_pipeline.history import changepoints, gate, trend
-from bench_pipeline.history.model import CellHistory, ChangePoint, Gate, SeriesPoint, Trend
+from bench_pipeline.history.model import CellHistory, ChangePoint, Gate, NoiseFit, SeriesPoint, Trend
 from bench_pipeline.history.series import load_series
 from bench_pipeline.store import Store
 from bench_pipeline.suite import suite_delta
 
-MAX_POINTS = 200  # change points are sought in the newest 200 runs (cost O(R·n²) per test)
+MAX_POINTS: int | None = None  # no window: every run of the cell (``max_points`` can still set one)
 DEFAULT_DELTA = changepoints.DEFAULT_DELTA
 
 
@@ -25,17 +33,21 @@ def analyse_cell(
     *,
     suite: str,
     delta: float = DEFAULT_DELTA,
-    max_points: int = MAX_POINTS,
+    max_points: int | None = MAX_POINTS,
     gate_window: int = gate.WINDOW,
     seed: int = 0,
 ) -> CellHistory:
     """One cell's history from its rows of ``load_series`` (sorted oldest first)."""
     first = frame.row(0, named=True)
-    y = np.log(frame["median"].to_numpy().astype(float))
+    medians = frame["median"].to_numpy().astype(float)
+    valid = np.isfinite(medians) & (medians > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        y = np.where(valid, np.log(np.where(valid, medians, 1.0)), np.nan)
     run_ids = frame["run_id"].to_list()
     started = frame["started_at"].to_list()
-    offset = max(0, len(y) - max_points)
+    offset = 0 if max_points is None else max(0, len(y) - max_points)
     found = changepoints.detect_changes(y[offset:], delta=delta, seed=seed)
+    excluded = [run_ids[i] for i in np.flatnonzero(~valid)]
     changes = [
         ChangePoint(
             run_id=run_ids[c.index + offset],
@@ -51,8 +63,21 @@ def analyse_cell(
         for c in found.changes
     ]
     regime = changes[-1].index if changes else offset
-    fit = trend.trend(y[regime:])
-    judged = gate.same_run_gate(y, window=gate_window, delta=delta, regime_start=regime)
+    ok = np.flatnonzero(valid)  # trend and gate see the usable runs only
+    since = ok[ok >= regime]
+    fit = trend.trend(y[since], phi=found.noise.phi if found.noise else 0.0)
+    if len(ok) and ok[-1] == len(y) - 1:
+        judged = gate.same_run_gate(
+            y[ok], window=gate_window, delta=delta, regime_start=int(np.searchsorted(ok, regime))
+        )
+        gated = Gate(run_id=run_ids[-1], **vars(judged))
+    else:  # the newest run has no usable median: nothing to judge
+        gated = Gate(run_id=run_ids[-1])
+    reasons = [f"{len(excluded)} run(s) skipped: median missing, infinite or ≤ 0"] if excluded else []
+    if found.status != "ok" and found.reason:
+        reasons.append(found.reason.split("; ")[-1])  # the detector's own reason comes last
+    status = "no-valid-runs" if not len(ok) else found.status
+    noise = found.noise
     return CellHistory(
         suite=suite,
         operation=first["operation"],
@@ -60,13 +85,25 @@ def analyse_cell(
         tool=first["tool"],
         metric=first["metric"],
         points=len(y),
+        status=status,
+        reason="; ".join(reasons) or None,
+        excluded_runs=excluded,
+        noise=NoiseFit(
+            sigma=noise.sigma,
+            phi=noise.phi,
+            long_run_sigma=noise.long_run_sigma,
+            slope_per_run=math.expm1(found.slope),
+            season_period=found.period,
+        )
+        if noise is not None
+        else None,
         latest_median=float(frame["median"][-1]),
         series=[
             SeriesPoint(**row) for row in frame.select(list(SeriesPoint.model_fields)).iter_rows(named=True)
         ],
         change_points=changes,
-        trend=Trend(since_run_id=run_ids[regime], **vars(fit)),
-        gate=Gate(run_id=run_ids[-1], **vars(judged)),
+        trend=Trend(since_run_id=run_ids[int(since[0])] if len(since) else None, **vars(fit)),
+        gate=gated,
     )
 
 
@@ -79,7 +116,7 @@ def analyse_history(
     delta: float | None = None,
     include_quick: bool = False,
     host: str | None = "newest",
-    max_points: int = MAX_POINTS,
+    max_points: int | None = MAX_POINTS,
     gate_window: int = gate.WINDOW,
     seed: int = 0,
 ) -> list[CellHistory]:

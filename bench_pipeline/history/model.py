@@ -27,7 +27,10 @@ class ChangePoint(BaseModel):
     after_median: float
     ratio: float = Field(description="after_median / before_median")
     direction: str = Field(description="regression (higher: slower, more memory) or improvement")
-    p_value: float = Field(description="E-divisive permutation p-value")
+    p_value: float = Field(
+        description="two-sided z-test of the level shift with the long-run noise sd (nominal: the "
+        "location was searched, so it understates the chance of a spurious shift)"
+    )
     methods: list[str] = Field(default_factory=list)
 
 
@@ -64,6 +67,16 @@ class Gate(BaseModel):
     direction: str | None = None
 
 
+class NoiseFit(BaseModel):
+    """The model the change-point detector fitted to the cell's log-medians (``changepoints.py``)."""
+
+    sigma: float | None = Field(None, description="sd of the run-to-run noise, log units (≈ CV)")
+    phi: float | None = Field(None, description="lag-1 autocorrelation of the noise, AR(1)")
+    long_run_sigma: float | None = Field(None, description="sd that a mean of n runs has × √n")
+    slope_per_run: float | None = Field(None, description="common drift under the level shifts: exp(b) − 1")
+    season_period: float | None = Field(None, description="period of the fitted season, in runs")
+
+
 class CellHistory(BaseModel):
     suite: str
     operation: str
@@ -71,6 +84,16 @@ class CellHistory(BaseModel):
     tool: str
     metric: str
     points: int = Field(description="runs in the series")
+    status: str = Field(
+        "ok",
+        description="ok; too-short (fewer than 5 usable runs: no change points sought); constant "
+        "(no variation); no-valid-runs",
+    )
+    reason: str | None = Field(None, description="why runs were skipped or the series not analysed")
+    excluded_runs: list[str] = Field(
+        default_factory=list, description="runs whose median is missing, infinite or ≤ 0: skipped"
+    )
+    noise: NoiseFit | None = None
     latest_median: float | None = None
     series: list[SeriesPoint] = Field(default_factory=list)
     change_points: list[ChangePoint] = Field(default_factory=list)

@@ -14,6 +14,12 @@ between t and y_t; ``scipy.stats.kendalltau`` gives τ and its two-sided p-value
 without ties, a normal approximation with tie correction otherwise). Theil–Sen estimates how steep,
 Mann–Kendall says whether there is a slope at all; ``significant`` needs p < α (0.05).
 
+Autocorrelated noise (``phi`` > 0, the AR(1) coefficient the change-point model fitted): positively
+correlated runs make Mann–Kendall's S vary more than under independence, so the plain test finds
+"trends" in wandering noise. The variance of S is then multiplied by Hamed & Rao's (1998, *J.
+Hydrology* 204:182) factor 1 + 2/(n(n−1)(n−2))·Σ_{k=1}^{n−1} (n−k)(n−k−1)(n−k−2)·ρ_k, with the rank
+autocorrelation of AR(1) noise ρ_k = (6/π)·arcsin(φ^k/2), and p = 2·(1 − Φ(|S|/√Var)).
+
 Forecast of the next run t* = n: ŷ = â + b̂·n with â = median(y_t − b̂·t) (Conover's intercept), and the
 prediction interval ŷ ± t_{1−α/2, n−2} · ŝ · √(1 + 1/n + (n − t̄)²/Σ(t − t̄)²), ŝ = 1.4826·MAD of the
 residuals: the OLS interval with robust centre and scale plugged in (an approximation; Theil–Sen has
@@ -57,8 +63,18 @@ def robust_scale(x: np.ndarray) -> float:
     return 1.4826 * mad if mad > 0 else float(np.std(x, ddof=1))
 
 
-def trend(log_medians: np.ndarray, *, alpha: float = ALPHA) -> TrendFit:
-    """Theil–Sen slope, Mann–Kendall p-value and next-run forecast of ``log_medians`` (oldest first)."""
+def hamed_rao_factor(n: int, phi: float) -> float:
+    """Var(S) under AR(1) noise / Var(S) under independence (module docstring)."""
+    if phi <= 0 or n < 3:
+        return 1.0
+    k = np.arange(1, n, dtype=float)
+    rho = 6 / math.pi * np.arcsin(phi**k / 2)
+    return 1 + 2 / (n * (n - 1) * (n - 2)) * float(np.sum((n - k) * (n - k - 1) * (n - k - 2) * rho))
+
+
+def trend(log_medians: np.ndarray, *, alpha: float = ALPHA, phi: float = 0.0) -> TrendFit:
+    """Theil–Sen slope, Mann–Kendall p-value and next-run forecast of ``log_medians`` (oldest first);
+    ``phi`` > 0 corrects the p-value for AR(1) noise."""
     y = np.asarray(log_medians, dtype=float)
     n = len(y)
     if n < MIN_POINTS or not np.all(np.isfinite(y)):
@@ -69,6 +85,9 @@ def trend(log_medians: np.ndarray, *, alpha: float = ALPHA) -> TrendFit:
         return TrendFit(n, 0.0, 0.0, 0.0, 0.0, None, 1.0, False, level, level, level)
     b, a, b_low, b_high = (float(v) for v in sps.theilslopes(y, t, alpha=1 - alpha))
     tau, p = sps.kendalltau(t, y)
+    if phi > 0 and p is not None and np.isfinite(p):
+        z = float(sps.norm.isf(float(p) / 2))  # |S|/√Var(S) of the test scipy made
+        p = float(2 * sps.norm.sf(z / math.sqrt(hamed_rao_factor(n, phi))))
     resid = y - (a + b * t)
     s = robust_scale(resid)
     leverage = 1 + 1 / n + (n - t.mean()) ** 2 / float(np.sum((t - t.mean()) ** 2))

@@ -37,6 +37,11 @@ CELLS_SQL = """SELECT tool, operation, fixture, category, status, reason, n_ok, 
                FROM run_cells WHERE run_id = ? ORDER BY tool, operation, fixture"""
 
 
+def cell_name(tool: str, operation: str, fixture: str) -> str:
+    """How export formats without tool and fixture fields (bmf, hyperfine) name a cell."""
+    return f"{tool}/{operation} ({fixture})"
+
+
 def samples_with_metrics(
     store: Store, run_id: str, *, limit: int | None = None, offset: int = 0
 ) -> list[dict]:

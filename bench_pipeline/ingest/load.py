@@ -937,7 +937,7 @@ def _run_row(plan: _Plan, options: Options, tools: list[str], fixtures: list[str
         "suite": plan.suite,
         "started_at": plan.started_at,
         "finished_at": max(finished, plan.started_at),
-        # pending until its statistics are committed too (bench_pipeline.ops.resume.complete_runs)
+        # pending until its statistics are committed too (bench_pipeline.resume.complete_runs)
         "status": "running",
         "pending_status": "failed" if "failed" in statuses else "succeeded",
         "trigger": options.trigger,

@@ -243,7 +243,7 @@ def run_pipeline(
     selected = definition.select_tools(tools)
     instance = DagsterInstance.get()
     release_dead_runs(instance)
-    from bench_pipeline.ops.resume import complete_runs
+    from bench_pipeline.resume import complete_runs
     from bench_pipeline.store import Store
 
     complete_runs(Store())  # runs an earlier, killed invocation measured but did not finish
@@ -259,7 +259,7 @@ def run_pipeline(
         **({"bench/commit": git_commit} if git_commit else {}),
     }
     config: dict[str, dict] = {
-        "fixtures": {"sizes": list(sizes or []), "quick": quick, "build": build},
+        "fixtures": {"sizes": list(sizes or []), "quick": quick, "build": build, "run_id": run_id},
         "measurements": {
             "tools": selected,
             "sizes": list(sizes or []),

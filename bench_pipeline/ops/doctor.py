@@ -71,7 +71,7 @@ def check_tools(suite_name: str) -> list[dict]:
         out.append(
             {
                 **_component(
-                    f"tool {tool}", status.available, version, fix=status.fix, detail=describe(status)
+                    tool, status.available, version, fix=status.fix, detail=describe(status)
                 ),
                 "action": status.action,
             }
@@ -101,7 +101,7 @@ def check_all(suite: str = "vcs") -> list[dict]:
     out = []
     git = _version(["git", "--version"])
     out.append(_component("git", git is not None, git, fix="apt-get install git", required=True))
-    out += check_tools(suite)
+    out += [c for c in check_tools(suite) if c["name"] != "git"]  # the git tool is the git component
     out.append(check_docker())
     out.append(check_backend())
     cg = cgroup_version()

@@ -106,6 +106,16 @@ class Repository(_Section):
     url: str
     suites: list[str] = Field(default_factory=list, description="empty: the watch section's suites")
     pattern: str = Field("", description="fnmatch pattern of tag names; empty: the watch section's")
+    tool: str = Field(
+        "",
+        description="the suite tool this repository is the source of: a new tag is built and measured "
+        "interleaved against the previous tag's build (empty: the run measures the installed tools)",
+    )
+    baseline: str = Field(
+        "",
+        description="with `tool`: a revision measured in every tag run too (e.g. main; `default`: the "
+        "revision the suite's build section names)",
+    )
 
     @field_validator("url")
     @classmethod

@@ -16,8 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from bench_pipeline.builds import failed_commits
 from bench_pipeline.errors import BenchError
 from bench_pipeline.ops.settings import OperationsSettings, load_settings
+from bench_pipeline.store import Store
+from bench_pipeline.suite import Suite
+from bench_pipeline.suite.build import Build, release_key, tool_at, valid_tool_rev
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.@+-]")
 
@@ -102,6 +106,9 @@ class NewTag:
     tag: str
     commit: str
     suites: tuple[str, ...]
+    tool: str = ""  # the suite tool the repository is the source of (watch.repositories[].tool)
+    baseline: str = ""  # a revision measured in every tag run as well
+    earlier: tuple[tuple[str, str], ...] = ()  # (tag, commit) of the older tags, newest first
 
     @property
     def run_key(self) -> str:
@@ -145,7 +152,90 @@ def new_tags(
         unknown = [s for s in wanted if s not in known_suites]
         if unknown:
             problems.append(f"unknown suites for {redact(repo.url)}: {', '.join(unknown)}")
-        for tag, commit in sorted(tags.items()):
+        ordered = sorted(tags.items(), key=lambda item: release_key(item[0]))
+        for index, (tag, commit) in enumerate(ordered):
             if cursor[key].get(tag) != commit:
-                found.append(NewTag(redact(repo.url), key, tag, commit, tuple(suites)))
+                earlier = tuple(reversed(ordered[:index]))
+                found.append(
+                    NewTag(
+                        redact(repo.url), key, tag, commit, tuple(suites), repo.tool, repo.baseline, earlier
+                    )
+                )
     return found, new_cursor, problems
+
+
+# ---------------------------------------------------------------------------------------- tag runs
+@dataclass(frozen=True)
+class TagRun:
+    """What a new tag asks one suite to measure: the tagged revision against the previous tag's
+    build (and a baseline), as tools of one run; ``tools`` empty: the installed tools, as before."""
+
+    suite: str
+    tools: tuple[str, ...]
+    previous: str = ""  # the previous tag compared against ("" : none)
+    notes: tuple[str, ...] = ()
+
+
+def tag_revision(build: Build, tag: str, commit: str) -> str:
+    """The revision a tag names for a build: a crate's version (``v0.45.1`` → ``0.45.1``), else the tag —
+    or its commit when the tag cannot be part of a ``tool@rev`` name (``release/2.0``)."""
+    if build.crate:
+        return tag[1:] if re.match(r"^v\d", tag) else tag
+    try:
+        return valid_tool_rev(tag)
+    except ValueError:
+        return commit[:12]
+
+
+def plan_tag_run(new: NewTag, suite: Suite, store: Store | None = None) -> TagRun:
+    """The run a new tag asks of ``suite``. With ``new.tool``: ``tool@<tag>`` against the newest earlier
+    tag whose build did not fail (the ``builds`` table), and the baseline when configured."""
+    if not new.tool:
+        return TagRun(suite.name, ())
+    definition = suite.tools.get(new.tool)
+    if definition is None or definition.build is None:
+        why = "is not a tool of the suite" if definition is None else "has no `build:` section"
+        raise BenchError(
+            f"watched repository {new.repository}: tool {new.tool!r} {why} {suite.name!r}",
+            fix="set watch.repositories[].tool to a suite tool whose build section names this repository",
+        )
+    build = definition.build
+    notes = []
+    if build.git and not _same_source(build.git, new.repository):
+        notes.append(
+            f"suite {suite.name} builds {new.tool} from {build.git}, not from the watched {new.repository}"
+        )
+    failed = failed_commits(
+        store or Store(),
+        suite.name,
+        new.tool,
+        build.recipe_hash(),
+        [_key(build, t, c) for t, c in new.earlier],
+    )
+    previous = ""
+    for tag, commit in new.earlier:
+        if _key(build, tag, commit) in failed:
+            notes.append(f"{tag} is skipped: its build failed")
+            continue
+        previous = tag
+        break
+    tools = []
+    if new.baseline:
+        tools.append(tool_at(new.tool, build.default_rev if new.baseline == "default" else new.baseline))
+    if previous:
+        tools.append(tool_at(new.tool, tag_revision(build, previous, dict(new.earlier)[previous])))
+    tools.append(tool_at(new.tool, tag_revision(build, new.tag, new.commit)))
+    return TagRun(suite.name, tuple(dict.fromkeys(tools)), previous, tuple(notes))
+
+
+def _key(build: Build, tag: str, commit: str) -> str:
+    """What the builds table records as a tag's build: the commit (git) or the version (crates)."""
+    return tag_revision(build, tag, commit) if build.crate else commit
+
+
+def _same_source(a: str, b: str) -> bool:
+    def norm(url: str) -> str:
+        path = Path(url)
+        return str(path.resolve()) if path.exists() else url.rstrip("/").removesuffix(".git")
+
+    return norm(a) == norm(b)

@@ -11,6 +11,7 @@ Plain Python (no Dagster); methods in ``docs/history.md`` and each module's docs
     find_anomalies(cells)                        -> list[Anomaly]             (anomalies.py)
     similar_runs(store, run_id)                  -> the runs most like it     (similarity.py)
     run_quality(store, run_id)                   -> RunQuality, 0–1           (quality.py)
+    run_findings(store, suite, run_id)           -> recommendations, errors, quality, similar runs (findings.py)
     record_history(store, suite)                 -> into the learning store   (record.py)
     record_patterns(store, suite)                -> into the learning store
 """

@@ -6,7 +6,7 @@ attachment. Tables are rendered in Python with every string escaped (they read w
 drawn in the browser from the report's own JSON, embedded as an inert ``application/json`` block, so
 every plotted number is also in the JSON report.
 
-The page's style and script are package data (``static/report.css``, ``static/report.js``), read once
+The page's style and scripts are package data (``static/report.css``, ``tables.js``, ``report.js``), read once
 and inlined; the sections are ``html_sections``, their building blocks ``html_parts``.
 """
 
@@ -15,8 +15,8 @@ from __future__ import annotations
 from functools import cache
 from importlib import resources
 
-from bench_pipeline.report import html_sections
-from bench_pipeline.report.html_parts import STATUS_WORDS, badge, e
+from bench_pipeline.report import html_findings, html_sections
+from bench_pipeline.report.html_parts import STATUS_WORDS, badge, e, inert_json
 from bench_pipeline.report.model import Report
 
 CSP = (
@@ -41,16 +41,7 @@ def static_text(name: str) -> str:
 
 def _data_block(report: Report) -> str:
     """The report JSON for the charts, inert and unable to close its script element."""
-    text = report.model_dump_json()
-    for raw, safe in (
-        ("<", "\\u003c"),
-        (">", "\\u003e"),
-        ("&", "\\u0026"),
-        ("\u2028", "\\u2028"),
-        ("\u2029", "\\u2029"),
-    ):
-        text = text.replace(raw, safe)
-    return f'<script type="application/json" id="report-data">{text}</script>'
+    return inert_json(report.model_dump_json(), "report-data")
 
 
 # ------------------------------------------------------------------------------------------ page
@@ -104,6 +95,8 @@ def _nav(sections: list[tuple[str, str]]) -> str:
 def render_html(report: Report) -> str:
     """The report as one self-contained HTML page (several MB: plotly.js is inline)."""
     sections = [("summary", "Summary", html_sections.summary(report))]
+    if report.revisions:
+        sections.append(("revisions", "Revisions", html_sections.revisions(report)))
     if any(c.status == "measured" for row in report.operations for c in row.tools.values()):
         sections.append(("distributions", "Distributions", html_sections.distributions(report)))
     sections.append(("comparisons", "Comparisons", html_sections.comparisons(report)))
@@ -111,8 +104,10 @@ def render_html(report: Report) -> str:
     for anchor, title, body in (
         ("targets", "Targets", html_sections.targets(report)),
         ("unmeasured", "Failures & gaps", html_sections.unmeasured(report)),
+        ("builds", "Builds", html_sections.builds(report)),
         ("history", "History", html_sections.history(report)),
         ("scaling", "Scaling", html_sections.scaling(report)),
+        ("findings", "Findings", html_findings.findings(report)),
     ):
         if body:
             sections.append((anchor, title, body))
@@ -132,7 +127,7 @@ def render_html(report: Report) -> str:
             "</main>",
             _data_block(report),
             f"<script>{plotly_js()}</script>",
-            f"<script>{static_text('report.js')}</script>",
+            f"<script>{static_text('tables.js')}\n{static_text('report.js')}</script>",
             "</body></html>\n",
         ]
     )

@@ -18,6 +18,19 @@ def e(value: Any) -> str:
     return escape("" if value is None else str(value), quote=True)
 
 
+def inert_json(text: str, element_id: str) -> str:
+    """JSON ``text`` as an inert ``<script type="application/json">`` block that cannot close itself."""
+    for raw, safe in (
+        ("<", "\\u003c"),
+        (">", "\\u003e"),
+        ("&", "\\u0026"),
+        ("\u2028", "\\u2028"),
+        ("\u2029", "\\u2029"),
+    ):
+        text = text.replace(raw, safe)
+    return f'<script type="application/json" id="{e(element_id)}">{text}</script>'
+
+
 def fmt(metric: str, value: float | None) -> str:
     if metric not in METRICS:  # an extra metric (tokens, cost, a score): its own unit, as stored
         return "–" if value is None else f"{value:.4g}"

@@ -516,3 +516,83 @@ def environment(report: Report) -> str:
         f'<p class="note">Report generated {e(report.generated_at)} · schema version {e(report.schema_version)} · '
         f"the same data as JSON: <code>report.json</code> next to this file.</p></section>"
     )
+
+
+def revisions(report: Report) -> str:
+    """What each newer revision changed against an older one (all metrics); empty without revisions."""
+    if not report.revisions:
+        return ""
+    rows = []
+    for c in report.revisions:
+        kind = c.verdict  # faster | slower | equivalent | inconclusive | invalid: badges of their own
+        ci = f"{fmt_ratio(c.ci_low)}–{fmt_ratio(c.ci_high)}" if c.ci_low and c.ci_high else "–"
+        rows.append(
+            "<tr>"
+            + td(f"{e(c.new)} vs {e(c.old)}")
+            + td(e(c.operation))
+            + td(e(c.fixture))
+            + td(e(METRICS.get(c.metric, c.metric)))
+            + td(fmt(c.metric, c.median_old), c.median_old, "num")
+            + td(fmt(c.metric, c.median_new), c.median_new, "num")
+            + td(fmt_ratio(c.ratio), c.ratio, "num")
+            + td(ci, c.ci_low, "num")
+            + td(fmt_p(c.p_adjusted), c.p_adjusted, "num")
+            + td(badge(c.verdict, kind), c.verdict)
+            + "</tr>"
+        )
+    body = table(
+        "revisions-table",
+        [
+            ("revisions", ""),
+            ("operation", ""),
+            ("fixture", ""),
+            ("metric", ""),
+            ("older", "num"),
+            ("newer", "num"),
+            ("ratio new/old", "num"),
+            ("95% CI", "num"),
+            ("p_adj", "num"),
+            ("verdict", ""),
+        ],
+        rows,
+        caption="Each newer revision of a tool against each older one measured in this run (the older is "
+        "listed first in the run's tools), interleaved on the same fixtures: the run's comparisons, read "
+        "new relative to old.",
+    )
+    return f'<section id="revisions"><h2>What changed between revisions</h2>{body}</section>'
+
+
+def builds(report: Report) -> str:
+    """The tools the run obtained from their build recipe; empty when none was."""
+    if not report.builds:
+        return ""
+    rows = []
+    for b in report.builds:
+        kind = {"built": "pass", "cached": "pass", "failed": "failed"}.get(b.status, "unavailable")
+        rows.append(
+            "<tr>"
+            + td(e(b.tool))
+            + td(e(b.rev))
+            + td(f"<code>{e(b.commit[:12])}</code>", b.commit)
+            + td(badge(b.status, kind, b.reason), b.status)
+            + td(f"{b.seconds:.0f} s", b.seconds, "num")
+            + td("–" if b.build_seconds is None else f"{b.build_seconds:.0f} s", b.build_seconds, "num")
+            + td(with_code(b.reason) if b.status not in ("built", "cached") else "")
+            + "</tr>"
+        )
+    body = table(
+        "builds-table",
+        [
+            ("tool", ""),
+            ("revision", ""),
+            ("commit", ""),
+            ("status", ""),
+            ("build time in this run", "num"),
+            ("the build took", "num"),
+            ("why", ""),
+        ],
+        rows,
+        caption="Tools built from their suite recipe, keyed by (tool, resolved commit or version, recipe): "
+        "a cached build costs nothing; a failed one leaves its tool out of the run, with its log.",
+    )
+    return f'<section id="builds"><h2>Builds</h2>{body}</section>'

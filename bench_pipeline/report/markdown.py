@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import statistics
+
+from bench_pipeline.report.markdown_findings import findings_markdown
 from bench_pipeline.report.model import Report, ToolCell
+from bench_pipeline.suite.build import release_key
 
 MAX_CHARS = 65_000
 
@@ -97,6 +101,7 @@ def _render(report: Report, limit: int | None) -> str:
     for u in report.unavailable_tools:  # before the verdicts: what the reader should not look for
         lines += [f"> **{u.tool} was not measured** ({u.action}): {u.reason}. Fix: `{u.fix}`", ""]
     lines += _summary(report)
+    lines += _revisions(report, limit) + _builds(report)
     if report.warnings:
         lines += ["## Warnings", ""] + [f"- {w}" for w in report.warnings] + [""]
     lines += [
@@ -138,7 +143,7 @@ def _render(report: Report, limit: int | None) -> str:
             result = "no value" if x.passed is None else ("pass" if x.passed else "**FAIL**")
             target_rows.append(f"| {row.operation} | {row.fixture} | {t} | {x.target} | {value} | {result} |")
         lines += _capped(target_rows, limit, "targets")
-    lines += _history(report, limit) + _scaling(report, limit)
+    lines += _history(report, limit) + _scaling(report, limit) + findings_markdown(report, limit)
     lines += ["", "## Not measured", ""] + [f"- {n}" for n in report.not_measured]
     host = r.host
     lines += [
@@ -154,20 +159,203 @@ def _render(report: Report, limit: int | None) -> str:
     return "\n".join(lines)
 
 
+def _verdict(word: str) -> str:
+    return f"**{word}**" if word in ("faster", "slower") else word
+
+
+def _revisions(report: Report, limit: int | None) -> list[str]:
+    """What each newer revision changed, one table per pair: time and CPU time, ratios, CIs, verdicts."""
+    changes = [c for c in report.revisions if c.metric == "wall"]
+    if not changes:
+        return []
+    cpu = {(c.old, c.new, c.operation, c.fixture): c for c in report.revisions if c.metric == "cpu"}
+    lines = [
+        "## What changed between revisions",
+        "",
+        "Ratio = newer / older revision, with the interval and verdict of the run's comparisons (time: "
+        "the paired ratio the run stopped on; CPU time: ratio of medians, BCa 95% CI), measured "
+        "interleaved on the same fixtures. CPU time is user + sys: what a busy machine disturbs least.",
+        "",
+    ]
+    for old, new in dict.fromkeys((c.old, c.new) for c in changes):
+        rows = [c for c in changes if (c.old, c.new) == (old, new)]
+        by_verdict: dict[str, list[str]] = {}
+        for c in rows:
+            by_verdict.setdefault(c.verdict, []).append(
+                f"`{c.operation}` ({c.fixture}, {c.ratio:.2f}×)"
+                if c.ratio
+                else f"`{c.operation}` ({c.fixture})"
+            )
+        summary = "; ".join(
+            f"{verdict} at {', '.join(ops)}" if len(ops) <= 8 else f"{verdict} at {len(ops)} cells"
+            for verdict, ops in sorted(by_verdict.items())
+        )
+        lines += [f"**{new} vs {old}** (time): {summary}.", ""]
+        lines += [
+            f"| operation | fixture | {old} | {new} | ratio | CI | verdict | CPU ratio | CPU 95% CI | CPU verdict |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        table = []
+        for c in rows:
+            k = cpu.get((old, new, c.operation, c.fixture))
+            table.append(
+                f"| {c.operation} | {c.fixture} | {fmt_ns(c.median_old)} | {fmt_ns(c.median_new)} | "
+                f"{_ratio(c.ratio)} | {_ci(c.ci_low, c.ci_high)} | {_verdict(c.verdict)} | "
+                + (
+                    f"{_ratio(k.ratio)} | {_ci(k.ci_low, k.ci_high)} | {_verdict(k.verdict)} |"
+                    if k
+                    else "– | – | – |"
+                )
+            )
+        lines += _capped(table, limit, "cells") + [""]
+    return lines + _releases(report, limit)
+
+
+def _releases(report: Report, limit: int | None) -> list[str]:
+    """Every revision measured so far, side by side in release order (when there are more than this run's)."""
+    lines: list[str] = []
+    for tool in dict.fromkeys(p.tool for p in report.releases):
+        points = [p for p in report.releases if p.tool == tool]
+        revisions = sorted({p.revision for p in points}, key=lambda r: release_key(r.partition("@")[2]))[-10:]
+        if len(revisions) <= len([t for t in report.run.tools if t.startswith(f"{tool}@")]):
+            continue  # nothing beyond this run's own revisions
+        by_cell: dict[tuple[str, str], dict[str, str]] = {}
+        for p in points:
+            by_cell.setdefault((p.operation, p.fixture), {})[p.revision] = fmt_ns(p.median)
+        lines += [
+            f"**Releases of {tool} measured so far** (newest median of each revision in full runs of the "
+            "suite, time; a trend across runs — the interleaved comparisons above are the fair ones)",
+            "",
+            "| operation | fixture | " + " | ".join(revisions) + " |",
+            "|---|---|" + "---|" * len(revisions),
+        ]
+        rows = [
+            f"| {op} | {fx} | " + " | ".join(cells.get(r, "–") for r in revisions) + " |"
+            for (op, fx), cells in by_cell.items()
+        ]
+        lines += _capped(rows, limit, "cells") + [""]
+    return lines
+
+
+def _ratio(value: float | None) -> str:
+    return f"{value:.3f}" if value else "–"
+
+
+def _ci(low: float | None, high: float | None) -> str:
+    return f"{low:.3f}–{high:.3f}" if low and high else "–"
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.1f} s" if value < 10 else f"{value:.0f} s"
+
+
+def _builds(report: Report) -> list[str]:
+    """The tools obtained from their build recipe: which revision, which commit, cached or built, how long."""
+    if not report.builds:
+        return []
+    lines = [
+        "## Builds",
+        "",
+        "| tool | revision | commit | status | build time in this run | the build took |",
+        "|---|---|---|---|---|---|",
+    ]
+    for b in report.builds:
+        took = _seconds(b.build_seconds) if b.build_seconds is not None else "–"
+        status = f"**{b.status}**" if b.status == "failed" else b.status
+        lines.append(
+            f"| {b.tool} | {b.rev} | `{b.commit[:12]}` | {status} | {_seconds(b.seconds)} | {took} |"
+        )
+    lines.append("")
+    for b in report.builds:
+        if b.status in ("failed", "skip", "unavailable"):
+            lines += [f"- {b.tool}: {b.reason}"]
+    return [*lines, ""] if lines[-1].startswith("- ") else lines
+
+
+def conclusions(report: Report) -> list[str]:
+    """The decided verdicts first, per tool pair (wall time), then what stayed undecided and why."""
+    walls = [c for c in report.comparisons if c.metric == "wall" and c.verdict != "invalid"]
+    by_pair: dict[tuple[str, str], list] = {}
+    for c in walls:
+        by_pair.setdefault((c.tool_a, c.tool_b), []).append(c)
+    lines = []
+    for (a, b), rows in by_pair.items():
+        n = len(rows)
+        parts = []
+        for verdict, word in (("slower", "slower than"), ("faster", "faster than")):
+            hits = [c.ratio for c in rows if c.verdict == verdict and c.ratio]
+            if hits:
+                med = statistics.median(hits)
+                parts.append(f"{word} **{a}** on {len(hits)} of {n} operations (median ratio {med:.2f}×)")
+        same = sum(c.verdict == "equivalent" for c in rows)
+        if same:
+            parts.append(f"equivalent to **{a}** on {same} of {n} (within ±{report.delta:.0%})")
+        open_ = n - sum(c.verdict in ("slower", "faster", "equivalent") for c in rows)
+        text = f"- **{b}** is " + "; ".join(parts) if parts else f"- **{b}** vs **{a}**: no verdict yet"
+        lines.append(text + (f"; undecided on {open_}." if open_ else "."))
+    return lines
+
+
+def _undecided(report: Report, limit: int = 5) -> list[str]:
+    """Why pairs stayed undecided: the stop reason of their cells (budget or max_runs, n, CI)."""
+    open_ = [c for c in report.comparisons if c.metric == "wall" and c.verdict in ("inconclusive",)]
+    if not open_:
+        return []
+    stops = {}
+    for row in report.operations:
+        for tool, cell in row.tools.items():
+            stops[(row.operation, row.fixture, tool)] = cell.stop
+    shown = []
+    for c in open_[:limit]:
+        why = (
+            stops.get((c.operation, c.fixture, c.tool_b))
+            or stops.get((c.operation, c.fixture, c.tool_a))
+            or ""
+        )
+        ci = f", CI {c.ci_low:.3f}–{c.ci_high:.3f}" if c.ci_low and c.ci_high else ""
+        shown.append(
+            f"  - {c.tool_b} vs {c.tool_a}, {c.operation} ({c.fixture}): {why or 'not decided'}{ci if not why else ''}"
+        )
+    more = f" (first {limit} shown)" if len(open_) > limit else ""
+    return [
+        f"- **Undecided: {len(open_)}** of {len([c for c in report.comparisons if c.metric == 'wall'])} "
+        f"wall-time comparisons{more}:",
+        *shown,
+    ]
+
+
 def _summary(report: Report) -> list[str]:
-    """Verdicts first: the geometric-mean ratio per tool pair, then the largest significant effects."""
-    if not report.pairs and not report.findings:
+    """Conclusions first: what is decided (with ratios), what is equivalent, what is not and why;
+    then the geometric means with their CIs and the largest significant effects."""
+    if not report.pairs and not report.findings and not report.comparisons:
         return []
     lines = ["## Summary", ""]
+    lines += conclusions(report)
+    lines += _undecided(report)
+    m = report.run.measuring
+    if m.get("design") == "sequential":
+        lines += [
+            "",
+            f"Measured until decided (sequential design, looks at {', '.join(map(str, m.get('looks', [])))} "
+            f"rounds; {m.get('rounds', '?')} rounds; duty cycle {m.get('duty_cycle', 0):.0%}"
+            + (
+                f"; fresh state by {', '.join(sorted(m.get('restore_methods', {})))}"
+                if m.get("restore_methods")
+                else ""
+            )
+            + "). Verdicts: the paired ratio's interval wholly outside (slower/faster) or inside (equivalent) "
+            f"±{report.delta:.0%}, Benjamini–Hochberg across the run (docs/methods.md).",
+        ]
+    geo = []
     for p in report.pairs:
         if p.metric != "wall" or p.geomean_ratio is None:
             continue
-        counts = ", ".join(f"{n} {v}" for v, n in sorted(p.verdicts.items()))
         ci = f" (95% CI {p.ci_low:.2f}–{p.ci_high:.2f})" if p.ci_low and p.ci_high else ""
-        lines.append(
-            f"- **{p.tool_b} vs {p.tool_a}**: geometric mean of time ratios {p.geomean_ratio:.2f}{ci} "
-            f"over {p.cells} cells; {counts}."
+        geo.append(
+            f"- {p.tool_b} / {p.tool_a}: geometric mean of time ratios {p.geomean_ratio:.2f}{ci} over {p.cells} cells"
         )
+    if geo:
+        lines += ["", *geo]
     shown = report.findings[:15]
     if shown:
         lines += [

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from bench_pipeline import paths
 from bench_pipeline.patterns import report_scaling, scaling_fits
+from bench_pipeline.patterns.findings import run_findings
 from bench_pipeline.patterns.record import stored_history
 from bench_pipeline.report import Report, build_report, write_reports
 from bench_pipeline.report.archive import FORMATS
@@ -23,7 +24,12 @@ def render_run(
     run_id = store.resolve_run(suite, ref)
     newest = store.resolve_run(suite, "latest")
     report = build_report(
-        store, suite, run_id, history=_history(store, suite, run_id), scaling=_scaling(store, suite, run_id)
+        store,
+        suite,
+        run_id,
+        history=_history(store, suite, run_id),
+        scaling=_scaling(store, suite, run_id),
+        findings=run_findings(store, suite, run_id),
     )
     written = write_reports(
         report, reports_dir or paths.reports_dir(), formats, point_latest=run_id == newest

@@ -11,6 +11,8 @@ Plain Python over Polars frames (no Dagster). Methods, formulas, references and 
     benjamini_hochberg(p)                       -> BH-adjusted p-values          (mtc.py)
     merge_moments(parts), welch_test(a, b)      -> from (n, mean, M2) aggregates (sufficient.py)
     histogram_quantile(merge_histograms(h), q)  -> a pooled quantile from log histograms
+    SequentialTracker(pairs, SequentialDesign()) -> sampling to a verdict: looks, stops, report
+                                                 (sequential.py: decide, finalize, looks, simulate)
 """
 
 from bench_pipeline.stats._schema import (
@@ -36,6 +38,7 @@ from bench_pipeline.stats.compare import (
     verdict_expr,
 )
 from bench_pipeline.stats.mtc import benjamini_hochberg
+from bench_pipeline.stats.sequential import LOOK_COLUMNS, SequentialDesign, SequentialTracker
 from bench_pipeline.stats.sufficient import (
     Moments,
     WelchResult,
@@ -54,12 +57,15 @@ __all__ = [
     "DEFAULT_SEED",
     "EXTRA_PREFIX",
     "FLAG_COLUMNS",
+    "LOOK_COLUMNS",
     "METRICS",
     "RUN_COLUMNS",
     "SAMPLE_COLUMNS",
     "STAT_COLUMNS",
     "TOOL_COLUMNS",
     "Moments",
+    "SequentialDesign",
+    "SequentialTracker",
     "StatsInputError",
     "WelchResult",
     "benjamini_hochberg",

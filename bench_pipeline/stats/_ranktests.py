@@ -1,4 +1,5 @@
-"""Rank statistics of two samples from their *placements*: Brunner–Munzel, Mann–Whitney U, P(B > A), Hodges–Lehmann.
+"""Rank statistics of two samples from their *placements*: Brunner–Munzel, Mann–Whitney U, P(B > A),
+Hodges–Lehmann; and the signed-rank null distribution of paired designs.
 
 Every function takes two **sorted** float arrays, x (tool/run A) and y (B). The placement of x_i in y
 is P_i = #{y_j < x_i} + ½·#{y_j = x_i} (Orban & Wolfe 1982); Q_j is that of y_j in x. Because the
@@ -31,10 +32,18 @@ differences when m·n is large: interpolation search on the value t with the exa
 C(t) = #{y_j − x_i ≤ t} = Σ_j (m − searchsorted(x, y_j − t)) narrows a bracket until it holds at most
 ~8(m + n) differences, which are then enumerated and selected. O((m + n) log(m + n)) per step, ~5–10
 steps.
+
+Signed-rank null distribution (Wilcoxon 1945), for one-sample / paired rank procedures: under H₀ (n
+continuous values symmetric about 0) T⁺ = Σ rank(|d_i|)·[d_i > 0] is distributed as the sum of a
+random subset of {1, …, n}, so its probabilities are the coefficients of Π_{i=1..n} (1 + xⁱ)/2,
+built by the recursion that ``scipy.stats.wilcoxon(method="exact")`` also uses (O(n³) once per n,
+cached); above ``SIGNED_RANK_EXACT_MAX`` the normal approximation with continuity correction,
+mean n(n + 1)/4, variance n(n + 1)(2n + 1)/24.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -43,6 +52,8 @@ from scipy import stats as sps
 
 #: below this many pairwise differences the Hodges–Lehmann estimate enumerates them all
 HL_BRUTE_FORCE_PAIRS = 50_000
+#: up to this n the signed-rank null distribution is exact (n(n + 1)/2 + 1 support points)
+SIGNED_RANK_EXACT_MAX = 400
 
 
 def placements(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
@@ -180,3 +191,24 @@ def hodges_lehmann(x: np.ndarray, y: np.ndarray) -> float:
     has = start > 0
     above = float(np.min(y[has] - x[start[has] - 1]))
     return float((d[r1] + above) / 2)
+
+
+@functools.lru_cache(maxsize=256)
+def signed_rank_null_cdf(n: int) -> np.ndarray:
+    """P(T⁺ ≤ t) for t = 0 … n(n + 1)/2 under H₀ (see the module docstring); read-only, cached."""
+    size = n * (n + 1) // 2 + 1
+    if n <= SIGNED_RANK_EXACT_MAX:
+        pmf = np.ones(1)
+        for k in range(1, n + 1):  # multiply by (1 + x^k)/2
+            nxt = np.zeros(pmf.size + k)
+            nxt[: pmf.size] = pmf * 0.5
+            nxt[k:] += pmf * 0.5
+            pmf = nxt
+        cdf = np.minimum(np.cumsum(pmf), 1.0)
+    else:
+        t = np.arange(size, dtype=np.float64)
+        mean, sd = n * (n + 1) / 4, math.sqrt(n * (n + 1) * (2 * n + 1) / 24)
+        cdf = special.ndtr((t + 0.5 - mean) / sd)
+    cdf[-1] = 1.0
+    cdf.setflags(write=False)
+    return cdf

@@ -149,7 +149,8 @@ class Store:
         ]
         return problems
 
-    def query(self, sql: str, params: list[Any] | None = None) -> pl.DataFrame:
+    def query(self, sql: str, params: list[Any] | dict[str, Any] | None = None) -> pl.DataFrame:
+        """Rows of ``sql``, its parameters bound by position (``?``) or by name (``$name``)."""
         with self.connect(read_only=True) as con:
             if self.completing:
                 catalog = con.sql("SELECT current_database()").fetchall()[0][0]
@@ -212,6 +213,7 @@ class Store:
         host: dict | None = None,
         unavailable: dict | None = None,
         pending: bool = False,
+        measuring: dict | None = None,
     ) -> None:
         """Record the end of a run's measuring. ``pending``: its samples, statistics and reports are
         still to be committed, so it stays ``running`` with ``status`` as its pending status."""
@@ -222,7 +224,7 @@ class Store:
                           finished_at = ?, tool_versions = coalesce(?, tool_versions),
                           seconds = coalesce(?, seconds), message = coalesce(?, message),
                           backend = coalesce(?, backend), host = coalesce(?, host),
-                          unavailable = coalesce(?, unavailable)
+                          unavailable = coalesce(?, unavailable), measuring = coalesce(?, measuring)
                    WHERE run_id = ?""",
                 [
                     pending,
@@ -236,6 +238,7 @@ class Store:
                     backend,
                     json.dumps(host) if host is not None else None,
                     json.dumps(unavailable) if unavailable is not None else None,
+                    json.dumps(measuring) if measuring is not None else None,
                     run_id,
                 ],
             )
@@ -367,6 +370,7 @@ class Store:
                     table = {
                         "samples": "samples",
                         "cells": "run_cells",
+                        "decisions": "run_decisions",  # sampling to a verdict (migration 030)
                         # results from elsewhere (bench_pipeline.ingest, migration 008)
                         "runs": "runs",
                         "metrics": "sample_metrics",
@@ -432,6 +436,43 @@ class Store:
                 con.execute("ROLLBACK")
                 raise
         return frame.height
+
+    # ------------------------------------------------------------------ builds, bisections
+    APPENDABLE = ("builds", "bisects", "bisect_steps")  # migrations 020, 021
+
+    def append_rows(self, table: str, rows: list[dict[str, Any]]) -> int:
+        """Insert ``rows`` (column → value; absent columns NULL) into ``table``, in one transaction."""
+        if table not in self.APPENDABLE:
+            raise ValueError(f"append_rows does not write {table!r}")
+        if not rows:
+            return 0
+        frame = pl.DataFrame(rows, infer_schema_length=None)
+        with self.connect() as con:
+            con.register("new_rows", frame.to_arrow())
+            try:
+                con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM new_rows")
+            finally:
+                con.unregister("new_rows")
+        return frame.height
+
+    BISECT_FIELDS = (
+        "status",
+        "first_bad",
+        "message",
+        "finished_at",
+        "good_commit",
+        "bad_commit",
+        "candidates",
+    )
+
+    def update_bisect(self, bisect_id: str, **fields: Any) -> None:
+        """Set fields of one ``bisects`` row (its outcome as the search goes)."""
+        unknown = set(fields) - set(self.BISECT_FIELDS)
+        if unknown:
+            raise ValueError(f"update_bisect does not set {sorted(unknown)}")
+        columns = ", ".join(f"{name} = ?" for name in fields)  # names checked above, values bound
+        with self.connect() as con:
+            con.execute(f"UPDATE bisects SET {columns} WHERE bisect_id = ?", [*fields.values(), bisect_id])
 
     # ------------------------------------------------------------------ alerts
     ALERT_COLUMNS = (

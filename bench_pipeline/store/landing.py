@@ -21,7 +21,8 @@ import pyarrow.parquet as pq
 
 from bench_pipeline.store.schema import CELL_SCHEMA, SAMPLE_SCHEMA, frame_mismatch
 
-KINDS = ("samples", "cells", "runs", "metrics", "batches", "sources", "origins")
+DECISIONS_TOOL = "_pairs"  # a run's tool-pair decisions belong to no one tool
+KINDS = ("samples", "cells", "decisions", "runs", "metrics", "batches", "sources", "origins")
 # runs, metrics, batches, sources, origins: written by bench_pipeline.ingest (results from elsewhere)
 #: kinds whose files must have exactly the declared schema (bench_pipeline.store.schema)
 DECLARED: dict[str, dict[str, pl.DataType]] = {"samples": SAMPLE_SCHEMA, "cells": CELL_SCHEMA}

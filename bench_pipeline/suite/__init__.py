@@ -12,6 +12,7 @@ import itertools
 import math
 import re
 import string
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
 
@@ -21,7 +22,7 @@ from bench_pipeline.errors import SuiteError
 from bench_pipeline.paths import suite_dirs
 from bench_pipeline.safe_yaml import MAX_BYTES as MAX_YAML_BYTES
 from bench_pipeline.safe_yaml import YamlProblem, load_yaml
-from bench_pipeline.suite.build import Build
+from bench_pipeline.suite.build import Build, split_tool, valid_tool_rev
 from bench_pipeline.suite.vars import KNOWN_VARS
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -352,15 +353,69 @@ class Suite(_Strict):
         )
 
     def select_tools(self, requested: list[str] | None) -> list[str]:
+        """The tools a run measures: all of the suite's, or ``requested`` (tool names and ``tool@rev``)."""
         if not requested:
             return list(self.tools)
-        unknown = [t for t in requested if t not in self.tools]
+        known = self.with_revisions(requested).tools
+        unknown = [t for t in requested if t not in known]
         if unknown:
             raise SuiteError(
                 f"suite {self.name!r} has no tool {', '.join(map(repr, unknown))}",
-                fix=f"choose among: {', '.join(self.tools)}",
+                fix=f"choose among: {', '.join(self.tools)} (a revision: TOOL@REV, for a tool with `build:`)",
             )
         return list(dict.fromkeys(requested))
+
+    def with_revisions(self, names: Iterable[str] | None) -> Suite:
+        """A copy in which every ``tool@rev`` among ``names`` is a tool of its own (SPEC §16).
+
+        The revision has its tool's definition — version command, setup, probes, commands and
+        ``na`` of every operation — and is built from the tool's ``build:`` recipe at ``rev``
+        (``bench_pipeline.builds``). Everything downstream (rounds, statistics, reports,
+        partitions ``<suite>|<tool>@<rev>``) sees just another tool, so two revisions are measured
+        interleaved and compared exactly like two tools. Plain tool names are left alone.
+        """
+        wanted = [
+            n for n in dict.fromkeys(names or []) if split_tool(n)[1] is not None and n not in self.tools
+        ]
+        if not wanted:
+            return self
+        tools = dict(self.tools)
+        for name in wanted:
+            base, rev = split_tool(name)
+            assert rev is not None
+            if base not in self.tools:
+                raise SuiteError(
+                    f"suite {self.name!r} has no tool {base!r} (in {name!r})",
+                    fix=f"choose among: {', '.join(self.tools)}",
+                )
+            if self.tools[base].build is None:
+                raise SuiteError(
+                    f"tool {base!r} has no `build:` section, so revision {rev!r} cannot be built",
+                    where=f"{self.source}: tools.{base}",
+                    fix="declare how the tool is built (docs/suite-format.md, `build`)",
+                )
+            try:
+                valid_tool_rev(rev)
+            except ValueError as exc:
+                raise SuiteError(str(exc), where=name) from None
+            tools[name] = self.tools[base]
+        operations = []
+        for op in self.operations:
+            commands, na = dict(op.commands), dict(op.na)
+            for name in wanted:
+                base = split_tool(name)[0]
+                if base in op.commands:
+                    commands[name] = op.commands[base]
+                if base in op.na:
+                    na[name] = op.na[base]
+            operations.append(op.model_copy(update={"commands": commands, "na": na}))
+        return self.model_copy(update={"tools": tools, "operations": operations})
+
+    def only_operations(self, names: Iterable[str]) -> Suite:
+        """A copy restricted to the operations ``names`` (expanded names such as ``log[n=10]`` allowed)."""
+        wanted = list(dict.fromkeys(names))
+        ops = [self.operation(n) for n in wanted]  # a SuiteError names an unknown one
+        return self.model_copy(update={"operations": ops})
 
 
 def _template_names(cmd: ToolCommand, op: Operation) -> set[str]:

@@ -13,8 +13,11 @@ Two kinds of source::
       command: [[make, -j2]]        # run in the checkout, in order (argv lists; no shell unless sh -c)
       artifacts: {mytool: build/mytool}   # installed name -> path in the checkout after the build
 
-A build is keyed by (tool, the revision it resolves to, a hash of this recipe), cached per user
-(``bench_pipeline.builds``) and reused by every later run, test and CI job on the machine.
+A build is keyed by (tool, the commit or version the revision resolves to, a hash of this recipe),
+cached per user (``bench_pipeline.builds``) and reused by every later run, test and CI job on the machine.
+
+A revision of a tool is named ``tool@rev`` (``jj@0.44.0``, ``mytool@v1.2``, ``mytool@3f2a9c1``): in a
+run it is a tool of its own (``Suite.with_revisions``), built from this recipe at ``rev``.
 """
 
 from __future__ import annotations
@@ -29,6 +32,40 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 # cargo crate names; versions and git revisions as a suite or `tool@rev` may name them
 CRATE_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 REV_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+/-]{0,127}$")
+
+
+REVISION_SEP = "@"
+# the revision part of ``tool@rev``: it becomes part of partition keys and file names, so no '/'
+TOOL_REV_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$")
+
+
+def split_tool(name: str) -> tuple[str, str | None]:
+    """``"jj@0.44.0"`` → ``("jj", "0.44.0")``; ``"jj"`` → ``("jj", None)``."""
+    base, sep, rev = name.partition(REVISION_SEP)
+    return (base, rev) if sep else (name, None)
+
+
+def tool_at(tool: str, rev: str) -> str:
+    """The name of ``tool``'s revision ``rev`` as a tool of a run: ``tool@rev``."""
+    return f"{tool}{REVISION_SEP}{rev}"
+
+
+def release_key(name: str) -> tuple:
+    """Release order of revision or tag names: numbers compare as numbers (``v1.10`` after ``v1.9``),
+    the rest as text."""
+    return tuple(
+        (0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.findall(r"\d+|\D+", name)
+    )
+
+
+def valid_tool_rev(rev: str) -> str:
+    """The revision of a ``tool@rev`` name: a tag, version or commit — a branch with '/' goes by its commit."""
+    if not TOOL_REV_RE.match(rev) or ".." in rev:
+        raise ValueError(
+            f"revision {rev!r} in tool@rev must be 1-64 characters of letters, digits, '_', '.', '+', '-' "
+            "(no '/' or '..': it becomes part of file names and partition keys; name a branch by its commit)"
+        )
+    return rev
 
 
 def valid_rev(rev: str) -> str:

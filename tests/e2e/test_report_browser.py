@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,21 +14,9 @@ import pytest
 
 from bench_pipeline.report.schema import report_schema
 from tests.conftest import DATA, ROOT
+from tests.e2e.browser import CHROMIUM_ARGS, chromium_path, offline_page
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-
-
-def _chromium() -> str | None:
-    """A system Chromium when there is one (Playwright's own download may be unavailable)."""
-    explicit = os.environ.get("BENCH_PIPELINE_CHROMIUM")
-    if explicit:
-        return explicit
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
 
 
 @pytest.fixture
@@ -51,82 +38,63 @@ def _column(page, table: str, index: int) -> list[str]:
 
 
 def test_html_report_renders_offline_and_its_tables_work(real_report):
-    sync_api = pytest.importorskip("playwright.sync_api")
     paths = {k: Path(v) for k, v in real_report["reports"].items()}
     assert set(paths) == {"md", "json", "html"} and all(p.exists() for p in paths.values())
     jsonschema.Draft202012Validator(report_schema()).validate(json.loads(paths["json"].read_text()))
 
     artifacts = ROOT / "test-artifacts"
     artifacts.mkdir(exist_ok=True)
-    with sync_api.sync_playwright() as pw:
-        try:
-            browser = pw.chromium.launch(executable_path=_chromium(), args=CHROMIUM_ARGS)
-        except Exception as exc:  # no browser here: nothing to test
-            pytest.skip(f"cannot start Chromium: {exc}")
-        try:
-            page = browser.new_page(viewport={"width": 1366, "height": 768})
-            errors: list[str] = []
-            refused: list[str] = []
-            page.on("console", lambda m: errors.append(f"console: {m.text}") if m.type == "error" else None)
-            page.on("pageerror", lambda exc: errors.append(f"page: {exc}"))
+    with offline_page(
+        lambda url: url.startswith("file://"), viewport={"width": 1366, "height": 768}
+    ) as watched:
+        page, errors, refused = watched.page, watched.errors, watched.refused
+        page.goto(paths["html"].resolve().as_uri())
+        page.wait_for_selector("#dist-chart .main-svg", timeout=15_000)
+        page.wait_for_selector("#forest-chart .main-svg", timeout=15_000)
 
-            def only_files(route):
-                if route.request.url.startswith("file://"):
-                    route.continue_()
-                else:
-                    refused.append(route.request.url)
-                    route.abort()
+        # charts: boxes per tool and forest points
+        assert page.locator("#dist-chart .main-svg").count() > 0
+        assert page.locator("#dist-chart g.trace.boxes").count() >= 2
+        assert page.locator("#forest-chart .scatterlayer .point").count() >= 1
+        assert page.evaluate("document.body.getAttribute('data-chart-error')") is None
+        # explicit markers: the failing operation and the n/a cell
+        ops_text = page.inner_text("#ops-table")
+        assert "failed" in ops_text and "n/a" in ops_text
 
-            page.route("**/*", only_files)
-            page.goto(paths["html"].resolve().as_uri())
-            page.wait_for_selector("#dist-chart .main-svg", timeout=15_000)
-            page.wait_for_selector("#forest-chart .main-svg", timeout=15_000)
+        # sorting: the git column (index 3), ascending then descending; cells without a value last
+        page.select_option("#ops-metric", "wall")
+        before = _column(page, "ops-table", 0)
+        page.click("#ops-table thead th:nth-child(4)")
+        values = _column(page, "ops-table", 3)
+        numbers = [float(v) for v in values if v != ""]
+        assert numbers == sorted(numbers) and values[-1] == ""  # broken (failed) sorts last
+        assert _column(page, "ops-table", 0) != before
+        page.click("#ops-table thead th:nth-child(4)")
+        numbers = [float(v) for v in _column(page, "ops-table", 3) if v != ""]
+        assert numbers == sorted(numbers, reverse=True)
+        page.click("#ops-table thead th:nth-child(1)")
+        names = _column(page, "ops-table", 0)
+        assert names == sorted(names)
 
-            # charts: boxes per tool and forest points
-            assert page.locator("#dist-chart .main-svg").count() > 0
-            assert page.locator("#dist-chart g.trace.boxes").count() >= 2
-            assert page.locator("#forest-chart .scatterlayer .point").count() >= 1
-            assert page.evaluate("document.body.getAttribute('data-chart-error')") is None
-            # explicit markers: the failing operation and the n/a cell
-            ops_text = page.inner_text("#ops-table")
-            assert "failed" in ops_text and "n/a" in ops_text
+        # filtering: one operation left, the counter says so, clearing restores every row
+        box = page.locator('input.filter[data-table="ops-table"]')
+        box.fill("status")
+        assert _column(page, "ops-table", 0) == ["status"]
+        assert page.inner_text('[data-count-for="ops-table"]') == "1 of 4 rows"
+        box.fill("")
+        assert len(_column(page, "ops-table", 0)) == 4
+        # the chart filter redraws the distributions
+        page.fill("#dist-filter", "log")
+        page.wait_for_timeout(300)
+        assert page.locator("#dist-chart g.trace.boxes .box").count() >= 1
+        page.fill("#dist-filter", "")
+        page.wait_for_timeout(300)
 
-            # sorting: the git column (index 3), ascending then descending; cells without a value last
-            page.select_option("#ops-metric", "wall")
-            before = _column(page, "ops-table", 0)
-            page.click("#ops-table thead th:nth-child(4)")
-            values = _column(page, "ops-table", 3)
-            numbers = [float(v) for v in values if v != ""]
-            assert numbers == sorted(numbers) and values[-1] == ""  # broken (failed) sorts last
-            assert _column(page, "ops-table", 0) != before
-            page.click("#ops-table thead th:nth-child(4)")
-            numbers = [float(v) for v in _column(page, "ops-table", 3) if v != ""]
-            assert numbers == sorted(numbers, reverse=True)
-            page.click("#ops-table thead th:nth-child(1)")
-            names = _column(page, "ops-table", 0)
-            assert names == sorted(names)
-
-            # filtering: one operation left, the counter says so, clearing restores every row
-            box = page.locator('input.filter[data-table="ops-table"]')
-            box.fill("status")
-            assert _column(page, "ops-table", 0) == ["status"]
-            assert page.inner_text('[data-count-for="ops-table"]') == "1 of 4 rows"
-            box.fill("")
-            assert len(_column(page, "ops-table", 0)) == 4
-            # the chart filter redraws the distributions
-            page.fill("#dist-filter", "log")
-            page.wait_for_timeout(300)
-            assert page.locator("#dist-chart g.trace.boxes .box").count() >= 1
-            page.fill("#dist-filter", "")
-            page.wait_for_timeout(300)
-
-            page.evaluate("window.scrollTo(0, 0)")
-            page.screenshot(path=str(artifacts / "report.png"), full_page=True)
-            page.screenshot(path=str(artifacts / "report-viewport.png"))  # what a 1366×768 laptop shows
-            assert errors == [], errors
-            assert refused == [], refused
-        finally:
-            browser.close()
+        page.evaluate("window.scrollTo(0, 0)")
+        page.screenshot(path=str(artifacts / "report.png"), full_page=True)
+        page.screenshot(path=str(artifacts / "report-viewport.png"))  # what a 1366×768 laptop shows
+        assert errors == [], errors
+        assert refused == [], refused
 
 
 def test_extra_metrics_get_their_own_columns_in_the_html_report(bench_home, tmp_path):
@@ -134,8 +102,8 @@ def test_extra_metrics_get_their_own_columns_in_the_html_report(bench_home, tmp_
     shows exactly its columns when chosen."""
     sync_api = pytest.importorskip("playwright.sync_api")
     from bench_pipeline.analysis import analyse_runs
-    from bench_pipeline.ops.resume import ingest_and_complete as ingest_files  # stored, analysed, finished
     from bench_pipeline.report.render import render_run
+    from bench_pipeline.resume import ingest_and_complete as ingest_files  # stored, analysed, finished
     from bench_pipeline.store import Store
 
     files = []
@@ -152,7 +120,7 @@ def test_extra_metrics_get_their_own_columns_in_the_html_report(bench_home, tmp_
     _, written = render_run(Store(), "agents", "x", ["html"])
     with sync_api.sync_playwright() as pw:
         try:
-            browser = pw.chromium.launch(executable_path=_chromium(), args=CHROMIUM_ARGS)
+            browser = pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
         except Exception as exc:
             pytest.skip(f"cannot start Chromium: {exc}")
         try:

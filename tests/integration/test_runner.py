@@ -32,7 +32,7 @@ def run(worker, argv, timeout=30.0):
 
 def test_exec_helper_is_used_where_a_compiler_exists(worker):
     info = worker.info()
-    assert info["protocol"] == 1
+    assert info["protocol"] == 2
     import shutil
 
     if shutil.which("cc"):
@@ -116,3 +116,150 @@ def test_python_fork_fallback_reports_its_floor(tmp_path):
     r = Runner(None).measure(["true"], str(tmp_path), {"PATH": "/usr/bin:/bin"}, 10)
     assert r["exit_code"] == 0 and r["wall_ns"] > 0
     assert Runner(None).info()["rss_method"] == "python-fork"
+
+
+# -- output without a reader (issue 18 item 5), placement (item 6), duty-cycle timings, sample
+
+
+def test_stderr_tail_is_the_last_4_kib(worker):
+    r = run(worker, [PY, "-c", "import sys; sys.stderr.write('a' * 10000 + 'END')"])
+    assert r["stderr_bytes"] == 10003
+    assert len(r["stderr_tail"]) == 4096 and r["stderr_tail"].endswith("aaaEND")
+
+
+def test_a_grandchild_holding_stdout_does_not_hold_the_run(worker):
+    """Output goes to files, not pipes: nothing waits for the last writer to close them."""
+    r = run(worker, ["sh", "-c", "sleep 2 & echo started"])
+    assert r["exit_code"] == 0 and r["stdout_bytes"] == 8
+    assert r["wall_ns"] < 1e9, r
+
+
+def test_output_of_consecutive_runs_is_counted_separately(worker):
+    assert run(worker, ["sh", "-c", "printf 12345"])["stdout_bytes"] == 5
+    assert run(worker, ["sh", "-c", "printf 12"])["stdout_bytes"] == 2
+
+
+def test_request_ns_covers_the_timed_wall(worker):
+    r = run(worker, ["sleep", "0.01"])
+    assert r["request_ns"] >= r["wall_ns"] >= 0.01e9
+
+
+def _allowed_list_is(cpus: str) -> list[str]:
+    return ["sh", "-c", f'test "$(grep ^Cpus_allowed_list /proc/self/status | cut -f2)" = "{cpus}"']
+
+
+def test_cpus_pins_the_command_not_the_worker(worker):
+    import os
+
+    last = max(os.sched_getaffinity(0))
+    env = {"PATH": "/usr/bin:/bin"}
+    assert worker.exec(_allowed_list_is(str(last)), worker.work_root, env, 10, cpus=[last])["exit_code"] == 0
+    # the worker itself is not pinned: the next run without cpus may use every CPU
+    everything = worker.info()["cpus_allowed"]
+    from bench_pipeline.execution.runner import cpu_ranges
+
+    unpinned = {
+        "op": "exec",
+        "argv": _allowed_list_is(cpu_ranges(everything)),
+        "cwd": worker.work_root,
+        "env": env,
+    }
+    assert worker.request(unpinned)["exit_code"] == 0
+
+
+def test_cpus_outside_the_worker_are_refused(worker):
+    from bench_pipeline.errors import RunnerError
+
+    with pytest.raises(RunnerError, match="not available to this worker"):
+        worker.exec(["true"], worker.work_root, {"PATH": "/usr/bin:/bin"}, 10, cpus=[4095])
+
+
+def test_the_local_backend_gives_every_worker_the_same_placement(tmp_path):
+    import os
+
+    cpus = sorted(os.sched_getaffinity(0))
+    backend = LocalBackend(tmp_path / "bin", cpus=cpus[-1:])
+    assert backend.describe()["cpus"] == str(cpus[-1])
+    specs = [
+        WorkerSpec(suite="t", tool=t, run_id="r", work_dir=tmp_path / t, fixture_dir=tmp_path) for t in "ab"
+    ]
+    for spec in specs:
+        with backend.start_worker(spec) as w:
+            assert w.cpus == cpus[-1:]
+            assert run(w, _allowed_list_is(str(cpus[-1])))["exit_code"] == 0
+
+
+def test_python_fork_fallback_counts_output_pins_and_times_out(tmp_path):
+    import os
+
+    from bench_pipeline.execution.runner import Runner
+
+    runner = Runner(None)
+    env = {"PATH": "/usr/bin:/bin"}
+    r = runner.measure(
+        [PY, "-c", "import sys; print('x' * 99); sys.stderr.write('oops')"], str(tmp_path), env, 10
+    )
+    assert (r["stdout_bytes"], r["stderr_bytes"], r["stderr_tail"]) == (100, 4, "oops")
+    last = max(os.sched_getaffinity(0))
+    assert runner.measure(_allowed_list_is(str(last)), str(tmp_path), env, 10, [last])["exit_code"] == 0
+    assert os.sched_getaffinity(0) == set(runner.cpus_allowed)  # the worker moved back
+    r = runner.measure(["sleep", "5"], str(tmp_path), env, 0.3)
+    assert r["timed_out"] and r["exit_code"] == -9 and r["wall_ns"] < 2e9
+
+
+def test_sample_runs_restore_prepare_exec_probe_conclude_in_one_request(worker, tmp_path):
+    src = tmp_path / "pristine"
+    src.mkdir()
+    (src / "f").write_text("x\n")
+    root = Path(worker.work_root) / "sample"
+    env = {"PATH": "/usr/bin:/bin"}
+    ex = worker.exec_request(["sh", "-c", "cat f f > g"], str(root), env, 10)
+    reply = worker.sample(
+        ex,
+        restore={"src": str(src), "dst": str(root)},
+        prepare=[{"argv": ["sh", "-c", "echo y >> f"]}],
+        probe=[{"name": "g", "argv": ["cat", "g"]}],
+        conclude=[{"argv": ["rm", "g"]}],
+    )
+    assert reply["restore"]["method"] in ("reflink", "hardlink", "copy")
+    assert [s["exit_code"] for s in reply["prepare"]] == [0]
+    assert reply["exec_ok"] and reply["exec"]["exit_code"] == 0
+    assert reply["probe"] == [{**reply["probe"][0], "name": "g", "stdout": "x\ny\nx\ny\n"}]
+    assert not (root / "g").exists() and reply["failed"] is None
+    assert reply["timed_ns"] == reply["exec"]["wall_ns"] > 0
+    assert reply["request_ns"] >= sum(reply["parts_ns"].values()) >= reply["timed_ns"]
+    assert "stdout" not in reply["prepare"][0]
+
+    # the next sample starts from the pristine state again
+    again = worker.sample(ex, restore={"src": str(src), "dst": str(root)}, probe=[{"argv": ["cat", "f"]}])
+    assert again["restore"]["incremental"] and again["probe"][0]["stdout"] == "x\n"
+
+
+def test_sample_stops_at_a_failed_prepare_and_skips_probes_of_a_failed_run(worker):
+    env = {"PATH": "/usr/bin:/bin"}
+    ex = worker.exec_request(["true"], worker.work_root, env, 10)
+    stopped = worker.sample(ex, prepare=[{"argv": ["true"]}, {"argv": ["false"]}, {"argv": ["true"]}])
+    assert (stopped["failed"], stopped["failed_step"], stopped["exec"]) == ("prepare", 1, None)
+    assert len(stopped["prepare"]) == 2
+
+    failing = worker.exec_request(["sh", "-c", "exit 3"], worker.work_root, env, 10)
+    r = worker.sample(failing, probe=[{"argv": ["true"]}], conclude=[{"argv": ["true"]}])
+    assert not r["exec_ok"] and r["probe"] is None and len(r["conclude"]) == 1
+    expected = worker.exec_request(["sh", "-c", "exit 3"], worker.work_root, env, 10, expect_exit=[3])
+    assert worker.sample(expected, probe=[])["exec_ok"]
+    bad_conclude = worker.sample(ex, conclude=[{"argv": ["false"]}, {"argv": ["true"]}])
+    assert (bad_conclude["failed"], bad_conclude["failed_step"], len(bad_conclude["conclude"])) == (
+        "conclude",
+        0,
+        1,
+    )
+
+
+def test_restore_many_prepares_several_copies_in_one_request(worker, tmp_path):
+    src = tmp_path / "src"
+    (src / "d").mkdir(parents=True)
+    (src / "d" / "f").write_text("x")
+    dsts = [str(Path(worker.work_root) / "pool" / str(i)) for i in range(3)]
+    reply = worker.restore_many(str(src), dsts)
+    assert len(reply["results"]) == 3 and all(r["ok"] for r in reply["results"])
+    assert all((Path(d) / "d" / "f").read_text() == "x" for d in dsts)

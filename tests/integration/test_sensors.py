@@ -33,24 +33,11 @@ from dagster import (
 )
 
 from bench_pipeline.store import Store
-from tests.conftest import ROOT
+from tests.conftest import ROOT, git
 
 pytestmark = pytest.mark.integration
 
 FORBIDDEN = ("|", ",", "[", "]", "...")
-
-
-def git(repo: Path, *args: str) -> str:
-    env = {
-        **os.environ,
-        "GIT_AUTHOR_NAME": "t",
-        "GIT_AUTHOR_EMAIL": "t@example.com",
-        "GIT_COMMITTER_NAME": "t",
-        "GIT_COMMITTER_EMAIL": "t@example.com",
-    }
-    return subprocess.run(
-        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True, env=env
-    ).stdout.strip()
 
 
 @pytest.fixture

@@ -185,7 +185,7 @@ def test_counters_travel_from_a_payload_to_the_landing_rows(store: Store) -> Non
         }
     )
     ingest_runs([run], store=store)
-    from bench_pipeline.ops.resume import complete_runs
+    from bench_pipeline.resume import complete_runs
 
     complete_runs(store)  # what the API's analysis does behind its response
     stored = store.query("SELECT * FROM samples WHERE run_id = 'api-1' ORDER BY iteration")

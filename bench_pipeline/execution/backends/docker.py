@@ -1,7 +1,7 @@
 """The Docker backend: the runner worker as the main process of one hardened container per suite × tool.
 
 Each container is created through the Docker Engine API (the ``docker`` SDK) from the tool's
-image (``bench_pipeline/execution/images.py``), with the suite's resource profile as hard limits, no network,
+image (``bench_pipeline/execution/images/``), with the suite's resource profile as hard limits, no network,
 a read-only root filesystem, a tmpfs ``/tmp``, every capability dropped, ``no-new-privileges`` and
 a non-root user (SPEC §4.2, §12). The pristine fixtures are bind-mounted read-only at
 ``/fixtures``, the run's work directory read-write at ``/work``; results leave as files there.
@@ -11,6 +11,10 @@ and stderr of a non-TTY container into frames (8-byte header: stream, 0, 0, 0, b
 which ``_AttachedStream`` demultiplexes — stdout feeds the JSON-lines reader, stderr is kept as a
 tail for error messages. Closing stdin (``stdin_once``) ends the runner; the container is then
 removed, so none is left behind (``prune_containers`` clears leftovers of killed processes).
+
+Placement agrees with the local backend's: ``cpus`` (default every CPU of the engine's host) is
+both the containers' cpuset and the set the runner pins each measured command to, identical
+for every tool of a run.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import re
 import secrets
 import socket
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +36,7 @@ from bench_pipeline.errors import BackendUnavailable, RunnerError, ToolUnavailab
 from bench_pipeline.execution import images
 from bench_pipeline.execution.backends.base import WorkerSpec
 from bench_pipeline.execution.backends.worker import Worker
+from bench_pipeline.execution.runner import cpu_ranges, parse_cpus
 
 log = logging.getLogger(__name__)
 
@@ -219,11 +224,14 @@ class DockerBackend:
         *,
         client: Any = None,
         cpuset_cpus: str | None = None,
+        cpus: Sequence[int] | None = None,
         progress: Callable[[str], None] | None = None,
     ) -> None:
         self.bin_dir = bin_dir
         self.allow_network = allow_network
-        self.cpuset_cpus = cpuset_cpus
+        # the measuring CPU set, as a list (cpus) or in Docker's cpuset syntax (cpuset_cpus)
+        self._cpus = sorted(set(cpus)) if cpus else (parse_cpus(cpuset_cpus) if cpuset_cpus else None)
+        self.cpuset_cpus = cpu_ranges(self._cpus) if self._cpus else None
         self.progress = progress or log.info
         self._client = client
         self._engine: dict[str, Any] | None = None
@@ -260,6 +268,13 @@ class DockerBackend:
             }
         return self._engine
 
+    @property
+    def cpus(self) -> list[int]:
+        """The CPUs every measured command is pinned to (the containers' cpuset when one is set)."""
+        if self._cpus:
+            return self._cpus
+        return list(range(self._engine_info()["host_cpus"] or os.cpu_count() or 1))
+
     def check(self) -> str:
         """Say why this backend is usable, or raise ``BackendUnavailable``."""
         engine = self._engine_info()
@@ -286,14 +301,18 @@ class DockerBackend:
             f"{engine['host_cpus']} CPU, {engine['host_memory_bytes'] / GiB:.1f} GiB); images: {state}"
         )
 
-    def _image_for(self, tool: str) -> tuple[str, bool]:
+    def _image_for(self, tool: str, build_dirs: tuple[Path, ...] = ()) -> tuple[str, bool]:
         """(tag, has bench-exec) of ``tool``'s image, building it when missing.
 
+        ``build_dirs``: the tool cache entry of the tool's build (a revision ``jj@0.44.0``, or a tool
+        built because it was missing): its executables are the ones in the image, one image per build.
         A tool without a recipe or a binary gets the git image, as the local backend would run
         without it: the suite run then reports that tool unavailable instead of failing as a whole.
         """
         try:
-            info = images.ensure_image(tool, progress=self.progress, bin_dir=self.bin_dir, client=self.client)
+            info = images.ensure_image(
+                tool, progress=self.progress, bin_dir=self.bin_dir, client=self.client, build_dirs=build_dirs
+            )
         except ToolUnavailable as exc:
             self.progress(f"{tool}: {exc.message}; its container uses the git image")
             info = images.ensure_image(
@@ -304,11 +323,18 @@ class DockerBackend:
     def start_worker(self, spec: WorkerSpec) -> Worker:
         engine = self._engine_info()
         profile = check_fits(spec.profile, engine["host_cpus"], engine["host_memory_bytes"])
+        outside = [c for c in self._cpus or () if c >= engine["host_cpus"]]
+        if outside:
+            raise BackendUnavailable(
+                f"cannot measure on CPUs {cpu_ranges(outside)}: the Docker host has {engine['host_cpus']}",
+                where="cpus",
+                fix=f"choose CPUs among 0-{engine['host_cpus'] - 1}",
+            )
         if spec.image:
             image = self.client.images.get(spec.image)
             tag, helper = spec.image, (image.labels or {}).get(f"{LABEL}.exec-helper") == "1"
         else:
-            tag, helper = self._image_for(spec.tool)
+            tag, helper = self._image_for(spec.tool, tuple(Path(d) for d in spec.path_prepend))
         uid, gid = self._prepare_dirs(spec)
         command = ["python3", "-I", "-S", f"{images.OPT_BENCH}/runner.py"]
         if helper:
@@ -399,6 +425,7 @@ class DockerBackend:
             env={"GIT_CONFIG_GLOBAL": images.GIT_CONFIG},
             on_close=close,
             stderr_tail=tail,
+            cpus=self.cpus,
         )
         try:
             worker.info()  # a container that cannot run the runner fails here, not in the first sample
@@ -445,6 +472,7 @@ class DockerBackend:
             "profiles": dict(self._profiles),
             "profile": profiles.pop() if len(profiles) == 1 else None,
             "network": "bridge" if self.allow_network else "none",
+            "cpus": cpu_ranges(self.cpus),
             "hardening": "read-only root, tmpfs /tmp, cap_drop ALL, no-new-privileges, non-root, pids limit",
             "cgroup_method": "runner reads its container cgroup before/after each run (bench_pipeline/execution/cgroup.py)",
         }

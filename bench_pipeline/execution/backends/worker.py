@@ -1,10 +1,15 @@
-"""Client side of the runner's JSON-lines worker protocol (see ``bench_pipeline/execution/runner.py``)."""
+"""Client side of the runner's JSON-lines worker protocol (see ``bench_pipeline/execution/runner.py``).
+
+One method per request: ``exec`` (one timed run), ``sample`` (restore, prepare, exec, probe and
+conclude in one round trip), ``capture``, ``restore`` / ``restore_many`` and ``info``. Replies
+are returned as the worker sent them (every one carries ``request_ns``, the worker's own time).
+"""
 
 from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import IO, Any
 
 from bench_pipeline.errors import RunnerError
@@ -16,6 +21,9 @@ class Worker:
     ``work_root`` and ``fixture_root`` are the worker's own view of the run's work directory and
     of the (read-only) pristine fixtures: host paths for the local backend, mount points inside
     the container for Docker. Commands are built with these paths.
+
+    ``cpus``: the CPU set every measured command of this worker is pinned to unless a request
+    says otherwise (the backend's placement: the same for every tool of a run); None: unpinned.
     """
 
     def __init__(
@@ -30,6 +38,7 @@ class Worker:
         env: dict[str, str] | None = None,
         on_close: Callable[[], None] | None = None,
         stderr_tail: Callable[[], str] | None = None,
+        cpus: Sequence[int] | None = None,
     ) -> None:
         self._reader = reader
         self._writer = writer
@@ -42,6 +51,7 @@ class Worker:
         self.env = dict(env or {})
         self._on_close = on_close
         self._stderr_tail = stderr_tail
+        self.cpus = sorted(cpus) if cpus else None
         self.closed = False
 
     @classmethod
@@ -85,16 +95,75 @@ class Worker:
         text = self._stderr_tail() if self._stderr_tail else ""
         return f"(stderr: {text.strip()})" if text.strip() else ""
 
-    def exec(self, argv: list[str], cwd: str, env: dict[str, str], timeout_s: float) -> dict[str, Any]:
-        return self.request({"op": "exec", "argv": argv, "cwd": cwd, "env": env, "timeout_s": timeout_s})
+    def exec(
+        self,
+        argv: list[str],
+        cwd: str,
+        env: dict[str, str],
+        timeout_s: float,
+        *,
+        cpus: Sequence[int] | None = None,
+    ) -> dict[str, Any]:
+        """One timed run; ``cpus`` (default: the worker's placement) pins the command."""
+        return self.request({"op": "exec", **self.exec_request(argv, cwd, env, timeout_s, cpus=cpus)})
+
+    def exec_request(
+        self,
+        argv: list[str],
+        cwd: str,
+        env: dict[str, str],
+        timeout_s: float,
+        *,
+        cpus: Sequence[int] | None = None,
+        expect_exit: Sequence[int] | None = None,
+    ) -> dict[str, Any]:
+        """The fields of an ``exec`` request (also the ``exec`` part of a ``sample``)."""
+        request: dict[str, Any] = {"argv": argv, "cwd": cwd, "env": env, "timeout_s": timeout_s}
+        pin = cpus if cpus is not None else self.cpus
+        if pin:
+            request["cpus"] = sorted(pin)
+        if expect_exit is not None:
+            request["expect_exit"] = list(expect_exit)
+        return request
+
+    def sample(
+        self,
+        exec: dict[str, Any],
+        *,
+        restore: dict[str, Any] | None = None,
+        prepare: Sequence[dict[str, Any]] = (),
+        conclude: Sequence[dict[str, Any]] = (),
+        probe: Sequence[dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        """A whole sample in one round trip (runner docstring, op ``sample``).
+
+        ``exec``: from :meth:`exec_request`; ``restore``: ``{"src", "dst"}``; steps:
+        ``{"argv", "cwd"?, "env"?, "timeout_s"?}`` (probes also ``"name"``), missing fields
+        taken from ``exec``.
+        """
+        return self.request(
+            {
+                "op": "sample",
+                "restore": restore,
+                "prepare": list(prepare),
+                "exec": exec,
+                "conclude": list(conclude),
+                "probe": None if probe is None else list(probe),
+            }
+        )
 
     def capture(
         self, argv: list[str], cwd: str, env: dict[str, str], timeout_s: float = 60
     ) -> dict[str, Any]:
         return self.request({"op": "capture", "argv": argv, "cwd": cwd, "env": env, "timeout_s": timeout_s})
 
-    def restore(self, src: str, dst: str) -> dict[str, Any]:
-        return self.request({"op": "restore", "src": src, "dst": dst})
+    def restore(self, src: str, dst: str, method: str = "auto") -> dict[str, Any]:
+        """Make ``dst`` a fresh copy of ``src``; the reply says the ``method`` used and its ``seconds``."""
+        return self.request({"op": "restore", "src": src, "dst": dst, "method": method})
+
+    def restore_many(self, src: str, dsts: Sequence[str], method: str = "auto") -> dict[str, Any]:
+        """Fresh copies of ``src`` at each of ``dsts`` in one round trip (``results``: one reply each)."""
+        return self.request({"op": "restore_many", "src": src, "dsts": list(dsts), "method": method})
 
     def info(self) -> dict[str, Any]:
         return self.request({"op": "info"})

@@ -7,14 +7,20 @@
  * makes peak-memory figures of small commands meaningless.  Forking from this tiny static
  * program keeps that floor near 1 MB, as with GNU time or hyperfine.
  *
- * Usage: bench-exec RESULT_FD TIMEOUT_MS -- CMD [ARGS...]
- * stdin/stdout/stderr are inherited by CMD.  One line goes to RESULT_FD:
+ * Usage: bench-exec RESULT_FD TIMEOUT_MS [--cpus LIST] -- CMD [ARGS...]
+ * stdin/stdout/stderr are inherited by CMD (the runner hands it /dev/null and two memfds, so no
+ * reader process sits in the command's path).  One line goes to RESULT_FD:
  *   "wall_ns user_ns sys_ns maxrss_kb inblock oublock nvcsw nivcsw exit_code signal timed_out exec_errno"
  * CMD runs in its own process group; at the timeout the whole group gets SIGKILL.
+ * --cpus LIST (e.g. "1" or "0,2-3"): this helper pins itself to those CPUs before the fork, so
+ * CMD and the clock readings around it get the same placement for every tool, whichever core
+ * the runner worker sits on.  A CPU set that cannot be used is reported as exec_errno (EINVAL)
+ * with exit code 126 and no time, never silently ignored.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,13 +46,46 @@ static long long now_ns(void) {
     return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+/* Parse "0,2-3" into set; 0 on success, -1 on a malformed list. */
+static int parse_cpus(const char *list, cpu_set_t *set) {
+    CPU_ZERO(set);
+    const char *p = list;
+    while (*p) {
+        char *end;
+        long lo = strtol(p, &end, 10), hi = lo;
+        if (end == p || lo < 0) return -1;
+        if (*end == '-') {
+            p = end + 1;
+            hi = strtol(p, &end, 10);
+            if (end == p || hi < lo) return -1;
+        }
+        if (hi >= CPU_SETSIZE) return -1;
+        for (long c = lo; c <= hi; c++) CPU_SET((int)c, set);
+        if (*end == ',') end++;
+        else if (*end) return -1;
+        p = end;
+    }
+    return CPU_COUNT(set) > 0 ? 0 : -1;
+}
+
 int main(int argc, char **argv) {
-    if (argc < 5 || strcmp(argv[3], "--") != 0) {
-        fprintf(stderr, "usage: bench-exec RESULT_FD TIMEOUT_MS -- CMD [ARGS...]\n");
+    int cmd = 4;
+    const char *cpus = NULL;
+    if (argc >= 7 && strcmp(argv[3], "--cpus") == 0) {
+        cpus = argv[4];
+        cmd = 6;
+    }
+    if (argc < cmd + 1 || strcmp(argv[cmd - 1], "--") != 0) {
+        fprintf(stderr, "usage: bench-exec RESULT_FD TIMEOUT_MS [--cpus LIST] -- CMD [ARGS...]\n");
         return 125;
     }
     int result_fd = atoi(argv[1]);
     long timeout_ms = atol(argv[2]);
+    cpu_set_t cpu_set;
+    if (cpus && parse_cpus(cpus, &cpu_set) != 0) {
+        fprintf(stderr, "bench-exec: bad --cpus list %s\n", cpus);
+        return 125;
+    }
     int errpipe[2];
     if (pipe2(errpipe, O_CLOEXEC) != 0) return 125;
 
@@ -55,6 +94,11 @@ int main(int argc, char **argv) {
     sa.sa_handler = on_alarm;
     sigaction(SIGALRM, &sa, NULL);
 
+    if (cpus && sched_setaffinity(0, sizeof cpu_set, &cpu_set) != 0) {
+        dprintf(result_fd, "0 0 0 0 0 0 0 0 126 0 0 %d\n", errno);
+        return 0;
+    }
+
     long long t0 = now_ns();
     pid_t pid = fork();
     if (pid < 0) return 125;
@@ -62,7 +106,7 @@ int main(int argc, char **argv) {
         setpgid(0, 0);
         close(result_fd);
         close(errpipe[0]);
-        execvp(argv[4], &argv[4]);
+        execvp(argv[cmd], &argv[cmd]);
         int e = errno;
         (void)!write(errpipe[1], &e, sizeof e);
         _exit(127);

@@ -1,9 +1,10 @@
-"""bench-pipeline's own files: samples landing Parquet, a landing run directory, or a JSON export.
+"""bench-pipeline's own files: samples landing Parquet, a landing run directory, a JSON or a CSV export.
 
 Used to re-ingest or backfill history (``--run-id``, ``--started-at``) from files this project wrote:
 ``landing/<run_id>/samples+<suite>+<tool>.parquet`` (any Parquet with the samples columns), the
-directory holding such files (its ``cells+…`` and ``metrics+…`` files are read too), or the JSON
-written by :func:`bench_pipeline.ingest.export.export_run` (schema ``bench-pipeline/samples``).
+directory holding such files (its ``cells+…`` and ``metrics+…`` files are read too), the JSON
+written by :func:`bench_pipeline.ingest.export.export_run` (schema ``bench-pipeline/samples``), or
+the CSV of ``bench-pipeline export --format csv`` (``exporters.csv_samples``, known by its header).
 Kept: every sample column a result from elsewhere may carry (``ingested`` in
 ``bench_pipeline.store.schema``), rounds (real interleaving rounds), metrics, the cells'
 category/parameters, run metadata. Dropped: warmup samples and what only the runner measures
@@ -13,6 +14,7 @@ With ``--started-at`` the samples' ``created_at`` are shifted by the same amount
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,6 +23,7 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from bench_pipeline.errors import IngestError
+from bench_pipeline.ingest.exporters.csv_samples import COLUMNS as CSV_COLUMNS
 from bench_pipeline.ingest.model import (
     COUNTER_NAMES,
     DEFAULT_FIXTURE,
@@ -38,13 +41,19 @@ from bench_pipeline.ingest.model import (
     counter_fields,
     validation_error,
 )
-from bench_pipeline.ingest.source import Source, hash_files
-from bench_pipeline.timestamps import UtcTime
+from bench_pipeline.ingest.source import Source, hash_files, parse_json
+from bench_pipeline.store.schema import SAMPLE_COLUMNS
+from bench_pipeline.timestamps import TimestampError, UtcTime, parse_time
 
 NAME = "native"
 SCHEMA = "bench-pipeline/samples"
-FIX = "pass a samples landing Parquet file, its landing directory, or a JSON export (schema bench-pipeline/samples)"
+FIX = (
+    "pass a samples landing Parquet file, its landing directory, a JSON export (schema bench-pipeline/samples) "
+    "or a CSV export (bench-pipeline export --format csv)"
+)
 PARQUET_MAGIC = b"PAR1"
+CSV_HEADER = ",".join(CSV_COLUMNS).encode()
+SQL_TYPES = {c.name: c.sql for c in SAMPLE_COLUMNS}
 
 
 class MetricIn(BaseModel):
@@ -125,8 +134,8 @@ def _landing_files(directory: Path, kind: str) -> list[Path]:
 def detect(src: Source) -> bool:
     if src.is_dir:
         return bool(_landing_files(src.path, "samples"))
-    head = src.head(4)
-    if head == PARQUET_MAGIC:
+    head = src.head(len(CSV_HEADER) + 2)
+    if head[:4] == PARQUET_MAGIC or head.removeprefix(b"\xef\xbb\xbf").startswith(CSV_HEADER):
         return True
     doc = src.json_doc()
     return isinstance(doc, dict) and doc.get("schema") == SCHEMA
@@ -146,6 +155,8 @@ def parse(src: Source) -> Parsed:
         return _build(src, rows, cells, metrics, RunRow(), sha)
     if src.head(4) == PARQUET_MAGIC:
         return _build(src, _parquet_rows([src.path], src.data), [], [], RunRow(), src.sha256)
+    if not src.looks_like_json():
+        return _build(src, _csv_rows(src), [], [], RunRow(), src.sha256)
     try:
         export = Export.model_validate(src.json)
     except ValidationError as exc:
@@ -168,6 +179,42 @@ def _parquet_rows(files: list[Path], data: bytes | None = None) -> list[dict[str
         except Exception as exc:  # polars raises several types for damaged files
             raise IngestError(f"cannot read Parquet: {exc}", where=str(path), fix=FIX) from None
         rows.extend(frame.iter_rows(named=True))
+    return rows
+
+
+def _csv_value(text: str, sql: str, where: str) -> Any:
+    if text == "":
+        return None
+    if sql == "BOOLEAN":
+        if text not in ("true", "false"):
+            raise IngestError(f"{text!r} is not true or false", where=where, fix=FIX)
+        return text == "true"
+    if sql in ("BIGINT", "INTEGER"):
+        try:
+            return int(text)
+        except ValueError:
+            raise IngestError(f"{text!r} is not a whole number", where=where, fix=FIX) from None
+    if sql == "TIMESTAMPTZ":
+        try:
+            return parse_time(text)  # the one timestamp rule: ISO 8601, UTC, 1970-2200
+        except TimestampError as exc:
+            raise IngestError(str(exc), where=where, fix=FIX) from None
+    return text
+
+
+def _csv_rows(src: Source) -> list[dict[str, Any]]:
+    """The rows of a CSV export, typed as the ``samples`` columns; ``metrics`` decoded from JSON."""
+    reader = csv.DictReader(src.text.splitlines())
+    if tuple(reader.fieldnames or ()) != CSV_COLUMNS:
+        raise IngestError("not a bench-pipeline CSV export (unexpected header)", where=src.where, fix=FIX)
+    rows = []
+    for number, raw in enumerate(reader, 2):
+        where = f"{src.where}:{number}"
+        if None in raw or any(v is None for v in raw.values()):
+            raise IngestError(f"{len(CSV_COLUMNS)} fields expected", where=where, fix=FIX)
+        row = {k: _csv_value(v, SQL_TYPES[k], f"{where}: {k}") for k, v in raw.items() if k != "metrics"}
+        row["metrics"] = parse_json(raw["metrics"], f"{where}: metrics") if raw["metrics"] else {}
+        rows.append(row)
     return rows
 
 

@@ -6,9 +6,12 @@ lists it in ``COMMANDS``.
 """
 
 from bench_pipeline.interfaces.cli import (
+    bisect,
     build,
     compare,
     doctor,
+    export,
+    findings,
     fixtures,
     history,
     images,
@@ -26,6 +29,7 @@ from bench_pipeline.interfaces.cli.app import main
 for _module in (
     run,
     build,
+    bisect,
     measure,
     fixtures,
     suites,
@@ -33,6 +37,8 @@ for _module in (
     report,
     compare,
     history,
+    findings,
+    export,
     ingest,
     tier,
     images,

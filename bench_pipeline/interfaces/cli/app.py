@@ -165,6 +165,9 @@ class _Group(click.Group):
         except KeyboardInterrupt:
             err.print("interrupted")
             sys.exit(130)
+        except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as other tools do
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(0)
         except Exception as exc:  # a bug or an environment we did not foresee: still no traceback
             trace = write_trace(exc)
             err.print(

@@ -12,7 +12,10 @@ from bench_pipeline.interfaces.cli.app import emit_json, err, progress
 @click.command("build")
 @click.option("--suite", default="vcs", show_default=True, help="suite name or path")
 @click.option(
-    "--tool", "tools", multiple=True, help="only these tools (repeatable); default: all of the suite"
+    "--tool",
+    "tools",
+    multiple=True,
+    help="only these tools, or revisions TOOL@REV (repeatable); default: all of the suite",
 )
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object as the last line of stdout")
 def build(suite: str, tools: tuple[str, ...], as_json: bool) -> None:
@@ -20,14 +23,16 @@ def build(suite: str, tools: tuple[str, ...], as_json: bool) -> None:
 
     A tool already on PATH or in the cache is not rebuilt. Exit 1 when a tool cannot be had.
     """
-    from bench_pipeline.builds import describe, obtain_tool
+    from bench_pipeline.builds import describe, obtain_tool, record_builds
+    from bench_pipeline.store import Store
     from bench_pipeline.suite import find_suite
 
     definition = find_suite(suite)
     statuses = []
     with progress(not as_json) as say:
-        for tool in definition.select_tools(list(tools)):
+        for tool in definition.select_tools(list(tools)):  # a tool, or a revision of it: jj@0.44.0
             statuses.append(obtain_tool(definition, tool, allow_build=True, progress=say))
+    record_builds(Store(), statuses, suite=definition.name)
     rows = [
         {
             "tool": s.tool,
@@ -37,6 +42,9 @@ def build(suite: str, tools: tuple[str, ...], as_json: bool) -> None:
             "seconds": round(s.seconds, 1),
             "reason": s.reason,
             "fix": s.fix,
+            "rev": s.rev,
+            "commit": s.commit,
+            "build_seconds": s.build_seconds,
         }
         for s in statuses
     ]

@@ -8,6 +8,7 @@ import click
 
 from bench_pipeline.errors import BenchError
 from bench_pipeline.interfaces.cli.app import EXIT_REGRESSION, emit_json, err
+from bench_pipeline.interfaces.cli.github import GITHUB_HELP, print_outputs
 
 
 @click.command()
@@ -33,6 +34,7 @@ from bench_pipeline.interfaces.cli.app import EXIT_REGRESSION, emit_json, err
     is_flag=True,
     help="with --fail-on-regression: only regressions the cell's history confirms (the regression gate's rule)",
 )
+@click.option("--github", is_flag=True, help=GITHUB_HELP)
 @click.option("--json", "as_json", is_flag=True)
 def compare(
     suite: str,
@@ -44,6 +46,7 @@ def compare(
     metric: str,
     fail_on_regression: bool,
     confirmed: bool,
+    github: bool,
     as_json: bool,
 ) -> None:
     """Compare tools within a run (--run REF --tools A B), or a run with a baseline (--baseline REF).
@@ -81,8 +84,9 @@ def compare(
     regression = any(
         r["verdict"] == "regression" and (not confirmed or r.get("history_confirmed")) for r in rows
     )
+    outputs = {"github": _github(suite, header, rows, notes)} if github else {}
     if as_json:
-        emit_json({"comparisons": rows, "notes": notes})
+        emit_json({"comparisons": rows, "notes": notes, **outputs})
     else:
         click.echo(header)
         for note in notes:
@@ -98,11 +102,37 @@ def compare(
             click.echo(
                 f"  {r['operation']:<28} {r['fixture']:<7} {who:<22} {ratio:>7} {ci:<18} p_adj {p:<8} {r['verdict']}{note}"
             )
+        if outputs:
+            print_outputs(outputs["github"])
     if fail_on_regression and regression:
         err.print(
             "[bold red]regression[/bold red]: at least one cell is significantly slower than the baseline"
         )
         sys.exit(EXIT_REGRESSION)
+
+
+def _github(suite: str, header: str, rows: list[dict], notes: list[str]) -> dict:
+    """The comment (regressions first) next to the candidate run's reports, and the step summary."""
+    from bench_pipeline import paths
+    from bench_pipeline.interfaces.cli.github import write_outputs
+    from bench_pipeline.report.github import comment_body, comparison_markdown, regression_line, worst_first
+
+    first = rows[0] if rows else {}
+    if "candidate_run" in first:
+        name = f"{first['candidate_run']}/comment-vs-{first['baseline_run']}.md"
+    else:
+        name = f"{first.get('run_id', 'compare')}/comment-{first.get('tool_b')}-vs-{first.get('tool_a')}.md"
+    worse = [
+        regression_line(r) for r in sorted(rows, key=worst_first) if r["verdict"] in ("regression", "slower")
+    ]
+    text = comment_body(
+        f"bench-pipeline compare: {header}",
+        worse,
+        comparison_markdown(rows, "### All comparisons", notes),
+        pointer="the JSON of `bench-pipeline compare --json`",
+        none_text="No regression: no cell is significantly slower beyond the margin δ.",
+    )
+    return write_outputs(text, paths.reports_dir() / suite / name)
 
 
 COMMANDS = [compare]

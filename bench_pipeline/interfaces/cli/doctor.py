@@ -1,4 +1,5 @@
-"""``bench-pipeline doctor``."""
+"""``bench-pipeline doctor``: what is here, what a run will do about what is missing, and (``--aa``)
+whether this machine's noise lets verdicts be trusted."""
 
 from __future__ import annotations
 
@@ -6,29 +7,82 @@ import sys
 
 import click
 
-from bench_pipeline.interfaces.cli.app import emit_json, err
+from bench_pipeline.execution.backends import BACKENDS
+from bench_pipeline.interfaces.cli.app import code_location, emit_json, err, progress
+
+
+def _aa_check(backend: str) -> dict:
+    """Run the A/A suite (two identical git tools) through the whole run path; count its verdicts."""
+    code_location()
+    from bench_pipeline.interfaces.inprocess import run_pipeline
+    from bench_pipeline.store import Store
+
+    with progress():
+        result = run_pipeline("aa", quick=True, backend=backend, formats=("md",))
+    counts = dict(
+        Store()
+        .query(
+            "SELECT verdict, count(*) AS n FROM comparisons WHERE run_id = ? AND metric = 'wall' GROUP BY 1",
+            [result.run_id],
+        )
+        .iter_rows()
+    )
+    pairs = sum(counts.values())
+    false = counts.get("slower", 0) + counts.get("faster", 0)
+    same = counts.get("equivalent", 0)
+    ok = false == 0 and same * 2 >= pairs
+    return {
+        "run_id": result.run_id,
+        "pairs": pairs,
+        "equivalent": same,
+        "false_alarms": false,
+        "undecided": pairs - same - false,
+        "ok": ok,
+        "report": result.reports.get("md"),
+        "verdict": (
+            f"A/A check: {same} of {pairs} identical pairs called equivalent (±3 %), {false} false "
+            f"slower/faster, {pairs - same - false} undecided — "
+            + (
+                "verdicts can be trusted on this machine"
+                if ok
+                else "this machine is too noisy for verdicts at ±3 %: close other load, or use "
+                "--backend docker with a resource profile"
+                if false == 0
+                else "false alarms: check for CPU frequency scaling or background load"
+            )
+        ),
+    }
 
 
 @click.command()
+@click.option("--aa", is_flag=True, help="also run the A/A check (suites/aa.yaml: about two minutes)")
+@click.option("--backend", default="local", show_default=True, type=click.Choice(BACKENDS), help="for --aa")
 @click.option("--json", "as_json", is_flag=True)
-def doctor(as_json: bool) -> None:
+def doctor(aa: bool, backend: str, as_json: bool) -> None:
     """What is available here (git, jj, Docker, cgroups, disk, compiler) and how to fix what is missing."""
     from bench_pipeline.ops.doctor import check_all
 
     components = check_all()
+    check = _aa_check(backend) if aa else None
     if as_json:
-        emit_json({"components": components})
-        return
-    for c in components:
-        mark = (
-            "[green]ok[/green]  "
-            if c["available"]
-            else ("[yellow]warn[/yellow]" if not c.get("required") else "[red]MISSING[/red]")
-        )
-        err.print(f"{mark} {c['name']:<18} {c.get('version') or ''} {c.get('detail') or ''}", soft_wrap=True)
-        if not c["available"] and c.get("fix"):
-            err.print(f"       fix: {c['fix']}", soft_wrap=True)
-    if any(c.get("required") and not c["available"] for c in components):
+        emit_json({"components": components, **({"aa": check} if check else {})})
+    else:
+        for c in components:
+            mark = (
+                "[green]ok[/green]  "
+                if c["available"]
+                else ("[yellow]warn[/yellow]" if not c.get("required") else "[red]MISSING[/red]")
+            )
+            err.print(
+                f"{mark} {c['name']:<18} {c.get('version') or ''} {c.get('detail') or ''}", soft_wrap=True
+            )
+            if not c["available"] and c.get("fix"):
+                err.print(f"       fix: {c['fix']}", soft_wrap=True)
+        if check:
+            err.print(
+                ("[green]ok[/green]   " if check["ok"] else "[yellow]warn[/yellow] ") + check["verdict"]
+            )
+    if any(c.get("required") and not c["available"] for c in components) or (check and not check["ok"]):
         sys.exit(1)
 
 

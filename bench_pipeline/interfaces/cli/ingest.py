@@ -58,7 +58,7 @@ def ingest(
     Every file is parsed and validated before anything is stored; a bad file stores nothing.
     Ingesting the same file again is a no-op (with a warning).
     """
-    from bench_pipeline.ops.resume import ingest_and_complete
+    from bench_pipeline.resume import ingest_and_complete
 
     # the same analysis the assets run, so `report` and `compare` work right away; the runs are
     # `succeeded` only then — also a run an earlier, killed ingestion left pending (skipped here)

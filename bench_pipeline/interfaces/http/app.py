@@ -8,7 +8,6 @@ short). Other processes (a CLI ingest, Dagster) are waited for by the store's lo
 from __future__ import annotations
 
 import asyncio
-import math
 import os
 import threading
 from collections.abc import AsyncIterator
@@ -24,8 +23,10 @@ from pydantic import BaseModel, Field
 
 from bench_pipeline.errors import BenchError, IngestError, StoreError
 from bench_pipeline.ingest.payload import BatchSubmission, RunSubmission
+from bench_pipeline.interfaces.http import dashboard, findings
 from bench_pipeline.interfaces.http.guard import DEFAULT_MAX_BODY, ErrorIds, Guard
 from bench_pipeline.interfaces.http.submissions import Conflict, Submitter
+from bench_pipeline.jsonable import finite
 from bench_pipeline.store import Store, queries
 
 bearer = HTTPBearer(
@@ -48,17 +49,6 @@ class Submitted(BaseModel):
 
 class Problem(BaseModel):
     detail: Any
-
-
-def _finite(value: Any) -> Any:
-    """JSON has no NaN/inf: statistics of empty groups become null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return value
 
 
 @asynccontextmanager
@@ -217,7 +207,7 @@ def create_app(
 
     def read(fn: Any, *args: Any, **kwargs: Any) -> Any:
         with app.state.lock:
-            return _finite(jsonable_encoder(fn(store_(), *args, **kwargs)))
+            return finite(jsonable_encoder(fn(store_(), *args, **kwargs)))
 
     @app.get("/api/runs", tags=["read"], summary="Runs, newest first")
     def runs(
@@ -287,4 +277,6 @@ def create_app(
     def health() -> dict[str, Any]:
         return {"status": "ok", "schema_version": read(queries.schema_version)}
 
+    for extra in (findings.router(), dashboard.router()):  # read-only: a run's findings, the dashboard
+        app.include_router(extra)
     return app

@@ -6,7 +6,7 @@ transaction (``ingest.load.ingest_groups``) — under load, one commit serves ma
 latency stays low. Each submission is checked first (a run id stored with other content: 409, the
 same content: 200 ``exists``); if a group's commit fails, its submissions are committed one by one,
 so a bad one fails alone. The runs are stored *pending* (``runs.pending_status``); an analysis
-thread then computes their statistics and gives them their status (``ops.resume.complete_runs``),
+thread then computes their statistics and gives them their status (``resume.complete_runs``),
 also for runs a killed server left pending (at start).
 """
 
@@ -26,7 +26,7 @@ import polars as pl
 
 from bench_pipeline.ingest.load import IngestResult, identity_of, ingest_groups, link_batch, payload_sha256
 from bench_pipeline.ingest.payload import RunSubmission
-from bench_pipeline.ops.resume import complete_runs
+from bench_pipeline.resume import complete_runs
 from bench_pipeline.store import Store, queries
 from bench_pipeline.store.landing import write_landing
 from bench_pipeline.store.schema import SAMPLE_SCHEMA

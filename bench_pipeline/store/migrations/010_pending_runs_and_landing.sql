@@ -4,7 +4,7 @@
 -- A run is `succeeded` (or `failed`) only once its samples, statistics and reports are committed.
 -- Until then it is `running` with `pending_status` holding the status it will get; a process that
 -- dies after measuring leaves it so, and the next CLI run, ingestion or the daemon completes it
--- (bench_pipeline/ops/resume.py). NULL: nothing pending.
+-- (bench_pipeline/resume.py). NULL: nothing pending.
 ALTER TABLE runs ADD COLUMN pending_status VARCHAR;
 
 -- Landing files are known by their path relative to $BENCH_PIPELINE_HOME and by their content
