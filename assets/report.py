@@ -28,11 +28,15 @@ class ReportConfig(Config):
     description="Renders the run's reports into reports/<suite>/<run_id>/ and moves reports/<suite>/latest.",
 )
 def report(context: AssetExecutionContext, config: ReportConfig, store: StoreResource) -> MaterializeResult:
-    rendered, written = render_run(store.get(), context.partition_key, config.run, config.formats)
+    db = store.get()
+    rendered, written = render_run(db, context.partition_key, config.run, config.formats)
+    # samples, statistics and now reports are committed: the run gets the status it waited for
+    completed = db.complete_run(rendered.run.run_id)
     summary = written["md"].read_text() if "md" in written else ""
     return MaterializeResult(
         metadata={
             "run_id": rendered.run.run_id,
+            "completed": completed or "",
             **{f"{fmt}_path": MetadataValue.path(str(path)) for fmt, path in written.items()},
             "summary": MetadataValue.md(summary[:20_000]),
             "cells": MetadataValue.json(rendered.cell_counts),

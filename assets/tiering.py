@@ -9,6 +9,7 @@ from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataVa
 
 from bench_pipeline.errors import BenchError
 from bench_pipeline.ops.tiering import TierResult, TierSettings, move_to_cold, move_to_warm
+from bench_pipeline.timestamps import TimestampError, parse_date
 from resources import StoreResource
 
 
@@ -27,9 +28,9 @@ class TierConfig(Config):
         if not self.as_of:
             return None
         try:
-            return date.fromisoformat(self.as_of)
-        except ValueError:
-            raise BenchError(f"as_of {self.as_of!r} is not a date", fix="give it as YYYY-MM-DD") from None
+            return parse_date(self.as_of)
+        except TimestampError as exc:
+            raise BenchError(f"as_of: {exc}", fix="give it as YYYY-MM-DD, between 1970 and 2200") from None
 
 
 def _metadata(result: TierResult, moved: dict[str, int]) -> dict:

@@ -59,12 +59,75 @@ SAMPLE_KEYS = ["run_id", "tool", "operation", "fixture", "round", "iteration"]
 BUILTIN_METRICS = tuple(stats.METRICS)
 
 
-def read_samples(store: Store, run_id: str, tools: Sequence[str] | None = None) -> pl.DataFrame:
-    """A run's samples (SAMPLES_SQL), optionally of some tools, with one ``metric:<key>`` column per
-    extra metric it has (``stats.extra_column``): extra metrics are analysed like wall, cpu and rss."""
-    clause = f" AND tool IN ({', '.join('?' for _ in tools)})" if tools else ""
-    params = [run_id, *(tools or [])]
-    samples = store.query(SAMPLES_SQL + clause, params)
+# A run × tool with more samples than this is read a batch of whole cells at a time (flags and statistics
+# are per cell), its constant keys as literal columns: memory follows the batch, not the run (issue 17:
+# 4 million samples of one ingested file)
+BATCH_ROWS = 500_000
+CELLS_SQL = """SELECT operation, fixture, sum(n) AS n FROM (
+                   SELECT operation, fixture, count(*) AS n FROM samples_all WHERE run_id = ? AND tool = ?
+                   GROUP BY ALL
+                   UNION ALL
+                   SELECT operation, fixture, 0 AS n FROM sample_metrics_all WHERE run_id = ? AND tool = ?
+                   GROUP BY ALL)
+               GROUP BY ALL ORDER BY ALL"""
+KEYLESS_SQL = """SELECT operation, fixture, round, iteration, wall_ns, user_ns, sys_ns, peak_rss_bytes, exit_code,
+                        timed_out, ok, FALSE AS warmup
+                 FROM samples_all WHERE run_id = ?"""
+EXTRA_KEYS_SQL = """SELECT DISTINCT key FROM sample_metrics_all WHERE run_id = ? AND tool = ? AND isfinite(value)
+                    ORDER BY key"""
+CELLS_CLAUSE = " AND tool = ? AND list_contains(?, operation || chr(31) || fixture)"
+
+
+def cell_batches(store: Store, run_id: str, tool: str) -> list[list[str] | None]:
+    """The cells of a run × tool grouped so that a batch holds at most BATCH_ROWS samples (a larger
+    cell alone); ``[None]`` — everything at once — when the whole run × tool fits."""
+    cells = store.query(CELLS_SQL, [run_id, tool, run_id, tool])
+    if cells.is_empty() or cells["n"].sum() <= BATCH_ROWS:
+        return [None]
+    batches: list[list[str] | None] = []
+    batch: list[str] = []
+    rows = 0
+    for operation, fixture, n in cells.iter_rows():
+        if batch and rows + n > BATCH_ROWS:
+            batches.append(batch)
+            batch, rows = [], 0
+        batch.append(f"{operation}\x1f{fixture}")  # names hold no control characters
+        rows += n
+    return [*batches, batch]
+
+
+def _samples(store: Store, run_id: str, tool: str, cells: list[str] | None) -> pl.DataFrame:
+    """SAMPLES_SQL for one tool; for a batch of ``cells``, with run_id, suite and tool as literals."""
+    if cells is None:
+        return store.query(SAMPLES_SQL + " AND tool = ?", [run_id, tool])
+    suite = store.query("SELECT suite FROM runs WHERE run_id = ?", [run_id])
+    frame = store.query(KEYLESS_SQL + CELLS_CLAUSE, [run_id, tool, cells])
+    return frame.with_columns(
+        run_id=pl.lit(run_id),
+        suite=pl.lit(suite.item() if suite.height else None, pl.Utf8),
+        tool=pl.lit(tool),
+    ).select(["run_id", "suite", "tool", *[c for c in frame.columns]])
+
+
+def _concat(parts: list[pl.DataFrame]) -> pl.DataFrame:
+    """The results of a run's batches as one frame (empty when every batch was)."""
+    full = [p for p in parts if not p.is_empty()]
+    return pl.concat(full, how="diagonal_relaxed") if full else pl.DataFrame()
+
+
+def read_samples(
+    store: Store, run_id: str, tools: Sequence[str] | None = None, cells: list[str] | None = None
+) -> pl.DataFrame:
+    """A run's samples (SAMPLES_SQL), optionally of some tools (of one tool's ``cells``: a batch of
+    :func:`cell_batches`), with one ``metric:<key>`` column per extra metric it has
+    (``stats.extra_column``): extra metrics are analysed like wall, cpu and rss."""
+    if cells is not None and tools and len(tools) == 1:
+        samples = _samples(store, run_id, tools[0], cells)
+        clause, params = CELLS_CLAUSE, [run_id, tools[0], cells]
+    else:
+        clause = f" AND tool IN ({', '.join('?' for _ in tools)})" if tools else ""
+        params = [run_id, *(tools or [])]
+        samples = store.query(SAMPLES_SQL + clause, params)
     extra = store.query(EXTRA_SQL + clause, params).filter(
         ~pl.col("key").is_in([*BUILTIN_METRICS, *SAMPLE_KEYS]) & pl.col("value").is_finite()
     )
@@ -140,7 +203,10 @@ def update_flags(store: Store, suite: str, tool: str) -> dict[str, dict[str, int
     """Flag the samples of every run of suite × tool that has none yet; counts per run."""
     written = {}
     for run_id in runs_missing(store, "sample_flags", suite, tool):
-        flags = flags_frame(store.query(SAMPLES_SQL + " AND tool = ?", [run_id, tool]))
+        parts = [
+            flags_frame(_samples(store, run_id, tool, cells)) for cells in cell_batches(store, run_id, tool)
+        ]
+        flags = _concat(parts)
         store.replace_rows("sample_flags", {"run_id": run_id, "tool": tool}, flags)
         written[run_id] = {
             "samples": flags.height,
@@ -179,10 +245,17 @@ def update_cell_stats(store: Store, suite: str, tool: str) -> dict[str, int]:
     """Compute statistics for every run of suite × tool that has samples but no statistics yet."""
     written = {}
     for run_id in runs_missing(store, "cell_stats", suite, tool):
-        samples = read_samples(store, run_id, [tool])
-        written[run_id] = store.replace_rows(
-            "cell_stats", {"run_id": run_id, "tool": tool}, cell_stats_frame(samples)
-        )
+        batches = cell_batches(store, run_id, tool)
+        # every batch gets the run's extra metrics, so each cell has the rows one read would give it
+        keys = store.query(EXTRA_KEYS_SQL, [run_id, tool])["key"].to_list() if batches != [None] else []
+        columns = [stats.extra_column(k) for k in keys if k not in (*BUILTIN_METRICS, *SAMPLE_KEYS)]
+        parts = []
+        for cells in batches:
+            samples = read_samples(store, run_id, [tool], cells)
+            missing = [pl.lit(None, pl.Float64).alias(c) for c in columns if c not in samples.columns]
+            parts.append(cell_stats_frame(samples.with_columns(missing) if missing else samples))
+        frame = _concat(parts)
+        written[run_id] = store.replace_rows("cell_stats", {"run_id": run_id, "tool": tool}, frame)
     return written
 
 
@@ -306,7 +379,9 @@ def compare_tools_in_run(
         decision=pl.lit(None, pl.Utf8),
         n_rounds=pl.lit(None, pl.Int32),
     )
-    return run_id, with_decisions(out, store.query(DECISIONS_SQL, [run_id]))  # the verdicts the run stopped on
+    return run_id, with_decisions(
+        out, store.query(DECISIONS_SQL, [run_id])
+    )  # the verdicts the run stopped on
 
 
 def compare_run_to_baseline(

@@ -23,11 +23,12 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from bench_pipeline.analysis import analyse_runs, stored_comparisons
+from bench_pipeline.analysis import stored_comparisons
 from bench_pipeline.builds.source import commit_subject, commits_between, resolve
 from bench_pipeline.errors import BenchError, BisectError
 from bench_pipeline.execution.backends import DEFAULT_BACKEND
 from bench_pipeline.execution.suite_run import RunRequest, run_suite
+from bench_pipeline.resume import complete_runs
 from bench_pipeline.store import Store
 from bench_pipeline.suite import Suite
 from bench_pipeline.suite.build import tool_at, valid_tool_rev
@@ -336,9 +337,8 @@ class _StepRun:
             raise BisectError(f"the good revision cannot be measured: {why['reason']}", fix=why["fix"])
         if candidate in outcome.unavailable:
             return replace(step, reason=outcome.unavailable[candidate]["reason"])
-        for t in (self.reference, candidate):
-            self.store.load_landing(suite=self.suite.name, tool=t)
-        analyse_runs(self.store, [outcome.run_id])
+        # loaded, analysed and reported: the step's run is `succeeded` before its comparison is read
+        complete_runs(self.store, [outcome.run_id])
         wanted = (self.operation, self.size, self.metric)
         rows = [
             r

@@ -42,6 +42,30 @@ def home() -> Path:
     return Path(os.environ.get("BENCH_PIPELINE_HOME", "data")).resolve()
 
 
+#: pseudo file systems: a home there cannot hold files (writes fail, or vanish)
+PSEUDO_ROOTS = (Path("/proc"), Path("/sys"), Path("/dev"))
+
+
+def home_problem() -> str | None:
+    """Why ``$BENCH_PIPELINE_HOME`` cannot hold bench-pipeline's data, or None when it can (it is, or
+    can be made, a writable directory on a real file system)."""
+    home_ = home()
+    if any(home_ == root or root in home_.parents for root in PSEUDO_ROOTS):
+        return f"{home_} is on a pseudo file system ({home_.parts[1]})"
+    existing = home_
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        return (
+            f"{existing} is a file, not a directory"
+            if existing.is_file()
+            else f"{existing} is not a directory"
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"{existing} is not writable by this user"
+    return None
+
+
 def db_path() -> Path:
     return home() / "bench.duckdb"
 

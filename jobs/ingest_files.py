@@ -21,7 +21,8 @@ class IngestFilesConfig(Config):
 
 @op(pool="duckdb", description="Parse, validate and store result files as one run (nothing stored on error).")
 def ingest_files(context: OpExecutionContext, config: IngestFilesConfig, store: StoreResource) -> dict:
-    from bench_pipeline.ingest import ingest_files as ingest  # heavy adapters: import on use
+    # heavy adapters: import on use; the runs are completed (analysed, finished) before the op ends
+    from bench_pipeline.resume import ingest_and_complete as ingest
 
     result = ingest(
         [Path(p) for p in config.paths],
@@ -33,10 +34,6 @@ def ingest_files(context: OpExecutionContext, config: IngestFilesConfig, store: 
     )
     for warning in result.warnings:
         context.log.warning(warning)
-    if result.samples or result.operations:  # flags, statistics and comparisons, as the pipeline's assets compute them
-        from bench_pipeline.analysis import analyse_runs
-
-        context.log.info(f"analysed: {analyse_runs(store.get(), list(result.run_ids))}")
     sync_partitions(context.instance)  # a new suite or tool is a partition from now on
     context.log.info(
         f"ingested {result.samples} samples into run {result.run_id} from {len(config.paths)} file(s)"

@@ -41,6 +41,7 @@ from bench_pipeline.ops.settings import OperationsSettings, load_settings, setti
 from bench_pipeline.ops.watch import TagRun, new_tags, plan_tag_run, sanitize_key
 from bench_pipeline.pipeline import MEASURE, STAGE_BY_JOB, STAGES, catalogue, follow_up, measurable_suite
 from jobs.ingest_files import ingest_files_job
+from jobs.resume import resume_job, resume_sensor
 from jobs.schedules import measure_run_config
 from jobs.stages import JOB_BY_NAME, measure_job
 
@@ -280,10 +281,11 @@ def build_sensors(settings: OperationsSettings | None = None) -> list[SensorDefi
         failure_sensor(settings),
         measure_followup,
         partitions_sensor,
+        resume_sensor,
     ]
 
 
-JOBS = [ingest_files_job]
+JOBS = [ingest_files_job, resume_job]
 
 
 def __getattr__(name: str):  # jobs.sensors.git_tag_sensor etc.: built from the settings of now

@@ -13,4 +13,6 @@ class StoreResource(ConfigurableResource):
     database: str = ""
 
     def get(self) -> Store:
-        return Store(Path(self.database) if self.database else None)
+        """The store as the pipeline reads it: runs it is completing count as what they will be
+        (``Store.completing_store``); everyone else sees them ``running`` until the report is written."""
+        return Store(Path(self.database) if self.database else None, completing=True)

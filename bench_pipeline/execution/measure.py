@@ -104,7 +104,8 @@ def measure_command(
                 result = worker.exec(argv, cwd, env, timeout_s)
                 if not_started(result):
                     raise ToolUnavailable(
-                        f"{result.get('stderr_tail') or 'cannot execute'} ({choice.kind} backend)"
+                        f"{result.get('stderr_tail') or 'cannot execute'} ({choice.kind} backend)",
+                        fix="check the command's path and that it is executable (it runs without a shell)",
                     )
                 warm = i < warmup
                 rows.append(

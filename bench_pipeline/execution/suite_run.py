@@ -22,6 +22,7 @@ from bench_pipeline import paths
 from bench_pipeline.builds import ToolStatus, describe, obtain_tool, record_builds
 from bench_pipeline.errors import BenchError
 from bench_pipeline.execution.backends import DEFAULT_BACKEND, BackendChoice, choose_backend
+from bench_pipeline.execution.cleanup import clean_dead_runs
 from bench_pipeline.execution.environment import host_info
 from bench_pipeline.execution.rounds import EffectiveSettings, execute_run
 from bench_pipeline.fixtures.tool import ToolFixture, ensure_tool_fixture
@@ -146,7 +147,7 @@ def run_suite(
     suite = request.suite.with_revisions(tools)
     sizes = request.resolved_sizes()
     run_id = request.run_id or new_run_id(suite.name)
-    store.reap_interrupted()
+    clean_dead_runs(store, docker=request.backend != "local")  # what killed runs left: work dirs, containers
     backend, choice = choose_backend(request.backend, bin_dir=paths.home() / "bin")
     say(f"backend {choice.kind}: {choice.reason}")
     work = paths.work_dir() / run_id
@@ -238,9 +239,10 @@ def run_suite(
                     "reason": why or "not runnable",
                     "fix": "bench-pipeline doctor",
                 }
-        store.finish_run(
+        store.finish_run(  # succeeded once its samples, statistics and reports are committed (resume.py)
             run_id,
             "succeeded",
+            pending=True,
             tool_versions=result.tool_versions,
             seconds=result.seconds,
             host={**host, "backend": result.backend_info},

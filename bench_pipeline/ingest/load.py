@@ -16,17 +16,19 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import shutil
 import socket
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 from pydantic import BaseModel, Field
 
@@ -34,12 +36,22 @@ from bench_pipeline import paths
 from bench_pipeline.errors import IngestError, StoreError
 from bench_pipeline.ingest.adapters import ADAPTERS, FORMATS
 from bench_pipeline.ingest.catalogue import record_suites
-from bench_pipeline.ingest.model import INT32_MAX, Parsed, RunData, Sample, check_label, check_name
+from bench_pipeline.ingest.model import (
+    INT32_MAX,
+    Parsed,
+    RunData,
+    Sample,
+    SampleBlock,
+    check_label,
+    check_name,
+)
 from bench_pipeline.ingest.payload import RunIn, to_run_data
 from bench_pipeline.ingest.source import Source
 from bench_pipeline.store import Store
-from bench_pipeline.store.landing import write_landing
+from bench_pipeline.store.landing import TMP_PREFIX, LandingWriter, remove_orphans, write_landing
 from bench_pipeline.store.schema import CELL_SCHEMA, SAMPLE_SCHEMA
+from bench_pipeline.timestamps import FIX as TIME_FIX
+from bench_pipeline.timestamps import TimestampError, check_time
 
 INGEST_DIR = ".ingest"  # under the landing area; never mistaken for a run directory (ids start alnum)
 BACKEND = "external"
@@ -108,6 +120,7 @@ RUN_SCHEMA: dict[str, Any] = {
     "hostname": pl.Utf8,
     "seconds": pl.Float64,
     "message": pl.Utf8,
+    "pending_status": pl.Utf8,
 }
 
 
@@ -149,6 +162,7 @@ class _Plan:
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     exists: bool = False
     round_offset: int = 0
+    named: bool = False  # the data named this run (not --run-id): it may not join a stored run
 
 
 # ---------------------------------------------------------------------------------------- entry points
@@ -223,6 +237,17 @@ def ingest_runs(
     trigger: str = "api",
 ) -> IngestResult:
     """``ingest_files`` for validated in-memory payloads (the HTTP API): same landing, same load."""
+    return ingest_groups([(runs, batch_id, batch_metadata)], store=store, trigger=trigger)
+
+
+def ingest_groups(
+    groups: Sequence[tuple[Sequence[RunIn], str | None, dict[str, Any] | None]],
+    *,
+    store: Store | None = None,
+    trigger: str = "api",
+) -> IngestResult:
+    """Several submissions ``(runs, batch_id, batch_metadata)`` in one landing directory and one
+    load transaction: the API commits concurrent submissions as a group (one commit, not one each)."""
     parsed = [
         Parsed(
             "bundle",
@@ -230,6 +255,7 @@ def ingest_runs(
             payload_sha256(run),
             [to_run_data(run, batch_id=batch_id, batch_metadata=batch_metadata)],
         )
+        for runs, batch_id, batch_metadata in groups
         for run in runs
     ]
     return store_parsed(parsed, Options(trigger=trigger), store or Store())
@@ -256,9 +282,17 @@ def make_options(
         check_name(tool, "--tool", fix=fix)
     if run_id is not None:
         check_name(run_id, "--run-id", fix=fix, run_id=True)
-    if started_at is not None and started_at.tzinfo is None:
-        started_at = started_at.replace(tzinfo=UTC)
+    if started_at is not None:
+        started_at = checked_time(started_at, "--started-at")
     return Options(suite, tool, run_id, started_at, trigger)
+
+
+def checked_time(value: datetime, where: str) -> datetime:
+    """The one timestamp rule (``bench_pipeline.timestamps``) as an IngestError naming ``where``."""
+    try:
+        return check_time(value)
+    except TimestampError as exc:
+        raise IngestError(str(exc), where=where, fix=TIME_FIX) from None
 
 
 # ---------------------------------------------------------------------------------------- planning
@@ -268,6 +302,7 @@ def store_parsed(
     """Plan the runs, write the landing files and load them in one transaction."""
     warnings = [w for p in parsed for w in p.warnings]
     store.schema_version()  # applies migrations (read-only connections do not)
+    remove_orphans(landing_dir or paths.landing_dir())  # what killed ingestions left unloaded
     plans = _plan(parsed, options, store, warnings)
     result = IngestResult(
         run_id=next(iter(plans)) if plans else "",
@@ -278,26 +313,38 @@ def store_parsed(
     todo = [plan for plan in plans.values() if plan.parts]
     if not todo:
         return result
+    stored = store.query(  # one query for every run (the API commits many at once)
+        "SELECT run_id, suite, trigger, status FROM runs WHERE list_contains(?, run_id)",
+        [[plan.run_id for plan in todo]],
+    )
+    rows = {row["run_id"]: row for row in stored.iter_rows(named=True)}
     for plan in todo:
-        _check_existing(plan, store, options)
+        _check_existing(plan, store, options, rows.get(plan.run_id))
     now = datetime.now(UTC)
-    frames = [_frames(plan, options, now) for plan in todo]
+    # a joined run's statistics are stale: it is pending again, and analysed again, from the same commit
+    reopen = {
+        plan.run_id: sorted({key[0] for part in plan.parts for key in _keys(part, options)})
+        for plan in todo
+        if plan.exists
+    }
+
+    def write(root: Path) -> None:
+        files: _Files = {}
+        for plan in todo:
+            _write_plan(plan, options, now, root, files)
+        for file in files.values():
+            file.close()
+
     _land_and_load(
         store,
-        [(plan.run_id, per_plan) for plan, per_plan in zip(todo, frames, strict=True)],
+        write,
+        [plan.run_id for plan in todo],
         landing_dir,
+        reopen=reopen,
     )
-    for plan in todo:
-        if plan.exists:  # statistics of a joined run are stale: drop them, the assets recompute
-            tools = sorted({_tool(part, s, options) for part in plan.parts for s in part.data.samples})
-            for tool in tools:
-                store.replace_rows("cell_stats", {"run_id": plan.run_id, "tool": tool}, pl.DataFrame())
-            store.replace_rows("comparisons", {"run_id": plan.run_id}, pl.DataFrame())
     result.created = [p.run_id for p in todo if not p.exists]
-    result.samples = sum(
-        1 for plan in todo for part in plan.parts for s in part.data.samples if s.wall_ns is not None
-    )
-    result.operations = len({s.operation for plan in todo for part in plan.parts for s in part.data.samples})
+    result.samples = sum(_timed(part) for plan in todo for part in plan.parts)
+    result.operations = len({key[1] for plan in todo for part in plan.parts for key in _keys(part, options)})
     batches = {part.data.batch_id for plan in todo for part in plan.parts if part.data.batch_id}
     result.batch_id = next(iter(batches)) if len(batches) == 1 else None
     # the code location offers ingested suites as partitions (bench_pipeline.ingest.catalogue)
@@ -314,26 +361,30 @@ def store_parsed(
 
 def _land_and_load(
     store: Store,
-    frames: list[tuple[str, dict[tuple[str, str, str], pl.DataFrame]]],
+    write: Callable[[Path], Any],
+    run_ids: list[str],
     landing_dir: Path | None,
+    *,
+    reopen: dict[str, list[str]] | None = None,
 ) -> None:
-    """Write the frames to a landing directory of their own and load it (one transaction).
+    """``write`` the landing files into a directory of their own, then load it (one transaction).
 
-    On any failure the directory is removed, so nothing is left behind and nothing was loaded.
+    On any failure the directory is removed, so nothing is left behind and nothing was loaded. The
+    directory's name carries this process's id, so one left by a killed process is recognised and
+    removed (``Store.load_landing`` → ``landing.remove_orphans``).
     """
-    root = (landing_dir or paths.landing_dir()) / INGEST_DIR / uuid.uuid4().hex
+    name = uuid.uuid4().hex
+    root = (landing_dir or paths.landing_dir()) / INGEST_DIR / f"{TMP_PREFIX}{os.getpid()}-{name}"
     try:
-        for run_id, per_run in frames:
-            for (kind, suite, tool), frame in per_run.items():
-                if not frame.is_empty():
-                    write_landing(frame, root, run_id=run_id, kind=kind, suite=suite, tool=tool)
-        store.load_landing(root)
+        write(root)
+        store.load_landing(root, reopen=reopen)
+        root.rename(root.with_name(name))  # loaded: no longer a candidate for orphan removal
     except BaseException as exc:
         shutil.rmtree(root, ignore_errors=True)
         if isinstance(exc, StoreError) and "constraint" in str(exc).lower():
             raise IngestError(
                 "the run was created by another ingestion at the same time; nothing was stored",
-                where=", ".join(run_id for run_id, _ in frames),
+                where=", ".join(run_ids),
                 fix="run the command again: it will join the run",
             ) from None
         if isinstance(exc, OSError):
@@ -358,29 +409,22 @@ def link_batch(
         store.query("SELECT run_id FROM batch_runs WHERE batch_id = ?", [batch_id])["run_id"].to_list()
     )
     now = datetime.now(UTC)
-    todo = [
-        (
-            run_id,
-            {
-                ("batches", suite, "all"): pl.DataFrame(
-                    [
-                        {
-                            "batch_id": batch_id,
-                            "run_id": run_id,
-                            "suite": suite,
-                            "added_at": now,
-                            "metadata": _dumps(metadata) if metadata else None,
-                        }
-                    ],
-                    schema=BATCH_SCHEMA,
-                )
-            },
-        )
-        for run_id, suite in runs
-        if run_id not in linked
-    ]
+    todo = [(run_id, suite) for run_id, suite in runs if run_id not in linked]
+
+    def write(root: Path) -> None:
+        for run_id, suite in todo:
+            row = {
+                "batch_id": batch_id,
+                "run_id": run_id,
+                "suite": suite,
+                "added_at": now,
+                "metadata": _dumps(metadata) if metadata else None,
+            }
+            frame = pl.DataFrame([row], schema=BATCH_SCHEMA)
+            write_landing(frame, root, run_id=run_id, kind="batches", suite=suite, tool="all")
+
     if todo:
-        _land_and_load(store, todo, landing_dir)
+        _land_and_load(store, write, [run_id for run_id, _ in todo], landing_dir)
     return len(todo)
 
 
@@ -388,22 +432,48 @@ def _plan(parsed: list[Parsed], options: Options, store: Store, warnings: list[s
     """Group the sources' runs into target runs; drop sources already ingested into their run."""
     loose: list[_Part] = []  # data naming no run: they share one generated run id
     plans: dict[str, _Plan] = {}
+    seen: dict[str, str] = {}  # identity -> source, so one file given twice is stored once
+    for p in parsed:  # every time a source gives, whatever its format: the one rule, before any use
+        for data in p.runs:
+            for name in ("started_at", "finished_at"):
+                if (value := getattr(data, name)) is not None:
+                    setattr(data, name, checked_time(value, f"{p.source}: {name}"))
+    named_by: dict[str, str] = {}  # run id named by the data -> the source naming it
     for p in parsed:
+        identity = _identity(p, options)
+        if identity in seen:
+            warnings.append(f"{p.source} has the same content as {seen[identity]}; stored once")
+            continue
+        seen[identity] = p.source
         for data in p.runs:
             target = options.run_id or data.run_id
             if target is None:
                 loose.append(_Part(p, data))
                 continue
             check_name(target, f"{p.source}: run_id", fix="pass --run-id with a valid id", run_id=True)
-            plans.setdefault(target, _Plan(target)).parts.append(_Part(p, data))
+            if options.run_id is None:  # a run the data names is one run: never two merged
+                if target in named_by:
+                    same = named_by[target] == p.source
+                    raise IngestError(
+                        f"run {target} appears twice in this file"
+                        if same
+                        else f"run {target} is named by {named_by[target]} and by {p.source}",
+                        where=p.source,
+                        fix="give each run its own run_id (pass --run-id to join them on purpose)",
+                    )
+                named_by[target] = p.source
+            plan = plans.setdefault(target, _Plan(target))
+            plan.named = options.run_id is None
+            plan.parts.append(_Part(p, data))
     if loose:
         target = _previous_run(loose, store, options) or _generated_id(loose, options)
         plans.setdefault(target, _Plan(target)).parts.extend(loose)
+    ingested = _ingested(store, list(plans))
     for plan in plans.values():
         plan.suite = _suite(plan, options)
         starts = [part.data.started_at for part in plan.parts if part.data.started_at]
         plan.started_at = options.started_at or (min(starts) if starts else plan.started_at)
-        done = _ingested(store, plan.run_id)
+        done = ingested.get(plan.run_id, set())
         kept = []
         for part in plan.parts:
             if _identity(part.parsed, options) in done:
@@ -432,8 +502,18 @@ def _suite(plan: _Plan, options: Options) -> str:
     return check_name(suite, f"{plan.parts[0].parsed.source}: suite", fix="pass --suite NAME")
 
 
-def _tool(part: _Part, sample: Sample, options: Options) -> str:
+def _tool(part: _Part, sample: Sample | SampleBlock, options: Options) -> str:
     return options.tool or sample.tool or part.data.tool or part.parsed.format
+
+
+def _keys(part: _Part, options: Options) -> set[tuple[str, str, str]]:
+    """The cells (tool, operation, fixture) a part has samples of."""
+    items: list[Sample | SampleBlock] = [*part.data.samples, *part.data.blocks]
+    return {(_tool(part, s, options), s.operation, s.fixture) for s in items}
+
+
+def _timed(part: _Part) -> int:
+    return sum(1 for s in part.data.samples if s.wall_ns is not None) + sum(len(b) for b in part.data.blocks)
 
 
 def _generated_id(parts: list[_Part], options: Options) -> str:
@@ -472,21 +552,29 @@ def _previous_run(parts: list[_Part], store: Store, options: Options) -> str | N
     return None
 
 
-def _ingested(store: Store, run_id: str) -> set[str]:
-    df = store.query("SELECT identity FROM ingest_sources WHERE run_id = ?", [run_id])
-    return set(df["identity"].to_list())
+def _ingested(store: Store, run_ids: list[str]) -> dict[str, set[str]]:
+    """The identities of the sources already ingested into each of ``run_ids``."""
+    df = store.query("SELECT run_id, identity FROM ingest_sources WHERE list_contains(?, run_id)", [run_ids])
+    found: dict[str, set[str]] = {}
+    for run_id, identity in df.iter_rows():
+        found.setdefault(run_id, set()).add(identity)
+    return found
 
 
-def _check_existing(plan: _Plan, store: Store, options: Options) -> None:
-    run = store.query("SELECT suite, trigger, status FROM runs WHERE run_id = ?", [plan.run_id])
-    if run.is_empty():
+def _check_existing(plan: _Plan, store: Store, options: Options, row: dict[str, Any] | None) -> None:
+    if row is None:
         return
-    row = run.row(0, named=True)
     if row["trigger"] not in INGEST_TRIGGERS:
         raise IngestError(
             f"run {plan.run_id} already exists and was not ingested (trigger {row['trigger']!r})",
             where="run id",
             fix="pass --run-id with a new id to store these results as a run of their own",
+        )
+    if plan.named:
+        raise IngestError(
+            f"run {plan.run_id} already exists with different content; nothing was stored",
+            where=", ".join(sorted({part.parsed.source for part in plan.parts})),
+            fix="use a new run id for new results, or pass --run-id to add them to that run on purpose",
         )
     if row["suite"] != plan.suite:
         raise IngestError(
@@ -503,8 +591,8 @@ def _check_existing(plan: _Plan, store: Store, options: Options) -> None:
     cells = store.query("SELECT tool, operation, fixture FROM run_cells WHERE run_id = ?", [plan.run_id])
     have = {(r["tool"], r["operation"], r["fixture"]) for r in cells.iter_rows(named=True)}
     for part in plan.parts:
-        for s in part.data.samples:
-            if (key := (_tool(part, s, options), s.operation, s.fixture)) in have:
+        for key in _keys(part, options):
+            if key in have:
                 raise IngestError(
                     f"run {plan.run_id} already has results of tool {key[0]!r}, operation {key[1]!r}, "
                     f"fixture {key[2]!r}; adding more would mix two measurements",
@@ -513,12 +601,94 @@ def _check_existing(plan: _Plan, store: Store, options: Options) -> None:
                 )
 
 
-# ---------------------------------------------------------------------------------------- frames
-def _frames(plan: _Plan, options: Options, now: datetime) -> dict[tuple[str, str, str], pl.DataFrame]:
-    """Landing frames of one run, keyed by (kind, suite, tool)."""
+# ---------------------------------------------------------------------------------------- landing files
+CHUNK_ROWS = 50_000  # rows buffered per landing file before they are written as one row group
+
+
+class _Rows:
+    """The rows of one landing file, written every CHUNK_ROWS rows: memory stays bounded whatever
+    the number of samples. Nothing is written for a file that gets no rows."""
+
+    def __init__(self, root: Path, run_id: str, kind: str, suite: str, tool: str, schema: dict[str, Any]):
+        self.schema = schema
+        # no fsync: the files are loaded by this process right away, or removed as orphans
+        self.writer = LandingWriter(
+            root, run_id=run_id, kind=kind, suite=suite, tool=tool, schema=schema, durable=False
+        )
+        self.rows: list[dict[str, Any]] = []
+
+    def add(self, row: dict[str, Any]) -> None:
+        self.rows.append(row)
+        if len(self.rows) >= CHUNK_ROWS:
+            self.flush()
+
+    def add_frame(self, frame: pl.DataFrame) -> None:
+        self.flush()
+        self.writer.write(frame)
+
+    def flush(self) -> None:
+        if self.rows:
+            self.writer.write(pl.DataFrame(self.rows, schema=self.schema))
+            self.rows = []
+
+    def close(self) -> None:
+        self.flush()
+        if self.writer.rows:
+            self.writer.close()
+        else:
+            self.writer.abort()
+
+
+def _block_frames(
+    block: SampleBlock, keys: dict[str, Any], *, round0: int, iteration0: int, created: datetime
+) -> Iterator[pl.DataFrame]:
+    """A block's samples as SAMPLE_SCHEMA frames of at most CHUNK_ROWS rows (rounds and iterations
+    numbered on from ``round0`` / ``iteration0``)."""
+    wall = np.frombuffer(block.wall_ns, dtype=np.int64)
+    codes = np.frombuffer(block.exit_code, dtype=np.int64) if block.exit_code is not None else None
+    rss = np.frombuffer(block.peak_rss_bytes, dtype=np.int64) if block.peak_rss_bytes is not None else None
+    for start in range(0, len(wall), CHUNK_ROWS):
+        stop = min(start + CHUNK_ROWS, len(wall))
+        n = stop - start
+        exit_code = codes[start:stop] if codes is not None else np.zeros(n, dtype=np.int64)
+        columns: dict[str, Any] = {
+            **{k: pl.repeat(v, n, eager=True, dtype=SAMPLE_SCHEMA[k]) for k, v in keys.items()},
+            "round": pl.Series(np.arange(round0 + start, round0 + stop, dtype=np.int32)),
+            "iteration": pl.Series(np.arange(iteration0 + start, iteration0 + stop, dtype=np.int32)),
+            "warmup": pl.repeat(False, n, eager=True),
+            "wall_ns": pl.Series(wall[start:stop]),
+            "exit_code": pl.Series(exit_code.astype(np.int32)),
+            "timed_out": pl.repeat(False, n, eager=True),
+            "ok": pl.Series(exit_code == 0),
+            "created_at": pl.repeat(created, n, eager=True, dtype=SAMPLE_SCHEMA["created_at"]),
+        }
+        if rss is not None:
+            values = pl.DataFrame({"v": rss[start:stop]})  # -1: not measured
+            columns["peak_rss_bytes"] = values.select(pl.when(pl.col("v") >= 0).then(pl.col("v"))).to_series()
+        frame = pl.DataFrame(columns)
+        yield frame.select(
+            [
+                pl.col(c).cast(t) if c in frame.columns else pl.lit(None, dtype=t).alias(c)
+                for c, t in SAMPLE_SCHEMA.items()
+            ]
+        )
+
+
+_Files = dict[tuple[str, str, str], "_Rows"]
+
+
+def _write_plan(plan: _Plan, options: Options, now: datetime, root: Path, files: _Files) -> None:
+    """The rows of one run: samples and metrics streamed (per tool, in row groups), then cells,
+    origins, sources, batches and (for a new run) the ``runs`` row. ``files`` (kind, suite, tool) →
+    landing file is shared by the runs of one ingestion, so a hundred submitted runs are a dozen
+    files in one directory (named after the first run), not five hundred."""
     suite, run_id = plan.suite, plan.run_id
-    samples: dict[str, list[dict]] = {}
-    metrics: dict[str, list[dict]] = {}
+
+    def rows(kind: str, tool: str, schema: dict[str, Any]) -> _Rows:
+        if (kind, suite, tool) not in files:
+            files[(kind, suite, tool)] = _Rows(root, run_id, kind, suite, tool, schema)
+        return files[(kind, suite, tool)]
+
     cells: dict[tuple[str, str, str], dict] = {}
     origins: dict[tuple[str, str, str], dict] = {}
     iterations: Counter[tuple[str, str, str]] = Counter()
@@ -527,6 +697,56 @@ def _frames(plan: _Plan, options: Options, now: datetime) -> dict[tuple[str, str
     batches: list[dict[str, Any]] = []
     tools: set[str] = set()
     fixtures: set[str] = set()
+
+    def cell_row(part: _Part, info: dict, sample: Sample | SampleBlock, key: tuple[str, str, str]) -> dict:
+        """The ``run_cells`` row of ``key`` (made at its first sample), with its origin."""
+        parsed = part.parsed
+        if key in cells:
+            return cells[key]
+        ci = info.get((sample.tool, sample.operation, sample.fixture)) or info.get(
+            (None, sample.operation, sample.fixture)
+        )
+        kind = ci.kind if ci else "raw"
+        cells[key] = {
+            "run_id": run_id,
+            "suite": suite,
+            "tool": key[0],
+            "operation": sample.operation,
+            "fixture": sample.fixture,
+            "category": (ci.category if ci and ci.category else parsed.format),
+            "status": "measured",
+            "reason": (
+                f"summary only: the {ci.statistic} reported by {parsed.format}"
+                if ci and kind == "summary"
+                else f"ingested from {parsed.format}"
+            ),
+            "n_ok": 0,
+            "n_failed": 0,
+            "stop": "summary" if kind == "summary" else "ingested",
+            "base_operation": (ci.base_operation if ci and ci.base_operation else sample.operation),
+            "params": _dumps(ci.params) if ci and ci.params else None,
+            "valid": None,
+            "equivalence": None,
+            "similarity": None,
+            "_timed": 0,
+        }
+        origins[key] = {
+            "run_id": run_id,
+            "suite": suite,
+            "tool": key[0],
+            "operation": sample.operation,
+            "fixture": sample.fixture,
+            "format": parsed.format,
+            "source": parsed.source,
+            "source_name": ci.source_name if ci and ci.source_name else sample.operation,
+            "kind": kind,
+            "statistic": ci.statistic if ci else None,
+            "n_source": ci.n_source if ci else None,
+            "summary": _dumps(ci.summary) if ci and ci.summary else None,
+            "ingested_at": now,
+        }
+        return cells[key]
+
     for part in plan.parts:
         data, parsed = part.data, part.parsed
         given = [s.round for s in data.samples if s.round is not None] if data.keep_rounds else []
@@ -552,17 +772,20 @@ def _frames(plan: _Plan, options: Options, now: datetime) -> dict[tuple[str, str
                 round_ = base + s.round
             else:
                 round_, spare = spare, spare + 1
-            created = (
-                s.created_at + shift
-                if (s.created_at and shift is not None)
-                else (s.created_at or plan.started_at)
-            )
+            if s.created_at is None:
+                created = plan.started_at
+            else:
+                try:
+                    created = s.created_at + shift if shift is not None else s.created_at
+                except OverflowError:
+                    created = datetime.max.replace(tzinfo=UTC)  # refused just below
+                created = checked_time(created, f"{where}: created_at")
             ok = s.ok if s.ok is not None else (s.exit_code == 0 and not s.timed_out)
             tools.add(tool)
             fixtures.add(s.fixture)
             if s.wall_ns is not None:
                 n_part += 1
-                samples.setdefault(tool, []).append(
+                rows("samples", tool, SAMPLE_SCHEMA).add(
                     {
                         "run_id": run_id,
                         "suite": suite,
@@ -587,7 +810,7 @@ def _frames(plan: _Plan, options: Options, now: datetime) -> dict[tuple[str, str
                     raise IngestError(
                         f"metric {m.key!r} is out of range ({m.value})", where=where, fix="check the value"
                     )
-                metrics.setdefault(tool, []).append(
+                rows("metrics", tool, METRIC_SCHEMA).add(
                     {
                         "run_id": run_id,
                         "suite": suite,
@@ -601,51 +824,43 @@ def _frames(plan: _Plan, options: Options, now: datetime) -> dict[tuple[str, str
                         "unit": m.unit,
                     }
                 )
-            cell_row = cells.get(key)
-            if cell_row is None:
-                ci = info.get((s.tool, s.operation, s.fixture)) or info.get((None, s.operation, s.fixture))
-                kind = ci.kind if ci else "raw"
-                cell_row = cells[key] = {
-                    "run_id": run_id,
-                    "suite": suite,
-                    "tool": tool,
-                    "operation": s.operation,
-                    "fixture": s.fixture,
-                    "category": (ci.category if ci and ci.category else parsed.format),
-                    "status": "measured",
-                    "reason": (
-                        f"summary only: the {ci.statistic} reported by {parsed.format}"
-                        if ci and kind == "summary"
-                        else f"ingested from {parsed.format}"
-                    ),
-                    "n_ok": 0,
-                    "n_failed": 0,
-                    "stop": "summary" if kind == "summary" else "ingested",
-                    "base_operation": (ci.base_operation if ci and ci.base_operation else s.operation),
-                    "params": _dumps(ci.params) if ci and ci.params else None,
-                    "valid": None,
-                    "equivalence": None,
-                    "similarity": None,
-                    "_timed": 0,
-                }
-                origins[key] = {
-                    "run_id": run_id,
-                    "suite": suite,
-                    "tool": tool,
-                    "operation": s.operation,
-                    "fixture": s.fixture,
-                    "format": parsed.format,
-                    "source": parsed.source,
-                    "source_name": ci.source_name if ci and ci.source_name else s.operation,
-                    "kind": kind,
-                    "statistic": ci.statistic if ci else None,
-                    "n_source": ci.n_source if ci else None,
-                    "summary": _dumps(ci.summary) if ci and ci.summary else None,
-                    "ingested_at": now,
-                }
+            row = cell_row(part, info, s, key)
             if s.wall_ns is not None:
-                cell_row["_timed"] += 1
-                cell_row["n_ok" if ok else "n_failed"] += 1
+                row["_timed"] += 1
+                row["n_ok" if ok else "n_failed"] += 1
+        for block in data.blocks:
+            tool = _tool(part, block, options)
+            check_name(
+                tool, f"{parsed.source}: tool", fix="pass --tool NAME (letters, digits, '_', '.', '-')"
+            )
+            check_label(block.operation, f"{parsed.source}: operation")
+            check_label(block.fixture, f"{parsed.source}: fixture")
+            key = (tool, block.operation, block.fixture)
+            tools.add(tool)
+            fixtures.add(block.fixture)
+            n = len(block)
+            keys = {
+                "run_id": run_id,
+                "suite": suite,
+                "tool": tool,
+                "operation": block.operation,
+                "fixture": block.fixture,
+                "backend": BACKEND,
+            }
+            for frame in _block_frames(
+                block, keys, round0=spare, iteration0=iterations[key], created=plan.started_at
+            ):
+                rows("samples", tool, SAMPLE_SCHEMA).add_frame(frame)
+            spare += n
+            iterations[key] += n
+            n_part += n
+            row = cell_row(part, info, block, key)
+            n_ok = (
+                n if block.exit_code is None else int((np.frombuffer(block.exit_code, np.int64) == 0).sum())
+            )
+            row["_timed"] += n
+            row["n_ok"] += n_ok
+            row["n_failed"] += n - n_ok
         next_round = max(spare, base + (max(given) + 1 if given else 0))
         if next_round > INT32_MAX:
             raise IngestError(
@@ -681,23 +896,17 @@ def _frames(plan: _Plan, options: Options, now: datetime) -> dict[tuple[str, str
             row["status"], row["reason"] = "failed", "no successful sample in the source"
         elif not timed:
             row["reason"] = f"metrics only (no time) from {row['category']}"
-    out: dict[tuple[str, str, str], pl.DataFrame] = {}
     for tool in sorted(tools):
-        out[("samples", suite, tool)] = pl.DataFrame(samples.get(tool, []), schema=SAMPLE_SCHEMA)
-        out[("metrics", suite, tool)] = pl.DataFrame(metrics.get(tool, []), schema=METRIC_SCHEMA)
-        out[("cells", suite, tool)] = pl.DataFrame(
-            [r for k, r in cells.items() if k[0] == tool], schema=CELL_SCHEMA
-        )
-        out[("origins", suite, tool)] = pl.DataFrame(
-            [r for k, r in origins.items() if k[0] == tool], schema=ORIGIN_SCHEMA
-        )
-    out[("sources", suite, "all")] = pl.DataFrame(list(sources.values()), schema=SOURCE_SCHEMA)
-    out[("batches", suite, "all")] = pl.DataFrame(_unique_batches(batches), schema=BATCH_SCHEMA)
+        for key, row in cells.items():
+            if key[0] == tool:
+                rows("cells", tool, CELL_SCHEMA).add(row)
+                rows("origins", tool, ORIGIN_SCHEMA).add(origins[key])
+    for source in sources.values():
+        rows("sources", "all", SOURCE_SCHEMA).add(source)
+    for batch in _unique_batches(batches):
+        rows("batches", "all", BATCH_SCHEMA).add(batch)
     if not plan.exists:
-        out[("runs", suite, "all")] = pl.DataFrame(
-            [_run_row(plan, options, sorted(tools), sorted(fixtures))], schema=RUN_SCHEMA
-        )
-    return out
+        rows("runs", "all", RUN_SCHEMA).add(_run_row(plan, options, sorted(tools), sorted(fixtures)))
 
 
 def _unique_batches(rows: list[dict]) -> list[dict]:
@@ -728,7 +937,9 @@ def _run_row(plan: _Plan, options: Options, tools: list[str], fixtures: list[str
         "suite": plan.suite,
         "started_at": plan.started_at,
         "finished_at": max(finished, plan.started_at),
-        "status": "failed" if "failed" in statuses else "succeeded",
+        # pending until its statistics are committed too (bench_pipeline.resume.complete_runs)
+        "status": "running",
+        "pending_status": "failed" if "failed" in statuses else "succeeded",
         "trigger": options.trigger,
         "backend": BACKEND,
         "git_tag": first.git_tag if first else None,

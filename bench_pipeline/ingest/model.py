@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import re
+from array import array
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
@@ -24,6 +25,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BeforeValidator, Field, ValidationError, WithJsonSchema
 
 from bench_pipeline.errors import IngestError
+from bench_pipeline.store.refs import RUN_ID_RE
 from bench_pipeline.store.schema import COUNTERS
 
 DEFAULT_FIXTURE = "default"
@@ -31,7 +33,6 @@ INT64_MAX = 2**63 - 1
 
 #: names that key storage (landing file names, Dagster partition keys): run ids, suites, tools, batches
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 #: free-text names stored verbatim (operations, fixtures, metric keys): printable, bounded
 MAX_LABEL = 1024
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -313,7 +314,7 @@ class Metric:
     unit: str | None = None
 
 
-@dataclass(init=False)
+@dataclass(init=False, slots=True)  # slots: a million of them must stay small
 class Sample:
     """One timed execution (or one repetition/batch of iterations) of one operation.
 
@@ -380,6 +381,30 @@ class Sample:
 
 
 @dataclass
+class SampleBlock:
+    """The raw samples of one cell as columns, for sources with very many of them (hyperfine's
+    ``times``): 8 bytes per value in ``array('q')`` instead of a :class:`Sample` object each, and
+    turned into landing rows a chunk at a time (``bench_pipeline.ingest.load``).
+
+    ``exit_code``: one per sample, or None when all are 0. ``peak_rss_bytes``: one per sample (-1: not
+    measured), or None. Samples are successful when their exit code is 0.
+    """
+
+    operation: str
+    wall_ns: array = field(default_factory=lambda: array("q"))
+    exit_code: array | None = None
+    peak_rss_bytes: array | None = None
+    fixture: str = DEFAULT_FIXTURE
+    tool: str | None = None
+
+    def __len__(self) -> int:
+        return len(self.wall_ns)
+
+    def n_ok(self) -> int:
+        return len(self) if self.exit_code is None else self.exit_code.tolist().count(0)
+
+
+@dataclass
 class CellInfo:
     """What a source says about one (tool, operation, fixture) besides its samples."""
 
@@ -402,6 +427,8 @@ class RunData:
 
     samples: list[Sample] = field(default_factory=list)
     cells: list[CellInfo] = field(default_factory=list)
+    #: cells with very many raw samples, as columns (stored after ``samples``)
+    blocks: list[SampleBlock] = field(default_factory=list)
     run_id: str | None = None
     suite: str | None = None
     tool: str | None = None

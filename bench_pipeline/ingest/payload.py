@@ -12,7 +12,6 @@ Documented with examples in docs/api.md; versioned by ``schema``/``version``.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -22,7 +21,6 @@ from pydantic import (
     ConfigDict,
     Field,
     create_model,
-    field_validator,
     model_validator,
 )
 
@@ -45,6 +43,7 @@ from bench_pipeline.ingest.model import (
     normalise_unit,
     to_ns,
 )
+from bench_pipeline.timestamps import UtcTime
 
 SCHEMA = "bench-pipeline/results-bundle"
 VERSION = 1
@@ -146,8 +145,8 @@ class RunIn(_Strict):
         description="with run-level evaluations/telemetry: the operation (scenario) they measured",
     )
     fixture: Label | None = Field(None, validation_alias=AliasChoices("fixture", "tier"))
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
+    started_at: UtcTime | None = None
+    finished_at: UtcTime | None = None
     status: Literal["succeeded", "failed"] = "succeeded"
     git_tag: str | None = Field(None, max_length=MAX_TEXT)
     git_commit: str | None = Field(None, max_length=MAX_TEXT)
@@ -164,11 +163,6 @@ class RunIn(_Strict):
     evaluations: list[Evaluation] = Field(default_factory=list)
     telemetry: Telemetry | None = None
     metrics: dict[Label, Number | MetricValue] = Field(default_factory=dict)
-
-    @field_validator("started_at", "finished_at")
-    @classmethod
-    def _aware(cls, value: datetime | None) -> datetime | None:
-        return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
     @model_validator(mode="after")
     def _shape(self) -> RunIn:

@@ -243,6 +243,10 @@ def run_pipeline(
     selected = definition.select_tools(tools)
     instance = DagsterInstance.get()
     release_dead_runs(instance)
+    from bench_pipeline.resume import complete_runs
+    from bench_pipeline.store import Store
+
+    complete_runs(Store())  # runs an earlier, killed invocation measured but did not finish
     sync_partitions(instance, {suite: selected})
     run_id = new_run_id(suite)
     tags = {

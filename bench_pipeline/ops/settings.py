@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bench_pipeline import paths
 from bench_pipeline.errors import BenchError
+from bench_pipeline.safe_yaml import MAX_BYTES as MAX_YAML_BYTES
+from bench_pipeline.safe_yaml import YamlProblem, load_yaml
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +42,18 @@ def read_config_section(name: str) -> dict[str, Any]:
     if not path.exists():
         return {}
     try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
+        if path.stat().st_size > MAX_YAML_BYTES:
+            raise YamlProblem(f"the file is over {MAX_YAML_BYTES:,} bytes", None, "check the path")
+        data = load_yaml(path.read_text()).data or {}
+    except YamlProblem as exc:
         raise OperationsConfigError(
-            f"not valid YAML: {exc}", where=str(path), fix="fix the YAML syntax"
+            exc.message,
+            where=f"{path}:{exc.line}" if exc.line else str(path),
+            fix=exc.fix or "fix the YAML syntax",
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise OperationsConfigError(
+            f"cannot read the file: {exc}", where=str(path), fix="check the path"
         ) from None
     if not isinstance(data, dict):
         raise OperationsConfigError(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,7 +25,10 @@ import psutil
 
 from bench_pipeline import paths
 from bench_pipeline.errors import RunNotFound, StoreError
+from bench_pipeline.files import sha256_file
+from bench_pipeline.store.refs import parse_run_ref
 from bench_pipeline.store.schema import SAMPLES_ALL_COLUMNS, TABLES, mismatches
+from bench_pipeline.timestamps import clip_frame
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 LOCK_RETRY_SECONDS = 120.0
@@ -45,14 +49,36 @@ class LoadResult:
     run_ids: set[str] = field(default_factory=set)
 
 
+#: In a *completing* store's reads, a run whose status is pending (``runs.pending_status``, migration
+#: 010) shows the status it will get, so the pipeline analyses and reports it like a finished run
+#: while every other reader still sees it ``running`` (a temporary view shadows the table).
+COMPLETING_VIEW = (
+    "CREATE OR REPLACE TEMP VIEW runs AS "
+    "SELECT * REPLACE (coalesce(pending_status, status) AS status) FROM {catalog}.main.runs"
+)
+
+
 class Store:
-    def __init__(self, path: Path | None = None) -> None:
+    def __init__(self, path: Path | None = None, *, completing: bool = False) -> None:
         self.path = Path(path) if path else paths.db_path()
+        self.completing = completing
+
+    def completing_store(self) -> Store:
+        """This store as the pipeline reads it while it completes runs (see COMPLETING_VIEW)."""
+        return Store(self.path, completing=True)
 
     # ------------------------------------------------------------------ connections
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A short-lived connection; waits (up to two minutes) while another process writes."""
+        """A short-lived connection; waits (up to two minutes) while another process writes.
+
+        Within this process one connection at a time (a lock per database file): DuckDB refuses a
+        read-only and a read-write connection to one file in one process, and threads (the API's
+        requests, its background analysis) would otherwise race for them."""
+        with _process_lock(self.path):
+            yield from self._connect(read_only)
+
+    def _connect(self, read_only: bool) -> Iterator[duckdb.DuckDBPyConnection]:
         if read_only and not self.path.exists():
             read_only = False  # first use: create the schema
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -126,7 +152,11 @@ class Store:
     def query(self, sql: str, params: list[Any] | dict[str, Any] | None = None) -> pl.DataFrame:
         """Rows of ``sql``, its parameters bound by position (``?``) or by name (``$name``)."""
         with self.connect(read_only=True) as con:
-            return con.sql(sql, params=params or None).pl()
+            if self.completing:
+                catalog = con.sql("SELECT current_database()").fetchall()[0][0]
+                con.execute(COMPLETING_VIEW.format(catalog=_quote(catalog)))
+            # bounded times: a row stored before the timestamp rule cannot break a read (timestamps.py)
+            return clip_frame(con.sql(sql, params=params or None).pl())
 
     # ------------------------------------------------------------------ runs
     def create_run(
@@ -182,16 +212,24 @@ class Store:
         backend: str | None = None,
         host: dict | None = None,
         unavailable: dict | None = None,
+        pending: bool = False,
         measuring: dict | None = None,
     ) -> None:
+        """Record the end of a run's measuring. ``pending``: its samples, statistics and reports are
+        still to be committed, so it stays ``running`` with ``status`` as its pending status."""
         with self.connect() as con:
             con.execute(
-                """UPDATE runs SET status = ?, finished_at = ?, tool_versions = coalesce(?, tool_versions),
+                """UPDATE runs SET status = CASE WHEN ? THEN 'running' ELSE ? END,
+                          pending_status = CASE WHEN ? THEN ? END,
+                          finished_at = ?, tool_versions = coalesce(?, tool_versions),
                           seconds = coalesce(?, seconds), message = coalesce(?, message),
                           backend = coalesce(?, backend), host = coalesce(?, host),
                           unavailable = coalesce(?, unavailable), measuring = coalesce(?, measuring)
                    WHERE run_id = ?""",
                 [
+                    pending,
+                    status,
+                    pending,
                     status,
                     datetime.now(UTC),
                     json.dumps(tool_versions) if tool_versions is not None else None,
@@ -205,14 +243,39 @@ class Store:
                 ],
             )
 
+    def complete_run(self, run_id: str) -> str | None:
+        """Give a pending run the status it waited for (its samples, statistics and reports are
+        committed); returns that status, or None when the run was not pending."""
+        with self.connect() as con:
+            row = con.execute(
+                "UPDATE runs SET status = pending_status, pending_status = NULL "
+                "WHERE run_id = ? AND pending_status IS NOT NULL RETURNING status",
+                [run_id],
+            ).fetchall()
+        return str(row[0][0]) if row else None
+
+    def pending_runs(self, run_ids: list[str] | None = None) -> list[dict[str, Any]]:
+        """Runs whose measuring or ingestion is done but whose analysis or reports are not (yet)."""
+        with self.connect() as con:
+            rows = con.execute(
+                "SELECT run_id, suite, trigger, pending_status, finished_at FROM runs WHERE pending_status IS NOT NULL "
+                "AND (CAST(? AS VARCHAR[]) IS NULL OR list_contains(?, run_id)) ORDER BY started_at, run_id",
+                [run_ids, run_ids],
+            ).fetchall()
+        names = ("run_id", "suite", "trigger", "pending_status", "finished_at")
+        return [dict(zip(names, r, strict=True)) for r in rows]
+
     def reap_interrupted(self) -> list[str]:
-        """Mark ``running`` runs of this host whose process is gone as ``interrupted``."""
+        """Mark ``running`` runs of this host whose process is gone as ``interrupted`` (a run whose
+        measuring finished and whose analysis is pending is not: it is completed, not lost)."""
         if not self.path.exists():
             return []
         host = socket.gethostname()
         with self.connect() as con:
             rows = con.execute(
-                "SELECT run_id, pid, pid_started FROM runs WHERE status = 'running' AND hostname = ?", [host]
+                "SELECT run_id, pid, pid_started FROM runs WHERE status = 'running' AND pending_status IS NULL "
+                "AND hostname = ?",
+                [host],
             ).fetchall()
             dead = [run_id for run_id, pid, started in rows if not _alive(pid, started)]
             for run_id in dead:
@@ -231,29 +294,25 @@ class Store:
             )
         return df.row(0, named=True)
 
-    def resolve_run(self, suite: str, ref: str) -> str:
-        """A run id from REF: an id, ``latest``, ``latest~N`` or ``tag:NAME`` (finished runs only)."""
+    def resolve_run(self, suite: str, ref: str, where: str = "run reference") -> str:
+        """A run id from REF: an id, ``latest``, ``latest~N`` or ``tag:NAME`` (finished runs only),
+        parsed by ``store.refs`` (a malformed REF is a RunNotFound naming the grammar)."""
+        parsed = parse_run_ref(ref, where)
         finished = "status IN ('succeeded', 'failed')"
-        if ref == "latest" or ref.startswith("latest~"):
-            try:
-                back = int(ref.split("~", 1)[1]) if "~" in ref else 0
-            except ValueError:
-                raise RunNotFound(
-                    f"bad run reference {ref!r}", fix="use latest, latest~N, tag:NAME or a run id"
-                ) from None
+        if parsed.kind == "latest":
             df = self.query(
                 f"SELECT run_id FROM runs WHERE suite = ? AND {finished} "
                 "ORDER BY started_at DESC LIMIT 1 OFFSET ?",
-                [suite, back],
+                [suite, parsed.back],
             )
-        elif ref.startswith("tag:"):
+        elif parsed.kind == "tag":
             df = self.query(
                 f"SELECT run_id FROM runs WHERE suite = ? AND git_tag = ? AND {finished} "
                 "ORDER BY started_at DESC LIMIT 1",
-                [suite, ref[4:]],
+                [suite, parsed.tag],
             )
         else:
-            df = self.query("SELECT run_id FROM runs WHERE run_id = ? AND suite = ?", [ref, suite])
+            df = self.query("SELECT run_id FROM runs WHERE run_id = ? AND suite = ?", [parsed.run_id, suite])
         if df.is_empty():
             raise RunNotFound(
                 f"no finished run of suite {suite!r} matches {ref!r}",
@@ -263,23 +322,51 @@ class Store:
 
     # ------------------------------------------------------------------ landing → tables
     def load_landing(
-        self, landing_dir: Path | None = None, *, suite: str | None = None, tool: str | None = None
+        self,
+        landing_dir: Path | None = None,
+        *,
+        suite: str | None = None,
+        tool: str | None = None,
+        run_id: str | None = None,
+        reopen: dict[str, list[str]] | None = None,
     ) -> LoadResult:
-        """Load every landing file not loaded yet (optionally of one suite/tool), in one transaction."""
-        from bench_pipeline.store.landing import pending_files
+        """Load every landing file not loaded yet (optionally of one suite/tool/run), in one transaction.
 
-        landing_dir = landing_dir or paths.landing_dir()
+        A file is known by its path relative to the home and by its SHA-256 (``landing_loads``), so
+        moving ``$BENCH_PIPELINE_HOME`` reloads nothing. ``reopen`` (run → tools) makes finished runs
+        pending again in the same transaction and drops the statistics the new rows make stale: a
+        joined ingested run is analysed again before it is finished again. Loading the whole landing
+        area first removes the temporary files of writers that died (``landing.remove_orphans``).
+        """
+        from bench_pipeline.store.landing import pending_files, remove_orphans
+
+        if landing_dir is None:
+            landing_dir = paths.landing_dir()
+            remove_orphans(landing_dir)
         result = LoadResult()
         with self.connect() as con:
-            loaded = {r[0] for r in con.execute("SELECT path FROM landing_loads").fetchall()}
-            todo = [
-                f for f in pending_files(landing_dir, suite=suite, tool=tool) if str(f.path) not in loaded
-            ]
-            if not todo:
+            loaded_paths = {r[0] for r in con.execute("SELECT path FROM landing_loads").fetchall()}
+            loaded_shas = {
+                r[0]
+                for r in con.execute("SELECT sha256 FROM landing_loads WHERE sha256 IS NOT NULL").fetchall()
+            }
+            todo = []
+            for f in pending_files(landing_dir, suite=suite, tool=tool, run_id=run_id):
+                key = landing_key(f.path)
+                if key in loaded_paths or str(f.path) in loaded_paths:
+                    continue
+                digest = sha256_file(f.path)
+                if digest in loaded_shas:
+                    continue
+                loaded_shas.add(digest)
+                todo.append((f, key, digest))
+            if not todo and not reopen:
                 return result
             con.execute("BEGIN TRANSACTION")
             try:
-                for f in todo:
+                for reopened, tools in (reopen or {}).items():
+                    _reopen(con, reopened, tools)
+                for f, key, digest in todo:
                     table = {
                         "samples": "samples",
                         "cells": "run_cells",
@@ -291,12 +378,14 @@ class Store:
                         "sources": "ingest_sources",
                         "origins": "ingest_cells",
                     }[f.kind]
-                    before = _count(con, table)
-                    con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM read_parquet(?)", [str(f.path)])
-                    rows = _count(con, table) - before
+                    inserted = con.execute(
+                        f"INSERT INTO {table} BY NAME SELECT * FROM read_parquet(?)", [str(f.path)]
+                    ).fetchall()
+                    rows = int(inserted[0][0]) if inserted else 0
                     con.execute(
-                        "INSERT INTO landing_loads VALUES (?, ?, ?, ?, ?)",
-                        [str(f.path), f.run_id, f.kind, rows, datetime.now(UTC)],
+                        "INSERT INTO landing_loads (path, run_id, kind, rows, loaded_at, sha256) "
+                        "VALUES (?, ?, ?, ?, ?, ?)",
+                        [key, f.run_id, f.kind, rows, datetime.now(UTC), digest],
                     )
                     result.files.append(str(f.path))
                     result.rows[f.kind] = result.rows.get(f.kind, 0) + rows
@@ -411,9 +500,39 @@ class Store:
             )
 
 
-def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
-    row = con.execute(f"SELECT count(*) FROM {table}").fetchone()  # table names are ours, never user input
-    return int(row[0]) if row else 0
+_LOCKS: dict[str, threading.RLock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+def _process_lock(path: Path) -> threading.RLock:
+    with _LOCKS_GUARD:
+        return _LOCKS.setdefault(str(Path(path).resolve()), threading.RLock())
+
+
+def landing_key(path: Path) -> str:
+    """How ``landing_loads`` names a landing file: its path relative to the home (absolute when it
+    lies elsewhere), so the same file is the same row wherever the home is moved."""
+    path = Path(path).resolve()
+    try:
+        return path.relative_to(paths.home()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _reopen(con: duckdb.DuckDBPyConnection, run_id: str, tools: list[str]) -> None:
+    """A finished run made pending again, its statistics of ``tools`` and its comparisons dropped."""
+    con.execute(
+        "UPDATE runs SET pending_status = coalesce(pending_status, status), status = 'running' "
+        "WHERE run_id = ? AND pending_status IS NULL AND status IN ('succeeded', 'failed')",
+        [run_id],
+    )
+    for table in ("cell_stats", "sample_flags"):  # table names are ours
+        con.execute(f"DELETE FROM {table} WHERE run_id = ? AND list_contains(?, tool)", [run_id, tools])
+    con.execute("DELETE FROM comparisons WHERE run_id = ?", [run_id])
+
+
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
 
 
 def _alive(pid: int | None, started: float | None) -> bool:

@@ -9,22 +9,27 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import math
 import re
 import string
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bench_pipeline.errors import SuiteError
 from bench_pipeline.paths import suite_dirs
+from bench_pipeline.safe_yaml import MAX_BYTES as MAX_YAML_BYTES
+from bench_pipeline.safe_yaml import YamlProblem, load_yaml
 from bench_pipeline.suite.build import Build, split_tool, valid_tool_rev
 from bench_pipeline.suite.vars import KNOWN_VARS
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 SIZES = ("small", "medium", "large")
+#: cells a suite may plan: parameter ranges multiply, so they are bounded before anything expands them
+MAX_COMBINATIONS = 1000  # per parameterised operation
+MAX_OPERATIONS = 5000  # per suite, parameter combinations counted
 
 Argv = list[str]
 
@@ -183,7 +188,18 @@ class Operation(_Strict):
             for value in values:
                 if not re.match(r"^[A-Za-z0-9_.-]{1,32}$", str(value)):
                     raise ValueError(f"parameter {key!r} value {value!r} must be 1-32 letters, digits, _ . -")
+        combinations = math.prod(len(values) for values in v.values())
+        if combinations > MAX_COMBINATIONS:
+            raise ValueError(
+                f"the parameter ranges make {combinations:,} combinations "
+                f"({' x '.join(str(len(values)) for values in v.values())}); at most {MAX_COMBINATIONS:,} "
+                "are allowed: use fewer values"
+            )
         return v
+
+    @property
+    def combinations(self) -> int:
+        return math.prod(len(values) for values in self.params.values()) if self.params else 1
 
     @field_validator("targets")
     @classmethod
@@ -310,6 +326,12 @@ class Suite(_Strict):
                     )
         if not self.operations:
             raise ValueError("a suite needs at least one operation")
+        planned = sum(op.combinations for op in self.operations)
+        if planned > MAX_OPERATIONS:
+            raise ValueError(
+                f"the operations expand to {planned:,} (parameter combinations counted); at most "
+                f"{MAX_OPERATIONS:,} are allowed: use fewer parameter values or split the suite"
+            )
         if self.reference_tool is not None and self.reference_tool not in self.tools:
             raise ValueError(f"reference_tool {self.reference_tool!r} is not in `tools`")
         return self
@@ -431,51 +453,17 @@ def expand_argv(argv: Argv, values: dict[str, str], *, where: str) -> Argv:
 # ---------------------------------------------------------------------------- loading
 
 
-def _line_index(text: str) -> dict[tuple[Any, ...], int]:
-    """Map each YAML path (keys and list indexes) to its 1-based line, for error messages."""
-    index: dict[tuple[Any, ...], int] = {}
-
-    def walk(node: yaml.Node, path: tuple[Any, ...]) -> None:
-        index[path] = node.start_mark.line + 1
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                k = key.value
-                index[(*path, k)] = key.start_mark.line + 1
-                walk(value, (*path, k))
-        elif isinstance(node, yaml.SequenceNode):
-            for i, item in enumerate(node.value):
-                walk(item, (*path, i))
-
-    try:
-        root = yaml.compose(text)
-    except yaml.YAMLError:
-        return index
-    if root is not None:
-        walk(root, ())
-    return index
-
-
-def _line_for(index: dict[tuple[Any, ...], int], loc: tuple[Any, ...]) -> int | None:
-    loc = tuple(p for p in loc if not (isinstance(p, str) and p.startswith("function-after")))
-    while loc:
-        if loc in index:
-            return index[loc]
-        loc = loc[:-1]
-    return index.get(())
-
-
 def parse_suite(text: str, source: str = "<string>") -> Suite:
     """Parse and validate suite YAML; every problem is a SuiteError naming source:line and field."""
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{source}:{mark.line + 1}" if mark else source
+        loaded = load_yaml(text)
+    except YamlProblem as exc:
         raise SuiteError(
-            f"not valid YAML: {getattr(exc, 'problem', exc)}",
-            where=where,
-            fix="check indentation and quoting near that line",
+            exc.message,
+            where=f"{source}:{exc.line}" if exc.line else source,
+            fix=exc.fix or "check indentation and quoting near that line",
         ) from None
+    data = loaded.data
     if not isinstance(data, dict):
         raise SuiteError(
             "a suite file must be a YAML mapping with `name`, `tools` and `operations`",
@@ -485,11 +473,10 @@ def parse_suite(text: str, source: str = "<string>") -> Suite:
     try:
         suite = Suite.model_validate(data)
     except ValidationError as exc:
-        index = _line_index(text)
         problems = []
         for err in exc.errors()[:5]:
             loc = tuple(err["loc"])
-            line = _line_for(index, loc)
+            line = loaded.line_for(tuple(p for p in loc if not str(p).startswith("function-after")))
             field = ".".join(str(p) for p in loc) or "(top level)"
             problems.append(f"{source}:{line or '?'}: field `{field}`: {err['msg']}")
         more = len(exc.errors()) - len(problems)
@@ -506,6 +493,18 @@ def parse_suite(text: str, source: str = "<string>") -> Suite:
 
 def load_suite_file(path: Path) -> Suite:
     try:
+        if not path.is_file():
+            raise SuiteError(
+                "suite file not found" if not path.exists() else "not a regular file",
+                where=str(path),
+                fix="pass the path of a suite YAML file",
+            )
+        if path.stat().st_size > MAX_YAML_BYTES:
+            raise SuiteError(
+                f"the file is over {MAX_YAML_BYTES:,} bytes",
+                where=str(path),
+                fix="a suite file is small; check the path",
+            )
         text = path.read_text()
     except FileNotFoundError:
         raise SuiteError("suite file not found", where=str(path), fix="check the path") from None

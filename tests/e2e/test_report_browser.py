@@ -102,8 +102,8 @@ def test_extra_metrics_get_their_own_columns_in_the_html_report(bench_home, tmp_
     shows exactly its columns when chosen."""
     sync_api = pytest.importorskip("playwright.sync_api")
     from bench_pipeline.analysis import analyse_runs
-    from bench_pipeline.ingest import ingest_files
     from bench_pipeline.report.render import render_run
+    from bench_pipeline.resume import ingest_and_complete as ingest_files  # stored, analysed, finished
     from bench_pipeline.store import Store
 
     files = []

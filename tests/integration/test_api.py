@@ -85,6 +85,16 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         srv.stop()
 
 
+def settled(server: Server) -> None:
+    """Submissions are analysed behind the response (the run is `running` until then): wait for it."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if not httpx.get(f"{server.url}/api/runs", params={"status": "running"}).json()["runs"]:
+            return
+        time.sleep(0.1)
+    raise AssertionError("submitted runs still pending after 120 s")
+
+
 def run_body(run_id: str, n: int = 3, **extra: object) -> dict:
     return {
         "run_id": run_id,
@@ -120,6 +130,7 @@ def test_same_run_twice_is_stored_once_and_conflicts_are_refused(server: Server)
     assert again.status_code == 200 and again.json()["status"] == "exists" and again.json()["samples"] == 0
     other = httpx.post(f"{server.url}/api/results", json=run_body("idem-1", n=4), headers=AUTH)
     assert other.status_code == 409 and "different content" in other.json()["detail"]
+    settled(server)
     run = httpx.get(f"{server.url}/api/runs/idem-1").json()
     assert run["samples"] == 3 and run["trigger"] == "api" and run["backend"] == "external"
 
@@ -203,6 +214,7 @@ def test_fifty_concurrent_posts_are_each_stored_once(server: Server) -> None:
     with ThreadPoolExecutor(max_workers=50) as pool:
         codes = list(pool.map(post, range(50)))
     assert codes == [201] * 50
+    settled(server)
     runs = httpx.get(f"{server.url}/api/runs", params={"limit": 1000, "suite": "api-suite"}).json()["runs"]
     ids = Counter(r["run_id"] for r in runs if r["run_id"].startswith("conc-"))
     assert len(ids) == 50 and set(ids.values()) == {1}
@@ -219,6 +231,7 @@ def test_the_same_run_posted_concurrently_is_stored_once(server: Server) -> None
     with ThreadPoolExecutor(max_workers=20) as pool:
         codes = Counter(pool.map(post, range(20)))
     assert codes == {201: 1, 200: 19}
+    settled(server)
     assert httpx.get(f"{server.url}/api/runs/same-1").json()["samples"] == 5
 
 
@@ -263,6 +276,7 @@ def test_batches_agent_runs_and_aggregates(server: Server) -> None:
     r = httpx.post(f"{server.url}/api/results/batch", json=batch, headers=AUTH)
     assert r.status_code == 201, r.text
     assert httpx.post(f"{server.url}/api/results/batch", json=batch, headers=AUTH).status_code == 200
+    settled(server)
     got = httpx.get(f"{server.url}/api/batches/eval-batch-1").json()
     assert got["run_ids"] == ["agent-a-1", "agent-b-1"] and got["runs"] == 2
     assert got["avg_score"] == pytest.approx(0.75) and got["tokens_in"] == 400
@@ -282,6 +296,7 @@ def test_reads_health_and_openapi(server: Server) -> None:
     assert (
         httpx.post(f"{server.url}/api/results", json=run_body("read-1", n=7), headers=AUTH).status_code == 201
     )
+    settled(server)
     page = httpx.get(f"{server.url}/api/runs/read-1/samples", params={"limit": 3, "offset": 3}).json()
     assert page["total"] == 7 and [s["iteration"] for s in page["samples"]] == [3, 4, 5]
     assert [s["wall_ns"] for s in page["samples"]] == [1_000_003, 1_000_004, 1_000_005]
@@ -313,6 +328,7 @@ def test_sql_metacharacters_in_queries_are_just_values(server: Server) -> None:
     body = run_body("sql-1", n=1)
     body["samples"][0]["operation"] = hostile
     assert httpx.post(f"{server.url}/api/results", json=body, headers=AUTH).status_code == 201
+    settled(server)
     assert httpx.get(f"{server.url}/api/runs/sql-1").json()["cells"][0]["operation"] == hostile
     assert httpx.get(f"{server.url}/api/stats").json()["runs"] >= 1
 

@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner
 
 from bench_pipeline.analysis import analyse_runs
-from bench_pipeline.ingest import ingest_files
 from bench_pipeline.ingest.export import cell_name
 from bench_pipeline.interfaces.cli import main
+from bench_pipeline.resume import ingest_and_complete as ingest_files  # stored, analysed, finished
 from bench_pipeline.store import Store
 from tests.integration.test_history_store import add_runs
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from bench_pipeline.ingest import ingest_files
+from bench_pipeline.resume import ingest_and_complete as ingest_files  # stored, analysed, finished
 from bench_pipeline.store import Store
 
 pytestmark = pytest.mark.integration

@@ -22,7 +22,7 @@ import polars as pl
 import pytest
 
 from bench_pipeline import analysis
-from bench_pipeline.ingest import ingest_files
+from bench_pipeline.resume import ingest_and_complete as ingest_files  # stored, analysed, finished
 from bench_pipeline.store import Store
 
 pytestmark = pytest.mark.integration

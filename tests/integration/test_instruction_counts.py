@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bench_pipeline.analysis import analyse_runs
-from bench_pipeline.ingest import ingest_files
+from bench_pipeline.resume import ingest_and_complete as ingest_files  # stored, analysed, finished
 from bench_pipeline.store import Store
 from tests.conftest import DATA
 

@@ -16,7 +16,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from bench_pipeline.ingest import FORMATS, Source, detect_format, export_run, ingest_files
+from bench_pipeline.ingest import FORMATS, Source, detect_format, export_run
+from bench_pipeline.resume import ingest_and_complete as ingest_files  # stored, analysed, finished
 from bench_pipeline.store import Store
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "ingest"

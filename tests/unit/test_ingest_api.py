@@ -3,6 +3,7 @@ The same behaviours on a real uvicorn server, with concurrency and schemathesis:
 
 from __future__ import annotations
 
+import time
 import warnings
 from pathlib import Path
 
@@ -80,6 +81,11 @@ def test_metrics_with_huge_values_are_refused_not_crashed(client: TestClient) ->
 
 def test_reads(client: TestClient) -> None:
     client.post("/api/results", json=body("r2", user_ns=3), headers=AUTH)
+    deadline = time.monotonic() + 60  # analysed behind the response: `running` until then
+    while (
+        client.get("/api/runs", params={"status": "running"}).json()["runs"] and time.monotonic() < deadline
+    ):
+        time.sleep(0.05)
     run = client.get("/api/runs/r2").json()
     assert run["samples"] == 1 and run["cells"][0]["status"] == "measured"
     assert client.get("/api/runs/r2/samples").json()["samples"][0]["user_ns"] == 3

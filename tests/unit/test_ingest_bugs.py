@@ -25,7 +25,8 @@ import polars as pl
 import pytest
 
 from bench_pipeline import stats
-from bench_pipeline.ingest import ingest_files, parse_path
+from bench_pipeline.ingest import parse_path
+from bench_pipeline.resume import ingest_and_complete as ingest_files  # stored, analysed, finished
 from bench_pipeline.store import Store
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "ingest"

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from bench_pipeline.errors import IngestError
-from bench_pipeline.ingest import FORMATS, Source, detect_format, ingest_files, parse_path
+from bench_pipeline.ingest import FORMATS, Source, detect_format, parse_path
+from bench_pipeline.resume import ingest_and_complete as ingest_files  # stored, analysed, finished
 from bench_pipeline.store import Store
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "ingest"

@@ -12,9 +12,11 @@ import pytest
 
 from bench_pipeline import analysis, paths
 from bench_pipeline.errors import IngestError, StoreError
-from bench_pipeline.ingest import ingest_files
+from bench_pipeline.ingest import ingest_files as stored_only_
 from bench_pipeline.ingest.load import INGEST_DIR
 from bench_pipeline.report.render import render_run
+from bench_pipeline.resume import complete_runs
+from bench_pipeline.resume import ingest_and_complete as ingest_files  # stored, analysed, finished
 from bench_pipeline.store import Store
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "ingest"
@@ -23,6 +25,11 @@ DATA = Path(__file__).resolve().parents[1] / "data" / "ingest"
 @pytest.fixture
 def store(bench_home: Path) -> Store:
     return Store()
+
+
+def stored_only(path: Path, **options: str) -> None:
+    """Ingestion's storing step alone: the run stays pending until it is completed."""
+    stored_only_([path], **options)
 
 
 def count(store: Store, sql: str, params: list | None = None) -> int:
@@ -120,9 +127,9 @@ def test_landing_files_stay_out_of_the_local_load_path(store: Store) -> None:
 def test_ingested_runs_go_through_statistics_comparisons_and_reports(store: Store) -> None:
     for tool in ("fast", "slow"):
         ingest_files([DATA / "hyperfine.json"], run_id="cmp", suite="shell", tool=tool)
-    # different data per tool would be more telling; same data must give "equivalent"-type verdicts
-    assert analysis.update_cell_stats(store, "shell", "fast") == {"cmp": 6}
-    analysis.update_cell_stats(store, "shell", "slow")
+    # ingestion completes the run: its statistics and comparisons are there, nothing is missing
+    assert analysis.update_cell_stats(store, "shell", "fast") == {}
+    assert store.run("cmp")["status"] == "succeeded"
     stats = store.query("SELECT * FROM cell_stats_all WHERE run_id = 'cmp' AND metric = 'wall'")
     assert stats.height == 4 and set(stats["n"]) == {5}
     median = store.query(
@@ -130,7 +137,7 @@ def test_ingested_runs_go_through_statistics_comparisons_and_reports(store: Stor
     ).item(0, 0)
     fast_true = stats.filter((pl.col("tool") == "fast") & (pl.col("operation") == "true"))
     assert fast_true["median"][0] == pytest.approx(median)
-    assert analysis.update_comparisons(store, "shell", 0.03)["cmp"] > 0
+    assert count(store, "SELECT count(*) FROM comparisons WHERE run_id = 'cmp'") > 0
     verdicts = store.query(
         "SELECT DISTINCT verdict FROM comparisons WHERE run_id = 'cmp' AND metric = 'wall'"
     )
@@ -141,11 +148,13 @@ def test_ingested_runs_go_through_statistics_comparisons_and_reports(store: Stor
 
 def test_joining_a_run_drops_its_stale_statistics(store: Store) -> None:
     ingest_files([DATA / "hyperfine.json"], run_id="grow", suite="s", tool="t")
-    analysis.update_cell_stats(store, "s", "t")
     assert count(store, "SELECT count(*) FROM cell_stats WHERE run_id = 'grow'") > 0
-    ingest_files([DATA / "bmf.json"], run_id="grow", suite="s", tool="t")
+    stored_only(DATA / "bmf.json", run_id="grow", suite="s", tool="t")
+    # the join dropped the stale statistics and made the run pending again, in the load's transaction
     assert count(store, "SELECT count(*) FROM cell_stats WHERE run_id = 'grow'") == 0
-    analysis.update_cell_stats(store, "s", "t")
+    assert store.run("grow")["status"] == "running"
+    complete_runs(store)
+    assert store.run("grow")["status"] == "succeeded"
     ops = store.query("SELECT DISTINCT operation FROM cell_stats WHERE run_id = 'grow' ORDER BY 1")
     # "binary" has no latency, only a size metric: analysed too (metrics-only samples)
     assert ops["operation"].to_list() == ["binary", "parse/large", "parse/small", "sleep 0.01", "true"]

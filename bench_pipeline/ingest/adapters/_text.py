@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from bench_pipeline.errors import IngestError
 from bench_pipeline.ingest.model import TIME_UNITS, decimal_text, exact_ns, ns_at
-from bench_pipeline.ingest.source import Source
+from bench_pipeline.ingest.source import MAX_INT_DIGITS, Source
 
 #: ANSI escape sequences (colours) that tools print when they think they write to a terminal
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -32,9 +32,13 @@ def lines(src: Source) -> list[str] | None:
 
 
 def number(text: str, where: str, fix: str) -> Decimal:
-    """``text`` (thousands separators allowed) as an exact Decimal, or an IngestError at ``where``."""
+    """``text`` (thousands separators allowed) as an exact Decimal, or an IngestError at ``where``;
+    more than MAX_INT_DIGITS digits before the point is refused, as in JSON files."""
+    plain = text.replace(",", "").replace("_", "")
+    if len(plain.split(".", 1)[0].lstrip("-+")) > MAX_INT_DIGITS:
+        raise IngestError(f"a number of {len(plain):,} digits is too large", where=where, fix=fix)
     try:
-        return decimal_text(text.replace(",", "").replace("_", ""))
+        return decimal_text(plain)
     except ValueError as exc:
         raise IngestError(str(exc), where=where, fix=fix) from None
 

@@ -22,7 +22,6 @@ Detection: an object with ``result_columns`` and ``results``. asv's older versio
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -38,6 +37,7 @@ from bench_pipeline.ingest.model import (
     ns_at,
 )
 from bench_pipeline.ingest.source import Source, parse_json
+from bench_pipeline.timestamps import TimestampError, from_epoch
 
 NAME = "asv"
 FIX = "pass an asv result file (.asv/results/<machine>/<commit>-<env>.json, asv >= 0.5)"
@@ -61,8 +61,11 @@ def parse(src: Source) -> Parsed:
         raise IngestError("result_columns (with 'result') and results are required", where=src.where, fix=FIX)
     described = _benchmarks_json(src)
     started = None
-    if isinstance(doc.get("date"), int):
-        started = datetime.fromtimestamp(doc["date"] / 1000, tz=UTC)
+    if isinstance(doc.get("date"), int) and not isinstance(doc.get("date"), bool):
+        try:
+            started = from_epoch(doc["date"], "ms")
+        except TimestampError as exc:
+            raise IngestError(str(exc), where=f"{src.where}: date", fix=FIX) from None
     machine = _sibling(src, "machine.json")
     run = RunData(
         started_at=started,

@@ -31,6 +31,7 @@ from bench_pipeline.ingest.model import (
     ns_at,
 )
 from bench_pipeline.ingest.source import Source
+from bench_pipeline.timestamps import TimestampError, parse_time
 
 NAME = "gotest"
 FIX = "pass the output of `go test -run '^$' -bench . [-benchmem] [-count N] [-json]`"
@@ -79,9 +80,9 @@ def parse(src: Source) -> Parsed:
         for event in src.json_lines:
             if _is_event(event) and isinstance(event.get("Time"), str):
                 try:
-                    started = datetime.fromisoformat(event["Time"].replace("Z", "+00:00"))
-                except ValueError:
-                    started = None
+                    started = parse_time(event["Time"])
+                except TimestampError as exc:
+                    raise IngestError(str(exc), where=f"{src.where}: Time", fix=FIX) from None
                 break
     else:
         text = src.text

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import csv
 import json
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +43,7 @@ from bench_pipeline.ingest.model import (
 )
 from bench_pipeline.ingest.source import Source, hash_files, parse_json
 from bench_pipeline.store.schema import SAMPLE_COLUMNS
+from bench_pipeline.timestamps import TimestampError, UtcTime, parse_time
 
 NAME = "native"
 SCHEMA = "bench-pipeline/samples"
@@ -88,7 +88,7 @@ class SampleRow(_RowWithCounters):
     exit_code: ExitCode = 0
     timed_out: bool = False
     ok: bool | None = None
-    created_at: datetime | None = None
+    created_at: UtcTime | None = None
     metrics: dict[str, MetricIn] = Field(default_factory=dict)
 
 
@@ -108,8 +108,8 @@ class RunRow(BaseModel):
 
     run_id: str | None = None
     suite: str | None = None
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
+    started_at: UtcTime | None = None
+    finished_at: UtcTime | None = None
     status: str | None = None
     git_tag: str | None = None
     git_commit: str | None = None
@@ -196,9 +196,9 @@ def _csv_value(text: str, sql: str, where: str) -> Any:
             raise IngestError(f"{text!r} is not a whole number", where=where, fix=FIX) from None
     if sql == "TIMESTAMPTZ":
         try:
-            return datetime.fromisoformat(text)
-        except ValueError:
-            raise IngestError(f"{text!r} is not an ISO 8601 time", where=where, fix=FIX) from None
+            return parse_time(text)  # the one timestamp rule: ISO 8601, UTC, 1970-2200
+        except TimestampError as exc:
+            raise IngestError(str(exc), where=where, fix=FIX) from None
     return text
 
 

@@ -12,7 +12,6 @@ quartiles, outlier counts, ops) goes to the cell's source summary; ``params`` to
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -34,6 +33,7 @@ from bench_pipeline.ingest.model import (
     validation_error,
 )
 from bench_pipeline.ingest.source import Source
+from bench_pipeline.timestamps import UtcTime
 
 NAME = "pytest-benchmark"
 FIX = (
@@ -76,7 +76,7 @@ class Report(BaseModel):
     machine_info: dict[str, Any] = Field(default_factory=dict)
     commit_info: dict[str, Any] = Field(default_factory=dict)
     benchmarks: list[Benchmark]
-    started_at: datetime | None = Field(None, alias="datetime")
+    started_at: UtcTime | None = Field(None, alias="datetime")
     version: str | None = None
 
 

@@ -146,6 +146,11 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         _quiet_libraries()
         try:
+            if problem := paths.home_problem():  # (--help never gets here)
+                raise BenchError(
+                    f"BENCH_PIPELINE_HOME: {problem}",
+                    fix="point BENCH_PIPELINE_HOME at a writable directory (it is created if missing)",
+                )
             return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise

@@ -4,27 +4,25 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import click
 
 from bench_pipeline.errors import IngestError
 from bench_pipeline.ingest.adapters import FORMATS
+from bench_pipeline.timestamps import TimestampError, parse_time
 
 
 def _started_at(value: str | None) -> datetime | None:
     if value is None:
         return None
     try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
+        return parse_time(value)
+    except TimestampError as exc:
         raise IngestError(
-            f"{value!r} is not an ISO 8601 time",
-            where="--started-at",
-            fix="write it like 2024-05-01T12:00:00Z or 2024-05-01",
+            str(exc), where="--started-at", fix="write it like 2024-05-01T12:00:00Z or 2024-05-01"
         ) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 @click.command("ingest")
@@ -60,9 +58,11 @@ def ingest(
     Every file is parsed and validated before anything is stored; a bad file stores nothing.
     Ingesting the same file again is a no-op (with a warning).
     """
-    from bench_pipeline.ingest import ingest_files
+    from bench_pipeline.resume import ingest_and_complete
 
-    result = ingest_files(
+    # the same analysis the assets run, so `report` and `compare` work right away; the runs are
+    # `succeeded` only then — also a run an earlier, killed ingestion left pending (skipped here)
+    result = ingest_and_complete(
         list(paths),
         fmt=fmt,
         suite=suite,
@@ -72,11 +72,6 @@ def ingest(
     )
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
-    if result.samples or result.operations:  # the same analysis the assets run, so `report` and `compare` work right away
-        from bench_pipeline.analysis import analyse_runs
-        from bench_pipeline.store import Store
-
-        analyse_runs(Store(), list(result.run_ids))
     if as_json:
         body = {
             "run_id": result.run_id,

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
 import click
 
 from bench_pipeline.errors import BenchError
+from bench_pipeline.interfaces.http.guard import RedactQuery
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 @click.command("serve")
@@ -25,7 +29,15 @@ from bench_pipeline.errors import BenchError
     default=None,
     help="largest accepted request body (default $BENCH_PIPELINE_API_MAX_BYTES or 16 MiB)",
 )
-def serve(host: str, port: int, token_file: Path | None, max_body_bytes: int | None) -> None:
+@click.option(
+    "--anonymous-reads/--no-anonymous-reads",
+    default=None,
+    help="allow GET /api/... without the token (default: on for 127.0.0.1/localhost/::1, off otherwise; "
+    "$BENCH_PIPELINE_API_ANONYMOUS_READS); anonymous readers never see host details",
+)
+def serve(
+    host: str, port: int, token_file: Path | None, max_body_bytes: int | None, anonymous_reads: bool | None
+) -> None:
     """Serve the results API: POST /api/results (bearer token), GET /api/runs, /api/stats, … and
     the OpenAPI document at /openapi.json. Submissions go through the landing area like local runs."""
     import uvicorn
@@ -48,8 +60,15 @@ def serve(host: str, port: int, token_file: Path | None, max_body_bytes: int | N
             "submissions are refused, reads work",
             err=True,
         )
-    app = create_app(token=token or "", max_body_bytes=max_body_bytes)
-    click.echo(f"results API on http://{host}:{port} (OpenAPI: /openapi.json, docs: /docs)", err=True)
+    if anonymous_reads is None and not os.environ.get("BENCH_PIPELINE_API_ANONYMOUS_READS"):
+        anonymous_reads = host in LOOPBACK  # beyond this machine, reads need the token too
+    app = create_app(token=token or "", max_body_bytes=max_body_bytes, anonymous_reads=anonymous_reads)
+    logging.getLogger("uvicorn.access").addFilter(RedactQuery())  # no token of a URL reaches the log
+    click.echo(
+        f"results API on http://{host}:{port} (OpenAPI: /openapi.json, docs: /docs); "
+        f"anonymous reads {'on' if app.state.anonymous_reads else 'off'}",
+        err=True,
+    )
     uvicorn.run(app, host=host, port=port, log_level="info")
 
 

@@ -9,16 +9,17 @@ from datetime import date
 import click
 
 from bench_pipeline.errors import BenchError
+from bench_pipeline.timestamps import TimestampError, parse_date
 
 
 def _parse_date(value: str | None) -> date | None:
     if value is None:
         return None
     try:
-        return date.fromisoformat(value)
-    except ValueError:
+        return parse_date(value)
+    except TimestampError as exc:
         raise BenchError(
-            f"--as-of {value!r} is not a date", where="--as-of", fix="give it as YYYY-MM-DD"
+            str(exc), where="--as-of", fix="give it as YYYY-MM-DD, between 1970 and 2200"
         ) from None
 
 

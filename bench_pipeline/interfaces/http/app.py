@@ -7,8 +7,11 @@ short). Other processes (a CLI ingest, Dagster) are waited for by the store's lo
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
@@ -18,12 +21,11 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPBearer
 from pydantic import BaseModel, Field
 
-from bench_pipeline.analysis import analyse_runs
 from bench_pipeline.errors import BenchError, IngestError, StoreError
-from bench_pipeline.ingest.load import IngestResult, identity_of, ingest_runs, link_batch, payload_sha256
 from bench_pipeline.ingest.payload import BatchSubmission, RunSubmission
 from bench_pipeline.interfaces.http import dashboard, findings
 from bench_pipeline.interfaces.http.guard import DEFAULT_MAX_BODY, ErrorIds, Guard
+from bench_pipeline.interfaces.http.submissions import Conflict, Submitter
 from bench_pipeline.jsonable import finite
 from bench_pipeline.store import Store, queries
 
@@ -49,13 +51,31 @@ class Problem(BaseModel):
     detail: Any
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    app.state.start()  # the submissions' writer and analysis threads
+    yield
+
+
 def create_app(
-    store: Store | None = None, *, token: str | None = None, max_body_bytes: int | None = None
+    store: Store | None = None,
+    *,
+    token: str | None = None,
+    max_body_bytes: int | None = None,
+    anonymous_reads: bool | None = None,
 ) -> FastAPI:
     """The API over ``store`` (default: $BENCH_PIPELINE_HOME). ``token`` None reads
-    BENCH_PIPELINE_API_TOKEN; an empty token disables submissions (reads still work)."""
+    BENCH_PIPELINE_API_TOKEN; an empty token disables submissions. ``anonymous_reads`` (None:
+    BENCH_PIPELINE_API_ANONYMOUS_READS, default on; ``serve`` turns it off beyond loopback): reads
+    without a token; anonymous readers never see a run's host details."""
     if token is None:
         token = os.environ.get("BENCH_PIPELINE_API_TOKEN", "")
+    if anonymous_reads is None:
+        anonymous_reads = os.environ.get("BENCH_PIPELINE_API_ANONYMOUS_READS", "1").lower() not in (
+            "0",
+            "false",
+            "no",
+        )
     if max_body_bytes is None:
         max_body_bytes = int(os.environ.get("BENCH_PIPELINE_API_MAX_BYTES", DEFAULT_MAX_BODY))
     app = FastAPI(
@@ -65,10 +85,17 @@ def create_app(
             "Submit results of benchmark and agent-evaluation harnesses (bearer token), read runs, "
             "batches and aggregates. Submissions are idempotent by run id. See docs/api.md."
         ),
+        lifespan=_lifespan,
     )
     app.state.store = store or Store()
+    app.state.anonymous_reads = anonymous_reads
     app.state.lock = threading.Lock()
-    app.add_middleware(Guard, token=token.encode() if token else None, max_body_bytes=max_body_bytes)
+    app.add_middleware(
+        Guard,
+        token=token.encode() if token else None,
+        max_body_bytes=max_body_bytes,
+        anonymous_reads=anonymous_reads,
+    )
     app.add_middleware(ErrorIds)  # outermost of ours: a crash anywhere is one JSON 500 with an id
 
     @app.exception_handler(RequestValidationError)
@@ -109,34 +136,30 @@ def create_app(
             app.state.migrated = True
         return app.state.store
 
-    def submit(
+    app.state.submitter = None
+    app.state.start = lambda: _start_submitter()
+
+    def _start_submitter() -> None:  # ready before the first request; completes what a killed server left
+        with app.state.lock:
+            if app.state.submitter is None:
+                app.state.submitter = Submitter(store_())
+
+    async def submit(
         runs: list[RunSubmission], batch_id: str | None, metadata: dict[str, Any]
     ) -> tuple[int, Submitted]:
-        with app.state.lock:
-            store = store_()
-            found = queries.existing_runs(store, [r.run_id for r in runs])
-            new, same = [], []
-            for run in runs:
-                row = found.get(run.run_id)
-                if row is None:
-                    new.append(run)
-                elif row["trigger"] == "api" and identity_of(payload_sha256(run)) in (row["shas"] or []):
-                    same.append(run)
-                else:
-                    raise HTTPException(
-                        409,
-                        f"run {run.run_id} already exists with different content; nothing was stored "
-                        "(use a new run id for new results)",
-                    )
-            result = (
-                ingest_runs(new, batch_id=batch_id, batch_metadata=metadata, store=store)
-                if new
-                else IngestResult(run_id=runs[0].run_id)
-            )
-            if new:  # flags, statistics and comparisons at once, as `ingest` does: reportable now
-                analyse_runs(store, list(result.run_ids))
-            if batch_id and same:
-                link_batch(store, batch_id, [(r.run_id, r.suite) for r in same], metadata)
+        # committed with whatever else is waiting (one transaction), awaited without holding a
+        # thread; analysed after the response
+        if app.state.submitter is None:  # an app used without its startup event
+            _start_submitter()
+        try:
+            committed = app.state.submitter.enqueue(runs, batch_id, metadata)
+            new, _same, result = await asyncio.wrap_future(committed)
+        except Conflict as exc:
+            raise HTTPException(
+                409,
+                f"run {exc.args[0]} already exists with different content; nothing was stored "
+                "(use a new run id for new results)",
+            ) from None
         body = Submitted(
             status="created" if new else "exists",
             run_id=runs[0].run_id,
@@ -165,8 +188,8 @@ def create_app(
         tags=["submit"],
         summary="Submit one run (samples, evaluations, telemetry)",
     )
-    def post_result(payload: RunSubmission) -> JSONResponse:
-        status, body = submit([payload], payload.batch_id, {})
+    async def post_result(payload: RunSubmission) -> JSONResponse:
+        status, body = await submit([payload], payload.batch_id, {})
         return JSONResponse(status_code=status, content=body.model_dump())
 
     @app.post(
@@ -178,8 +201,8 @@ def create_app(
         tags=["submit"],
         summary="Submit a batch of runs (all or nothing)",
     )
-    def post_batch(payload: BatchSubmission) -> JSONResponse:
-        status, body = submit(payload.runs, payload.batch_id, payload.metadata)
+    async def post_batch(payload: BatchSubmission) -> JSONResponse:
+        status, body = await submit(payload.runs, payload.batch_id, payload.metadata)
         return JSONResponse(status_code=status, content=body.model_dump())
 
     def read(fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -207,10 +230,12 @@ def create_app(
         return {"runs": found, "limit": limit, "offset": offset}
 
     @app.get("/api/runs/{run_id}", tags=["read"], summary="One run: metadata, cells, wall times, metrics")
-    def run(run_id: str) -> dict[str, Any]:
+    def run(run_id: str, request: Request) -> dict[str, Any]:
         found = read(queries.get_run, run_id)
         if found is None:
             raise HTTPException(404, "no such run")
+        if not request.scope.get("bench_authenticated"):  # host details are for token holders
+            found.pop("host", None)
         return found
 
     @app.get("/api/runs/{run_id}/samples", tags=["read"], summary="Samples of a run, with their metrics")

@@ -4,7 +4,15 @@ A plain ASGI middleware, so a submission without the right token is refused (401
 403 with a wrong one, compared in constant time with ``hmac.compare_digest``) before a byte of its
 body is read, and a body over the limit is refused (413) from its Content-Length or, when it is
 streamed, as soon as the bytes received pass the limit — it is never read whole into memory.
-Tokens are never logged or echoed.
+
+Reads (``GET /api/...``) need the token too unless anonymous reads are on (``serve`` turns them
+off when it listens beyond loopback); a valid token marks the request authenticated
+(``scope["bench_authenticated"]``), which shows a run's host details. A client that fails
+authentication :data:`MAX_FAILURES` times within :data:`FAILURE_WINDOW` seconds is refused (429)
+until the window has passed, before its token is even compared.
+
+Tokens are never logged or echoed: :class:`RedactQuery` removes query-string values (where a token
+may be put by mistake) from the access log.
 """
 
 from __future__ import annotations
@@ -12,7 +20,9 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import time
 import uuid
+from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -23,7 +33,31 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 PROTECTED_PREFIX = "/api/results"
+READ_PREFIX = "/api/"
 DEFAULT_MAX_BODY = 16 * 2**20
+MAX_FAILURES = 10
+FAILURE_WINDOW = 60.0
+#: query parameters whose values may appear in the access log; every other value is redacted
+LOGGED_PARAMS = frozenset({"suite", "tool", "status", "trigger", "limit", "offset"})
+
+
+class RedactQuery(logging.Filter):
+    """For uvicorn's access log: query-string values other than :data:`LOGGED_PARAMS` become
+    ``[redacted]``, so ``?token=…`` (or any secret a client put in a URL) never reaches the log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact_url(a) if isinstance(a, str) and "?" in a else a for a in record.args)
+        return True
+
+
+def redact_url(url: str) -> str:
+    path, _, query = url.partition("?")
+    kept = []
+    for pair in query.split("&"):
+        name, eq, _value = pair.partition("=")
+        kept.append(pair if name in LOGGED_PARAMS or not eq else f"{name}=[redacted]")
+    return f"{path}?{'&'.join(kept)}"
 
 
 def token_ok(presented: str, expected: bytes) -> bool:
@@ -52,10 +86,74 @@ async def _reply(
 class Guard:
     """Token check for ``POST /api/results*`` and a body size limit for every request with a body."""
 
-    def __init__(self, app: ASGIApp, *, token: bytes | None, max_body_bytes: int = DEFAULT_MAX_BODY) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        token: bytes | None,
+        max_body_bytes: int = DEFAULT_MAX_BODY,
+        anonymous_reads: bool = True,
+    ) -> None:
         self.app = app
         self.token = token
         self.max_body_bytes = max_body_bytes
+        self.anonymous_reads = anonymous_reads
+        self.failures: dict[str, deque[float]] = {}
+
+    def _blocked(self, client: str) -> float:
+        """Seconds until ``client`` may try a token again (0: now)."""
+        times = self.failures.get(client)
+        if not times:
+            return 0.0
+        now = time.monotonic()
+        while times and now - times[0] > FAILURE_WINDOW:
+            times.popleft()
+        if not times:
+            self.failures.pop(client, None)
+            return 0.0
+        return FAILURE_WINDOW - (now - times[0]) if len(times) >= MAX_FAILURES else 0.0
+
+    def _failed(self, client: str) -> None:
+        if len(self.failures) > 10_000:  # bounded: forget the oldest clients
+            self.failures.pop(next(iter(self.failures)))
+        self.failures.setdefault(client, deque(maxlen=MAX_FAILURES)).append(time.monotonic())
+
+    async def _authenticate(
+        self, scope: Scope, send: Send, headers: dict[bytes, bytes], required: bool
+    ) -> bool:
+        """True when the request may go on; otherwise the refusal has been sent."""
+        client = (scope.get("client") or ("?", 0))[0]
+        auth = headers.get(b"authorization", b"").decode("latin-1")
+        scheme, _, presented = auth.partition(" ")
+        if not auth and not required:
+            return True  # an anonymous read
+        if wait := self._blocked(client):
+            await _reply(
+                send,
+                429,
+                "too many failed authentications; try again later",
+                [(b"retry-after", str(int(wait) + 1).encode())],
+            )
+            return False
+        if not self.token:
+            await _reply(
+                send,
+                503,
+                "submissions are disabled: the server has no API token (set BENCH_PIPELINE_API_TOKEN)"
+                if scope.get("method") == "POST"
+                else "reads need a token and the server has none (set BENCH_PIPELINE_API_TOKEN, or serve --anonymous-reads)",
+            )
+            return False
+        if scheme.lower() != "bearer" or not presented.strip():
+            self._failed(client)
+            await _reply(send, 401, "missing bearer token", [(b"www-authenticate", b"Bearer")])
+            return False
+        if not token_ok(presented.strip(), self.token):
+            self._failed(client)
+            await _reply(send, 403, "invalid token")
+            return False
+        scope["bench_authenticated"] = True
+        return True
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -63,22 +161,13 @@ class Guard:
             return
         headers = {k.lower(): v for k, v in scope.get("headers", [])}
         method = scope.get("method", "GET")
-        if method == "POST" and scope.get("path", "").startswith(PROTECTED_PREFIX):
-            if not self.token:
-                await _reply(
-                    send,
-                    503,
-                    "submissions are disabled: the server has no API token (set BENCH_PIPELINE_API_TOKEN)",
-                )
-                return
-            auth = headers.get(b"authorization", b"").decode("latin-1")
-            scheme, _, presented = auth.partition(" ")
-            if scheme.lower() != "bearer" or not presented.strip():
-                await _reply(send, 401, "missing bearer token", [(b"www-authenticate", b"Bearer")])
-                return
-            if not token_ok(presented.strip(), self.token):
-                await _reply(send, 403, "invalid token")
-                return
+        path = scope.get("path", "")
+        submission = method == "POST" and path.startswith(PROTECTED_PREFIX)
+        required = submission or not self.anonymous_reads
+        if (submission or path.startswith(READ_PREFIX)) and not await self._authenticate(
+            scope, send, headers, required=required
+        ):
+            return
         if method in ("GET", "HEAD", "OPTIONS", "DELETE"):
             await self.app(scope, receive, send)
             return

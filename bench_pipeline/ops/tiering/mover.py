@@ -21,6 +21,7 @@ from bench_pipeline.ops.tiering.journal import Journal, one_row
 from bench_pipeline.ops.tiering.settings import TierError, TierSettings
 from bench_pipeline.stats.sufficient import HIST_BINS_PER_OCTAVE, QUANTILES
 from bench_pipeline.store import Store
+from bench_pipeline.timestamps import TimestampError, check_date
 
 FINISHED = ("succeeded", "failed", "interrupted")  # statuses whose runs may move (not `running`)
 
@@ -75,6 +76,13 @@ def _moves(
 ) -> TierResult:
     started = time.perf_counter()
     settings = settings or TierSettings.load()
+    if as_of is not None:
+        try:
+            check_date(as_of)
+        except TimestampError as exc:
+            raise TierError(
+                str(exc), where="as of", fix="give a date between 1970 and 2200 (YYYY-MM-DD)"
+            ) from None
     result = TierResult(as_of or _today(), settings.hot_days, settings.warm_days)
     try:
         with _session(store) as mover:
