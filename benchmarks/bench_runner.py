@@ -39,7 +39,7 @@ COMMANDS = [
     ["sleep", "0.005"],
     [sys.executable, "-S", "-c", "x=sum(range(3000000))"],
 ]
-# on the small fixture with EDITED files edited (run in the repository)
+# on the small fixture with EDITED files edited (and `git status --porcelain` on it clean, too)
 GIT_COMMANDS = [
     ["git", "log", "-n", "300", "--format=%H"],
     ["git", "status", "--porcelain"],
@@ -50,13 +50,13 @@ GIT_COMMANDS = [
 EDITED = 100
 
 
-def git_repo(tmp: Path, cache: Path | None) -> Path:
-    """A copy of the small fixture with ``EDITED`` tracked files edited and the index refreshed."""
+def git_repo(tmp: Path, cache: Path | None, edited: int) -> Path:
+    """A copy of the small fixture with ``edited`` tracked files edited and the index refreshed."""
     fixture = ensure_fixture(fixture_for("small"), cache or tmp / "fixtures")
-    repo = tmp / "repo"
+    repo = tmp / f"repo-{edited}"
     shutil.copytree(fixture.path, repo, symlinks=True)
     files = subprocess.run(["git", "ls-files"], cwd=repo, env=ENV, capture_output=True, text=True).stdout
-    for name in files.split()[:EDITED]:
+    for name in files.split()[:edited]:
         with open(repo / name, "a") as f:
             f.write("edited line\n")
     subprocess.run(["git", "update-index", "-q", "--refresh"], cwd=repo, env=ENV)
@@ -154,12 +154,13 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp())
     worker = worker_at(None, tmp)
     before = worker_at(args.before, tmp) if args.before else None
-    plan = []
+    plan: list[tuple[list[str], Path, str]] = []
     if args.only != "git":
-        plan += [(argv, Path(worker.work_root)) for argv in COMMANDS]
+        plan += [(argv, Path(worker.work_root), "") for argv in COMMANDS]
     if args.only != "basic":
-        repo = git_repo(tmp, args.fixture_cache)
-        plan += [(argv, repo) for argv in GIT_COMMANDS]
+        clean, edited = git_repo(tmp, args.fixture_cache, 0), git_repo(tmp, args.fixture_cache, EDITED)
+        plan.append((["git", "status", "--porcelain"], clean, " (clean)"))
+        plan += [(argv, edited, f" ({EDITED} edited)") for argv in GIT_COMMANDS]
     info = worker.info()
     print(
         f"# runner vs {hf_version}: {platform.node()}, {platform.processor() or platform.machine()}, "
@@ -170,7 +171,7 @@ def main() -> None:
     extra = f" {args.before} median | {args.before} / hyperfine |" if before else ""
     print(f"| command | stdout | hyperfine -N median | bench-pipeline median | ours / hyperfine |{extra}")
     print("|---|---|---|---|---|" + ("---|---|" if before else ""))
-    for argv, cwd in plan:
+    for argv, cwd, where in plan:
         hf, ours, old = [], [], []
         out_bytes = 0
         for _ in range(args.rounds):
@@ -181,7 +182,7 @@ def main() -> None:
                 old.append(ours_median(before, argv, cwd, args.runs)[0])
         h, o = statistics.median(hf), statistics.median(ours)
         label = " ".join(Path(a).name if i == 0 else a for i, a in enumerate(argv))
-        row = f"| `{label[:50]}` | {out_bytes / 1024:.1f} KiB | {h * 1e3:.3f} ms | {o * 1e3:.3f} ms | {o / h:.3f} |"
+        row = f"| `{label[:50]}`{where} | {out_bytes / 1024:.1f} KiB | {h * 1e3:.3f} ms | {o * 1e3:.3f} ms | {o / h:.3f} |"
         if before:
             b = statistics.median(old)
             row += f" {b * 1e3:.3f} ms | {b / h:.3f} |"

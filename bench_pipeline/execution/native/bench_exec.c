@@ -8,6 +8,7 @@
  * program keeps that floor near 1 MB, as with GNU time or hyperfine.
  *
  * Usage: bench-exec RESULT_FD TIMEOUT_MS [--cpus LIST] -- CMD [ARGS...]
+ * CMD is started with posix_spawnp (searched on this process's PATH, i.e. the command's).
  * stdin/stdout/stderr are inherited by CMD (the runner hands it /dev/null and two memfds, so no
  * reader process sits in the command's path).  One line goes to RESULT_FD:
  *   "wall_ns user_ns sys_ns maxrss_kb inblock oublock nvcsw nivcsw exit_code signal timed_out exec_errno"
@@ -22,6 +23,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +32,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+extern char **environ;
 
 static volatile sig_atomic_t timed_out = 0;
 static volatile pid_t child = 0;
@@ -86,8 +90,8 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench-exec: bad --cpus list %s\n", cpus);
         return 125;
     }
-    int errpipe[2];
-    if (pipe2(errpipe, O_CLOEXEC) != 0) return 125;
+    /* the command must not inherit the result pipe (0-2 are the command's own streams) */
+    if (result_fd > 2 && fcntl(result_fd, F_SETFD, FD_CLOEXEC) != 0) return 125;
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -99,21 +103,22 @@ int main(int argc, char **argv) {
         return 0;
     }
 
+    /* posix_spawn (clone with CLONE_VM | CLONE_VFORK), as hyperfine's Rust Command: fork() would
+     * add 20-40 us per run (page tables, copy-on-write faults), 1-2% of a 2 ms git command.  The
+     * child gets its own process group before exec; an exec failure is the return value. */
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+    posix_spawnattr_setpgroup(&attr, 0);
+    pid_t pid;
     long long t0 = now_ns();
-    pid_t pid = fork();
-    if (pid < 0) return 125;
-    if (pid == 0) {
-        setpgid(0, 0);
-        close(result_fd);
-        close(errpipe[0]);
-        execvp(argv[cmd], &argv[cmd]);
-        int e = errno;
-        (void)!write(errpipe[1], &e, sizeof e);
-        _exit(127);
+    int exec_errno = posix_spawnp(&pid, argv[cmd], NULL, &attr, &argv[cmd], environ);
+    posix_spawnattr_destroy(&attr);
+    if (exec_errno != 0) {
+        dprintf(result_fd, "0 0 0 0 0 0 0 0 %d 0 0 %d\n", exec_errno == ENOENT ? 127 : 126, exec_errno);
+        return 0;
     }
     child = pid;
-    setpgid(pid, pid);
-    close(errpipe[1]);
     if (timeout_ms > 0) {
         struct itimerval it;
         memset(&it, 0, sizeof it);
@@ -131,8 +136,6 @@ int main(int argc, char **argv) {
     struct itimerval off;
     memset(&off, 0, sizeof off);
     setitimer(ITIMER_REAL, &off, NULL);
-    int exec_errno = 0;
-    if (read(errpipe[0], &exec_errno, sizeof exec_errno) != sizeof exec_errno) exec_errno = 0;
 
     int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
