@@ -19,10 +19,12 @@ What one measurement does (SPEC §4.1):
 * a per-run timeout after which the command's whole process group is killed and the sample is
   recorded ``timed_out``.
 
-Where a C compiler was available the fork/exec/wait4 is done by the tiny static helper
-``native/bench_exec.c``: Linux folds the pre-exec memory image into ``ru_maxrss``, so forking
-from Python would put a floor of Python's RSS (~10 MB) under every peak-memory figure. Without
-the helper the runner forks itself and reports that floor in ``rss_floor_bytes``.
+Where a C compiler was available the spawn/wait4 is done by the tiny static helper
+``native/bench_exec.c``, one long-lived ``bench-exec --serve`` process per worker (as warm as
+hyperfine's loop; :class:`ExecHelper`): Linux folds the pre-exec memory image into
+``ru_maxrss``, so forking from Python would put a floor of Python's RSS (~10 MB) under every
+peak-memory figure. Without the helper the runner forks itself and reports that floor
+(``rss_method`` ``python-fork``).
 
 Fresh state (``restore``): a mutating operation runs on a fresh copy of a pristine tree. The
 first restore of a destination copies the tree by the cheapest correct means this filesystem
@@ -216,50 +218,6 @@ def parse_cpus(text: str) -> list[int]:
     return sorted(cpus)
 
 
-def _spawn(
-    argv: list[str], cwd: str, env: dict[str, str], output: _Output, pass_fds: tuple[int, ...] = ()
-) -> subprocess.Popen[bytes]:
-    """Start ``argv`` in its own session: stdin ``/dev/null``, stdout and stderr to the run's memfds."""
-    return subprocess.Popen(
-        argv,
-        cwd=cwd,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=output.stdout,
-        stderr=output.stderr,
-        start_new_session=True,
-        close_fds=True,
-        pass_fds=pass_fds,
-    )
-
-
-def _measured(
-    output: _Output,
-    wall: int,
-    user: int,
-    sys_: int,
-    rusage: tuple[int, ...],
-    exit_code: int,
-    sig: int,
-    tout: bool,
-) -> dict:
-    """A result from the times, ``rusage`` = (maxrss KiB, inblock, oublock, nvcsw, nivcsw) and the output."""
-    maxrss_kb, inblock, oublock, nvcsw, nivcsw = rusage
-    return _result(
-        wall_ns=wall,
-        user_ns=user,
-        sys_ns=sys_,
-        peak_rss_bytes=maxrss_kb * 1024,
-        read_bytes=inblock * 512,
-        write_bytes=oublock * 512,
-        ctx_switches=nvcsw + nivcsw,
-        exit_code=-9 if tout else exit_code,
-        signal=sig,
-        timed_out=tout,
-        **output.collect(),
-    )
-
-
 def measure_direct(
     argv: list[str], cwd: str, env: dict[str, str], timeout_s: float, cpus: list[int] | None = None
 ) -> dict:
@@ -275,23 +233,34 @@ def measure_direct(
             os.sched_setaffinity(0, cpus)
         start = time.perf_counter_ns()
         try:
-            proc = _spawn(argv, cwd, env, output)
+            proc = subprocess.Popen(
+                argv,
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=output.stdout,
+                stderr=output.stderr,
+                start_new_session=True,
+                close_fds=True,
+            )
         except OSError as exc:
             return _spawn_error(exc, argv)
         deadline = start + int(timeout_s * 1e9) if timeout_s > 0 else None
         status, ru, timed_out = _wait(proc.pid, deadline)
         wall = time.perf_counter_ns() - start
         proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait again
-        usage = (ru.ru_maxrss, ru.ru_inblock, ru.ru_oublock, ru.ru_nvcsw, ru.ru_nivcsw)  # type: ignore[attr-defined]
-        return _measured(
-            output,
-            wall,
-            int(ru.ru_utime * 1e9),  # type: ignore[attr-defined]
-            int(ru.ru_stime * 1e9),  # type: ignore[attr-defined]
-            usage,
-            os.waitstatus_to_exitcode(status),
-            os.WTERMSIG(status) if os.WIFSIGNALED(status) else 0,
-            timed_out,
+        return _result(
+            wall_ns=wall,
+            user_ns=int(ru.ru_utime * 1e9),  # type: ignore[attr-defined]
+            sys_ns=int(ru.ru_stime * 1e9),  # type: ignore[attr-defined]
+            peak_rss_bytes=ru.ru_maxrss * 1024,  # type: ignore[attr-defined]
+            read_bytes=ru.ru_inblock * 512,  # type: ignore[attr-defined]
+            write_bytes=ru.ru_oublock * 512,  # type: ignore[attr-defined]
+            ctx_switches=ru.ru_nvcsw + ru.ru_nivcsw,  # type: ignore[attr-defined]
+            exit_code=os.waitstatus_to_exitcode(status) if not timed_out else -9,
+            signal=os.WTERMSIG(status) if os.WIFSIGNALED(status) else 0,
+            timed_out=timed_out,
+            **output.collect(),
         )
     finally:
         if saved:
@@ -299,40 +268,93 @@ def measure_direct(
         output.close()
 
 
-def measure_with_helper(
-    helper: str,
-    argv: list[str],
-    cwd: str,
-    env: dict[str, str],
-    timeout_s: float,
-    cpus: list[int] | None = None,
-) -> dict:
-    """Measure through ``bench-exec``: it forks the command, times it and reports its rusage."""
-    result_r, result_w = os.pipe()
-    timeout_ms = max(0, int(timeout_s * 1000))
-    pin = ["--cpus", cpu_ranges(cpus)] if cpus else []
-    output = _Output()
-    try:
+class ExecHelper:
+    """``bench-exec --serve``: one long-lived static process that spawns every measured command.
+
+    Like hyperfine's measuring loop, and unlike a fresh helper per run, the spawning process is
+    warm: no exec and cold start of its own inside every sample (~50-80 µs on ``git --version``),
+    and no helper process to create per sample (the worker's own overhead). Requests and replies
+    are described in ``native/bench_exec.c``. A helper that dies or wedges is replaced at the next
+    request; that run is reported as a runner error.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._buf = b""
+
+    def _start(self) -> subprocess.Popen[bytes]:
+        self._buf = b""
+        self._proc = subprocess.Popen(
+            [self.path, "--serve"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            close_fds=True,
+        )
+        return self._proc
+
+    def close(self) -> None:
+        if self._proc is not None:
+            _kill_group(self._proc.pid)
+            self._proc.wait()
+            for f in (self._proc.stdin, self._proc.stdout):
+                if f:
+                    f.close()
+            self._proc = None
+
+    def _read(self, fd: int, n: int | None, deadline_ns: int | None) -> bytes | None:
+        """Read up to a newline (``n`` None, newline dropped) or exactly ``n`` bytes; None on EOF or deadline."""
+        while (b"\n" not in self._buf) if n is None else (len(self._buf) < n):
+            if deadline_ns is not None:
+                left = (deadline_ns - time.perf_counter_ns()) / 1e9
+                if left <= 0 or not select.select([fd], [], [], left)[0]:
+                    return None
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return None
+            self._buf += chunk
+        if n is None:
+            line, _, self._buf = self._buf.partition(b"\n")
+            return line
+        data, self._buf = self._buf[:n], self._buf[n:]
+        return data
+
+    def measure(
+        self, argv: list[str], cwd: str, env: dict[str, str], timeout_s: float, cpus: list[int] | None
+    ) -> dict:
+        proc = self._proc if self._proc is not None and self._proc.poll() is None else self._start()
+        assert proc.stdin is not None and proc.stdout is not None
+        fields = [
+            str(max(0, int(timeout_s * 1000))).encode(),
+            cpu_ranges(cpus).encode() if cpus else b"",
+            os.fsencode(cwd),
+            str(len(env)).encode(),
+            *(os.fsencode(f"{k}={v}") for k, v in env.items()),
+            *(os.fsencode(a) for a in argv),
+        ]
+        payload = b"\0".join(fields) + b"\0"
         try:
-            proc = _spawn(
-                [helper, str(result_w), str(timeout_ms), *pin, "--", *argv], cwd, env, output, (result_w,)
-            )
+            proc.stdin.write(b"%d\n" % len(payload) + payload)
+            proc.stdin.flush()
         except OSError as exc:
-            return _spawn_error(exc, argv)
-        finally:
-            os.close(result_w)
+            self.close()
+            return _result(ok=False, error=f"bench-exec is gone: {exc}")
         # backstop in case the helper itself wedges: well past the helper's own timeout
         backstop = time.perf_counter_ns() + int((timeout_s + 30) * 1e9) if timeout_s > 0 else None
-        status, _, _ = _wait(proc.pid, backstop)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        line = os.read(result_r, 4096).decode("ascii", "replace").strip()
-        fields = line.split()
-        if len(fields) != 12:
-            got = output.collect()["stderr_tail"].strip()[-300:]
-            return _result(
-                ok=False, error=f"bench-exec reported {line!r} (exit {proc.returncode}) {got}".strip()
-            )
-        wall, user, sys_, rss_kb, inb, outb, nv, niv, code, sig, tout, exec_errno = (int(x) for x in fields)
+        fd = proc.stdout.fileno()
+        line = self._read(fd, None, backstop)
+        values = line.split() if line is not None else []
+        tail = self._read(fd, int(values[-1]), backstop) if len(values) == 15 else None
+        if tail is None:
+            code = proc.poll()
+            self.close()
+            got = line.decode("ascii", "replace") if line else "nothing"
+            return _result(ok=False, error=f"bench-exec answered {got!r} (exit {code})")
+        wall, user, sys_, rss_kb, inb, outb, nv, niv, code, sig, tout, exec_errno, out, err, _ = (
+            int(x) for x in values
+        )
         if exec_errno:
             return _spawn_error(
                 OSError(exec_errno, os.strerror(exec_errno))
@@ -341,10 +363,21 @@ def measure_with_helper(
                 argv,
             )
         exit_code = code if code >= 0 else -sig
-        return _measured(output, wall, user, sys_, (rss_kb, inb, outb, nv, niv), exit_code, sig, bool(tout))
-    finally:
-        os.close(result_r)
-        output.close()
+        return _result(
+            wall_ns=wall,
+            user_ns=user,
+            sys_ns=sys_,
+            peak_rss_bytes=rss_kb * 1024,
+            read_bytes=inb * 512,
+            write_bytes=outb * 512,
+            ctx_switches=nv + niv,
+            exit_code=-9 if tout else exit_code,
+            signal=sig,
+            timed_out=bool(tout),
+            stdout_bytes=out,
+            stderr_bytes=err,
+            stderr_tail=tail.decode("utf-8", "replace"),
+        )
 
 
 def capture(argv: list[str], cwd: str, env: dict[str, str], timeout_s: float, limit: int = 1 << 20) -> dict:
@@ -872,6 +905,7 @@ class Runner:
 
     def __init__(self, exec_helper: str | None = None) -> None:
         self.exec_helper = exec_helper if exec_helper and os.access(exec_helper, os.X_OK) else None
+        self.helper = ExecHelper(self.exec_helper) if self.exec_helper else None
         self.cgroup = _cgroup_probe()
         self.cpus_allowed = sorted(os.sched_getaffinity(0))
         self.restorer = Restorer()
@@ -899,8 +933,8 @@ class Runner:
         cpus: list[int] | None = None,
     ) -> dict:
         mark = self.cgroup.begin() if self.cgroup else None
-        if self.exec_helper:
-            result = measure_with_helper(self.exec_helper, argv, cwd, env, timeout_s, cpus)
+        if self.helper:
+            result = self.helper.measure(argv, cwd, env, timeout_s, cpus)
         else:
             result = measure_direct(argv, cwd, env, timeout_s, cpus)
         if self.cgroup and result.get("ok"):
@@ -1045,6 +1079,8 @@ def serve(runner: Runner, stdin=None, stdout=None) -> None:
         reply["request_ns"] = time.perf_counter_ns() - start
         stdout.write(json.dumps(reply) + "\n")
         stdout.flush()
+    if runner.helper:
+        runner.helper.close()
 
 
 def main(argv: list[str] | None = None) -> int:

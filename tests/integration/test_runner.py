@@ -263,3 +263,33 @@ def test_restore_many_prepares_several_copies_in_one_request(worker, tmp_path):
     reply = worker.restore_many(str(src), dsts)
     assert len(reply["results"]) == 3 and all(r["ok"] for r in reply["results"])
     assert all((Path(d) / "d" / "f").read_text() == "x" for d in dsts)
+
+
+def test_a_dead_exec_helper_is_replaced(tmp_path):
+    """The long-lived bench-exec --serve: killed between runs it is restarted; killed during a run,
+    that run is a runner error (never a sample) and the next one works."""
+    import os
+    import signal
+    import threading
+    import time
+
+    from bench_pipeline.execution.native import ensure_exec_helper
+    from bench_pipeline.execution.runner import Runner
+
+    helper = ensure_exec_helper(tmp_path / "bin")
+    if helper is None:
+        pytest.skip("no C compiler")
+    runner = Runner(str(helper))
+    env = {"PATH": "/usr/bin:/bin"}
+    assert runner.measure(["true"], str(tmp_path), env, 10)["exit_code"] == 0
+    first = runner.helper._proc.pid
+    os.kill(first, signal.SIGKILL)
+    time.sleep(0.1)
+    assert runner.measure(["true"], str(tmp_path), env, 10)["exit_code"] == 0
+    second = runner.helper._proc.pid
+    assert second != first
+    threading.Timer(0.3, os.kill, (second, signal.SIGKILL)).start()
+    broken = runner.measure(["sleep", "2"], str(tmp_path), env, 10)
+    assert broken["ok"] is False and "bench-exec" in broken["error"]
+    assert runner.measure(["true"], str(tmp_path), env, 10)["exit_code"] == 0
+    runner.helper.close()
