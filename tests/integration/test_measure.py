@@ -65,9 +65,9 @@ def test_a_command_that_cannot_run_is_one_clear_line(bench_home):
     assert proc.returncode != 0 and proc.stdout == "" and "Traceback" not in proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert lines[0] == "error: cannot execute '/nonexistent/bin': No such file or directory (local backend)"
-    assert not any(
-        line.startswith(("·", "error", "  fix")) for line in lines[1:]
-    )  # nothing before, one error
+    # nothing before, one error: at most a fix and the log's path follow it
+    assert len(lines) <= 3 and all(line.startswith(("  fix: ", "  log: ")) for line in lines[1:])
+    assert lines[1] == "  fix: check the command's path and that it is executable (it runs without a shell)"
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "nan", "inf"])
