@@ -46,7 +46,9 @@ clipped, de-trended regimes on either side (bounded by the other changes), a cha
 * persist: ≥ 2 runs after the step, at least max(2, ⌈m/2⌉) of the m after-points beyond the midpoint
   between the two levels, and a regime between two changes that is shorter than 5 runs must not
   return within δ of the level before it (a burst of slow runs that comes back is an outlier);
-* matter: |after/before − 1| > δ (default 3 %);
+* matter: |after/before − 1| > δ (default 3 %), or not confidently within δ: a step is dropped
+  only when |Δ log level| + 1.645·SE ≤ ln(1 + δ) (SE = σ̂·√(1/n_before + 1/n_after), σ̂ from
+  first differences), so a true step at the margin (≈ 3 %) is not declined for its noisy estimate;
 * at either end of the series, leave ≥ 5 runs or lower the cost by 1.5·β·σ̂_u²: a change seen in 2–4
   runs is re-judged as runs arrive, so an early alert asks for stronger evidence (the idea of
   O'Brien & Fleming's 1979 boundaries for early looks); a short first regime is as weakly supported.
@@ -95,6 +97,7 @@ TOLERANCE = 2
 REFINE_REACH = 3
 MIN_PERSIST = 2
 DEFAULT_DELTA = 0.03
+Z_MATTERS = 1.645
 MAX_TREND_ITERATIONS = 10
 CHECK_REACH = 100
 EDGE_FACTOR = 1.5
@@ -428,6 +431,7 @@ def _judge(
     bounds = [0, *cuts, len(y)]
     pos = np.arange(len(y)) if t is None else t
     levels = [float(np.mean(y[a:b])) for a, b in itertools.pairwise(bounds)]
+    sigma = float(np.median(np.abs(np.diff(y)))) * 1.4826 / math.sqrt(2) if len(y) > 2 else 0.0
     out = []
     for i, cut in enumerate(cuts):
         after = y[cut : bounds[i + 2]]
@@ -437,7 +441,10 @@ def _judge(
         persists = len(after) >= min_persist and beyond >= max(min_persist, math.ceil(len(after) / 2))
         if i < len(cuts) - 1 and pos[bounds[i + 2]] - pos[cut] < min_interior:  # a short excursion…
             persists = persists and abs(_expm1(levels[i + 2] - lb)) > delta  # …that comes back
-        matters = abs(_expm1(la - lb)) > delta
+        # matters unless the step is confidently within δ: its upper confidence bound (one-sided 95 %,
+        # σ from first differences) must also stay inside the margin for the cut to be dropped
+        se = sigma * math.sqrt(1 / max(cut - bounds[i], 1) + 1 / max(len(after), 1))
+        matters = abs(_expm1(la - lb)) > delta or abs(la - lb) + Z_MATTERS * se > math.log1p(delta)
         out.append((cut, la - lb, persists and matters))
     return out
 
