@@ -19,6 +19,7 @@ from assets.measurements import measurements
 from assets.report import report
 from assets.samples import samples
 from assets.tiering import TIER_ASSETS
+from jobs.fleet import build_fleet_job
 from jobs.schedules import build_schedules, tier_job
 from jobs.sensors import JOBS as SENSOR_JOBS
 from jobs.sensors import build_sensors
@@ -44,7 +45,7 @@ def load_definitions() -> Definitions:
             *TIER_ASSETS,
         ],
         asset_checks=CHECKS,
-        jobs=[*JOBS, tier_job, *SENSOR_JOBS],
+        jobs=[*JOBS, tier_job, *SENSOR_JOBS, build_fleet_job()],
         schedules=build_schedules(),
         sensors=build_sensors(),
         resources={"store": StoreResource(), "backend": BackendResource()},
