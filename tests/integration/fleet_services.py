@@ -213,6 +213,8 @@ class Host:
         volumes[str(prefix)] = {"bind": str(prefix), "mode": "ro"}
         for path in shared:
             volumes[str(path)] = {"bind": str(path), "mode": "rw"}
+        if local_home is not None:
+            volumes[str(local_home)] = {"bind": "/var/lib/bench-host", "mode": "rw"}
         self.container = self.client.containers.run(
             image,
             [
