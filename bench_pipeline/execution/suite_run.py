@@ -167,7 +167,9 @@ def run_suite(
     if ledger is None:
         store = store or Store()
         ledger = store
-        clean_dead_runs(store, docker=request.backend != "local")  # what killed runs left: work dirs, containers
+        clean_dead_runs(
+            store, docker=request.backend != "local"
+        )  # what killed runs left: work dirs, containers
     backend, choice = choose_backend(request.backend, bin_dir=paths.home() / "bin")
     say(f"backend {choice.kind}: {choice.reason}")
     work = paths.work_dir() / run_id

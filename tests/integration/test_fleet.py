@@ -62,7 +62,9 @@ def _suite_dir(tmp: Path) -> Path:
 class Fleet:
     """The services, the hosts and the environment of the central process."""
 
-    def __init__(self, tmp: Path, image: str, pg: str, broker: str, suites: Path, fixture_cache: Path) -> None:
+    def __init__(
+        self, tmp: Path, image: str, pg: str, broker: str, suites: Path, fixture_cache: Path
+    ) -> None:
         self.tmp, self.image, self.broker = tmp, image, broker
         self.home = tmp / "home"
         (self.home / "landing").mkdir(parents=True)
@@ -89,7 +91,9 @@ class Fleet:
         old = self.hosts.pop(name, None)
         if old is not None:
             old.remove()
-        local = self.tmp / name  # the host's own disk: its home (work directories), not the container's overlay
+        local = (
+            self.tmp / name
+        )  # the host's own disk: its home (work directories), not the container's overlay
         local.mkdir(exist_ok=True)
         host = fs.Host(self.image, name, host_class, cpuset, self.env, self.shared, local_home=local)
         self.hosts[name] = host
@@ -117,7 +121,12 @@ def fleet(tmp_path_factory: pytest.TempPathFactory, fixture_cache: Path) -> Iter
         stack.callback(f.remove)
         saved = {k: os.environ.get(k) for k in [*f.env, "BENCH_PIPELINE_HOME"]}
         os.environ.update({**f.env, "BENCH_PIPELINE_HOME": str(f.home)})
-        stack.callback(lambda: [os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v) for k, v in saved.items()])
+        stack.callback(
+            lambda: [
+                os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+                for k, v in saved.items()
+            ]
+        )
         for name, _, _ in HOSTS:
             f.start(name)
         for host in f.hosts.values():
@@ -152,9 +161,24 @@ def _runs(db: Path) -> dict[str, dict]:
 def single_host(fleet: Fleet, tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str, str], int]:
     """The same selection on one host (this machine, local backend, the default SQLite instance)."""
     home = tmp_path_factory.mktemp("single-host")
-    env = {k: v for k, v in os.environ.items() if k not in fleet.env or k in ("BENCH_PIPELINE_SUITES", "BENCH_PIPELINE_FIXTURE_CACHE")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in fleet.env or k in ("BENCH_PIPELINE_SUITES", "BENCH_PIPELINE_FIXTURE_CACHE")
+    }
     env["BENCH_PIPELINE_HOME"] = str(home)
-    argv = [sys.executable, "-m", "bench_pipeline", "run", "--suite", "vcs", "--quick", "--backend", "local", "--json"]
+    argv = [
+        sys.executable,
+        "-m",
+        "bench_pipeline",
+        "run",
+        "--suite",
+        "vcs",
+        "--quick",
+        "--backend",
+        "local",
+        "--json",
+    ]
     argv += [a for t in TOOLS for a in ("--tool", t)] + ["--size", "small", "--size", "medium"]
     proc = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -188,7 +212,9 @@ def test_two_hosts_measure_their_sizes_in_parallel_into_one_store(fleet: Fleet, 
     # the two hosts' runs hold exactly the samples of one single-host run of the same selection
     both = _counts(db, [r.run_id for r in result.runs])
     assert both == single_host
-    assert (fleet.home / "bench.duckdb").exists() and not any((fleet.home / "landing" / ".fleet-staging").glob("*"))
+    assert (fleet.home / "bench.duckdb").exists() and not any(
+        (fleet.home / "landing" / ".fleet-staging").glob("*")
+    )
 
 
 def test_a_host_killed_mid_step_fails_the_run_clearly_and_reexecution_completes_it(fleet: Fleet):
