@@ -203,6 +203,7 @@ class Host:
         env: dict[str, str],
         shared: list[Path],
         memory: str = "2g",
+        local_home: Path | None = None,
     ) -> None:
         import docker
 
