@@ -166,7 +166,6 @@ def run_suite(
     landing_dir = landing_dir or paths.landing_dir()
     if ledger is None:
         store = store or Store()
-        ledger = store
         clean_dead_runs(
             store, docker=request.backend != "local"
         )  # what killed runs left: work dirs, containers
@@ -175,7 +174,8 @@ def run_suite(
     work = paths.work_dir() / run_id
     host = host_info(paths.home())
     settings = EffectiveSettings.for_suite(suite, request.quick).__dict__
-    ledger.create_run(
+    record: Any = ledger if ledger is not None else store  # a Store, or a RunLedger
+    record.create_run(
         run_id,
         suite.name,
         trigger=request.trigger,
@@ -262,7 +262,7 @@ def run_suite(
                     "reason": why or "not runnable",
                     "fix": "bench-pipeline doctor",
                 }
-        ledger.finish_run(  # succeeded once its samples, statistics and reports are committed (resume.py)
+        record.finish_run(  # succeeded once its samples, statistics and reports are committed (resume.py)
             run_id,
             "succeeded",
             pending=True,
@@ -275,7 +275,7 @@ def run_suite(
     except BaseException as exc:
         message = exc.message if isinstance(exc, BenchError) else f"{type(exc).__name__}: {exc}"
         # an exception is a failed run; Ctrl-C or SystemExit an interrupted one
-        ledger.finish_run(
+        record.finish_run(
             run_id, "failed" if isinstance(exc, Exception) else "interrupted", message=message[:2000]
         )
         raise

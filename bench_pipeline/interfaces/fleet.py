@@ -188,7 +188,8 @@ def resume_fleet(dagster_run: str, *, formats: tuple[str, ...] | None = None) ->
     runs = []
     for item in parent.tags.get("bench/fleet_runs", "").split(","):
         host_class, _, run_id = item.partition("=")
-        sizes = parent.run_config["ops"][op_name(host_class)]["config"]["sizes"]
+        ops: Any = parent.run_config.get("ops") or {}
+        sizes = ops[op_name(host_class)]["config"]["sizes"]
         runs.append(FleetRun(host_class, run_id, sizes))
     started = time.monotonic()
     tags = {k: v for k, v in parent.tags.items() if k.startswith("bench/")}
