@@ -43,6 +43,7 @@ from bench_pipeline.store.landing import write_landing
 
 FLEET_ENV = "BENCH_PIPELINE_FLEET"  # path of the fleet file (default deploy/fleet/fleet.yaml)
 DEFAULT_FLEET_FILE = paths.PROJECT_ROOT / "deploy" / "fleet" / "fleet.yaml"
+RUN_ROWS_TOOL = "all"  # a delivered run's own row: runs+<suite>+all.parquet
 STAGING = ".fleet-staging"  # under the landing area: runs being written by a host, not delivered yet
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,40}$")
 
@@ -205,7 +206,9 @@ class LandingLedger:
             "measuring": json.dumps(kw.get("measuring")) if kw.get("measuring") is not None else None,
         }
         frame = pl.DataFrame([row], schema=RUN_SCHEMA)
-        write_landing(frame, self.landing_dir, run_id=run_id, kind="runs", suite=row["suite"], tool="all")
+        write_landing(
+            frame, self.landing_dir, run_id=run_id, kind="runs", suite=row["suite"], tool=RUN_ROWS_TOOL
+        )
 
 
 # ------------------------------------------------------------------------------------- delivery

@@ -20,14 +20,24 @@ from typing import Any
 from dagster import (
     Config,
     DagsterEvent,
+    DagsterRunStatus,
+    DefaultSensorStatus,
     Field,
     JobDefinition,
     OpDefinition,
     OpExecutionContext,
+    RunsFilter,
+    RunStatusSensorContext,
+    SensorDefinition,
+    SkipReason,
     executor,
     job,
     multiple_process_executor_requirements,
     op,
+    run_status_sensor,
+)
+from dagster import (
+    RunRequest as DagsterRunRequest,
 )
 from dagster._core.events import EngineEventData
 from dagster._core.execution.plan.instance_concurrency_context import InstanceConcurrencyContext
@@ -38,12 +48,14 @@ from dagster_celery.executor import CELERY_CONFIG, CeleryExecutor, _submit_task
 from dagster_celery.make_app import make_app
 from dagster_celery.tags import DAGSTER_CELERY_QUEUE_TAG
 
+from assets.partitions import suite_tool_key
 from bench_pipeline.builds import builds_allowed
 from bench_pipeline.errors import FleetError
 from bench_pipeline.execution.suite_run import RunRequest
 from bench_pipeline.fleet import Fleet, StepWatch, Timeouts, load_fleet, measure_on_host, op_name
 from bench_pipeline.pipeline import measurable_suite
 from bench_pipeline.progress import tee
+from jobs.stages import ingest_job
 
 BROKER_ENV = "BENCH_PIPELINE_BROKER"
 DEFAULT_BROKER = "redis://127.0.0.1:6379/0"
@@ -270,3 +282,49 @@ def build_fleet_job(fleet: Fleet | None = None) -> JobDefinition:
             measure()
 
     return fleet_job
+
+
+# --------------------------------------------------------------------------------------- follow-up
+def build_fleet_followup(fleet_job: JobDefinition) -> SensorDefinition:
+    """After a fleet run succeeds — launched from the UI, or re-executed there from its failure —
+    start the central stages of each of its bench runs: ``ingest_job`` per tool (its ``samples``
+    asset loads the delivered run, the run's own row first), after which ``measure_followup``
+    starts ``report_job`` for the run. Runs the CLI already completed (``bench-pipeline fleet``)
+    have their stage runs, and are skipped."""
+
+    @run_status_sensor(
+        run_status=DagsterRunStatus.SUCCESS,
+        name="fleet_followup",
+        monitored_jobs=[fleet_job],
+        request_job=ingest_job,
+        default_status=DefaultSensorStatus.RUNNING,
+        description="Ingests and reports centrally the runs a finished fleet_job delivered.",
+    )
+    def fleet_followup(context: RunStatusSensorContext):  # type: ignore[no-untyped-def]
+        tags = context.dagster_run.tags
+        suite = tags.get("bench/suite")
+        tools = [t for t in tags.get("bench/tools", "").split(",") if t]
+        bench_runs = [i.partition("=")[2] for i in tags.get("bench/fleet_runs", "").split(",") if "=" in i]
+        if not suite or not tools or not bench_runs:
+            return SkipReason(f"fleet run {context.dagster_run.run_id} carries no bench runs")
+        requests = []
+        for bench_run in bench_runs:
+            if context.instance.get_runs(RunsFilter(tags={"bench/run_id": bench_run}), limit=1):
+                continue  # its central stages were started already
+            requests += [
+                DagsterRunRequest(
+                    partition_key=suite_tool_key(suite, tool),
+                    run_key=f"ingest-{bench_run}-{tool}",
+                    tags={
+                        "bench/run_id": bench_run,
+                        "bench/suite": suite,
+                        "bench/tools": ",".join(tools),
+                        "bench/stage": "ingest",
+                        "bench/trigger": tags.get("bench/trigger", "fleet"),
+                    },
+                )
+                for tool in tools
+            ]
+        return requests or SkipReason("every bench run of this fleet run was continued already")
+
+    return fleet_followup
