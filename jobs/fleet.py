@@ -15,6 +15,7 @@ its queue, or whose host stops answering pings, or that runs past its limit, fai
 import os
 import sys
 import time
+import warnings
 from typing import Any
 
 from dagster import (
@@ -247,9 +248,18 @@ def _watched_loop(executor_: FleetCeleryExecutor, plan_context, execution_plan):
                     f'Submitting step "{step.key}" to queue "{queue}".',
                     EngineEventData(marker_start="celery_queue_wait"),
                 )
-                results[step.key] = _submit_task(
-                    app, plan_context, step, queue, app.conf.task_default_priority, active.get_known_state()
-                )
+                with warnings.catch_warnings():  # dagster-celery registers its task again per step
+                    warnings.filterwarnings(
+                        "ignore", message="Task name 'execute_plan' is already registered"
+                    )
+                    results[step.key] = _submit_task(
+                        app,
+                        plan_context,
+                        step,
+                        queue,
+                        app.conf.task_default_priority,
+                        active.get_known_state(),
+                    )
                 watches[step.key] = StepWatch(
                     step.key, executor_.host_classes.get(queue, queue), queue, executor_.timeouts
                 )
