@@ -43,6 +43,18 @@ def _wait_port(port: int, timeout_s: float, what: str, proc: subprocess.Popen | 
     raise TimeoutError(f"{what} did not listen on 127.0.0.1:{port} within {timeout_s:.0f} s")
 
 
+def unusable_here() -> str | None:
+    """Why two 1-CPU hosts cannot run on this machine, or None."""
+    if len(os.sched_getaffinity(0)) < 2:
+        return "two hosts of one CPU each need a machine with 2 CPUs"
+    prefix = Path(sys.base_prefix).resolve()
+    if prefix in (Path("/"), Path("/usr"), Path("/usr/local")):
+        return (
+            f"the virtualenv's interpreter lives in {prefix}: it cannot be mounted into the host containers"
+        )
+    return None
+
+
 def missing() -> str | None:
     """Why a fleet cannot be started here, or None."""
     if not glob.glob("/usr/lib/postgresql/*/bin/initdb"):

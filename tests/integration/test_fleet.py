@@ -31,7 +31,7 @@ import yaml
 from tests.conftest import ROOT, docker_available
 from tests.integration import fleet_services as fs
 
-pytestmark = [pytest.mark.integration, pytest.mark.docker]
+pytestmark = [pytest.mark.integration, pytest.mark.docker, pytest.mark.slow]
 
 TOOLS = ["git", "git-worktree"]
 PLACEMENT = {"bench-a": ["small"], "bench-b": ["medium"]}
@@ -45,6 +45,8 @@ def _require_fleet() -> None:
         why = fs.missing()
         if why and in_ci:
             pytest.fail(f"CI=true and a Docker engine answers, but {why}")
+    if why is None:
+        why = fs.unusable_here()  # a property of the machine, not a missing install: skipped even in CI
     if why:
         pytest.skip(why)
 
