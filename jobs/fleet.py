@@ -78,7 +78,9 @@ def broker_url() -> str:
 # ------------------------------------------------------------------------------------------- ops
 class FleetMeasureConfig(Config):
     suite: str
-    run_id: str  # given by who launches the run: a retried or re-executed step measures the same run
+    # the bench run's id: a retried or re-executed step measures the same run. Empty (a launch from
+    # the launchpad): derived from the Dagster run's root run, so a re-execution keeps it too
+    run_id: str = ""
     sizes: list[str]
     tools: list[str] = []  # empty: every tool of the suite
     quick: bool = False
@@ -103,7 +105,8 @@ def _measure_op(host_class: str, queue: str) -> OpDefinition:
             quick=config.quick,
             backend=config.backend,
             trigger=config.trigger,
-            run_id=config.run_id,
+            run_id=config.run_id
+            or fleet_run_id(config.suite, host_class, context.run.root_run_id or context.run_id),
             seed=None if config.seed < 0 else config.seed,
             allow_build=builds_allowed(config.build),
         )
@@ -295,6 +298,29 @@ def build_fleet_job(fleet: Fleet | None = None) -> JobDefinition:
 
 
 # --------------------------------------------------------------------------------------- follow-up
+def fleet_run_id(suite: str, host_class: str, root_run_id: str) -> str:
+    """The bench run id of a fleet step launched without one (from the launchpad)."""
+    return f"fleet-{root_run_id[:8]}-{suite}-{host_class}"
+
+
+def bench_runs_of(run: Any) -> list[str]:
+    """The bench runs a fleet Dagster run measured: from its ``bench/fleet_runs`` tag (the CLI), or
+    its ops' config (the launchpad)."""
+    tagged = [i.partition("=")[2] for i in run.tags.get("bench/fleet_runs", "").split(",") if "=" in i]
+    if tagged:
+        return tagged
+    ops: Any = (run.run_config or {}).get("ops") or {}
+    root = run.root_run_id or run.run_id
+    out = []
+    for name, entry in ops.items():
+        config = (entry or {}).get("config") or {}
+        if name.startswith("measure_on_") and config.get("suite"):
+            host_class = next((h for h in load_fleet().host_classes if op_name(h) == name), None)
+            if host_class:
+                out.append(config.get("run_id") or fleet_run_id(config["suite"], host_class, root))
+    return out
+
+
 def build_fleet_followup(fleet_job: JobDefinition) -> SensorDefinition:
     """After a fleet run succeeds — launched from the UI, or re-executed there from its failure —
     start the central stages of each of its bench runs: ``ingest_job`` per tool (its ``samples``
@@ -312,9 +338,15 @@ def build_fleet_followup(fleet_job: JobDefinition) -> SensorDefinition:
     )
     def fleet_followup(context: RunStatusSensorContext):  # type: ignore[no-untyped-def]
         tags = context.dagster_run.tags
-        suite = tags.get("bench/suite")
-        tools = [t for t in tags.get("bench/tools", "").split(",") if t]
-        bench_runs = [i.partition("=")[2] for i in tags.get("bench/fleet_runs", "").split(",") if "=" in i]
+        ops: Any = (context.dagster_run.run_config or {}).get("ops") or {}
+        configs = [(e or {}).get("config") or {} for e in ops.values()]
+        suite = tags.get("bench/suite") or next((c["suite"] for c in configs if c.get("suite")), None)
+        tools = [t for t in tags.get("bench/tools", "").split(",") if t] or next(
+            (list(c["tools"]) for c in configs if c.get("tools")), []
+        )
+        if suite and not tools:  # every tool of the suite
+            tools = list(measurable_suite(suite).tools)
+        bench_runs = bench_runs_of(context.dagster_run)
         if not suite or not tools or not bench_runs:
             return SkipReason(f"fleet run {context.dagster_run.run_id} carries no bench runs")
         requests = []

@@ -185,3 +185,21 @@ def test_the_fleet_profile_is_one_setting(monkeypatch, tmp_path):
     ensure_dagster_home()
     text = (home / "dagster.yaml").read_text()
     assert "postgres_url" in text and "BENCH_PIPELINE_POSTGRES_URL" in text
+
+
+def test_the_bench_runs_of_a_fleet_run_come_from_its_tag_or_its_config():
+    from types import SimpleNamespace
+
+    from jobs.fleet import bench_runs_of, fleet_run_id
+
+    by_cli = SimpleNamespace(tags={"bench/fleet_runs": "bench-a=r1,bench-b=r2"}, run_config={}, root_run_id=None,
+                             run_id="x")  # fmt: skip
+    assert bench_runs_of(by_cli) == ["r1", "r2"]
+    config = {"ops": {"measure_on_bench_a": {"config": {"suite": "vcs", "sizes": ["small"]}}}}
+    launched = SimpleNamespace(tags={}, run_config=config, root_run_id=None, run_id="0123456789ab")
+    reexecuted = SimpleNamespace(tags={}, run_config=config, root_run_id="0123456789ab", run_id="ffff")
+    assert (
+        bench_runs_of(launched)
+        == bench_runs_of(reexecuted)
+        == [fleet_run_id("vcs", "bench-a", "0123456789ab")]
+    )
