@@ -45,7 +45,7 @@ from dagster._core.execution.plan.instance_concurrency_context import InstanceCo
 from dagster._core.execution.plan.objects import StepFailureData
 from dagster._serdes import deserialize_value
 from dagster._utils.error import SerializableErrorInfo, serializable_error_info_from_exc_info
-from dagster_celery.executor import CELERY_CONFIG, CeleryExecutor, _submit_task
+from dagster_celery.executor import CELERY_CONFIG, CeleryExecutor
 from dagster_celery.make_app import make_app
 from dagster_celery.tags import DAGSTER_CELERY_QUEUE_TAG
 
@@ -181,6 +181,37 @@ def _ping(app, worker: str | None) -> bool:  # type: ignore[no-untyped-def]
         return False
 
 
+def _submit(app, plan_context, step, queue: str, known_state, timeouts: Timeouts):  # type: ignore[no-untyped-def]
+    """dagster_celery.executor._submit_task, with an expiry: a step no host took from its queue
+    within ``queue_s`` is discarded by the worker that finally reads it (the watchdog has failed it
+    by then), so a host that comes back does not run a stale step."""
+    from dagster._grpc.types import ExecuteStepArgs
+    from dagster._serdes import pack_value
+    from dagster_celery.tasks import create_task
+
+    args = ExecuteStepArgs(
+        job_origin=plan_context.reconstructable_job.get_python_origin(),
+        run_id=plan_context.dagster_run.run_id,
+        step_keys_to_execute=[step.key],
+        instance_ref=plan_context.instance.get_ref(),
+        retry_mode=plan_context.executor.retries.for_inner_plan(),
+        known_state=known_state,
+        print_serialized_events=True,
+    )
+    with warnings.catch_warnings():  # dagster-celery registers its task again per step
+        warnings.filterwarnings("ignore", message="Task name 'execute_plan' is already registered")
+        task = create_task(app)
+    signature = task.si(
+        execute_step_args_packed=pack_value(args), executable_dict=plan_context.reconstructable_job.to_dict()
+    )
+    return signature.apply_async(
+        priority=app.conf.task_default_priority,
+        queue=queue,
+        routing_key=f"{queue}.execute_plan",
+        expires=timeouts.queue_s,
+    )
+
+
 def _watched_loop(executor_: FleetCeleryExecutor, plan_context, execution_plan):  # type: ignore[no-untyped-def]
     """dagster_celery.core_execution_loop.core_celery_execution_loop, plus the watchdog: each tick
     asks every submitted step's watch whether it is lost; a lost step is revoked and fails."""
@@ -251,18 +282,9 @@ def _watched_loop(executor_: FleetCeleryExecutor, plan_context, execution_plan):
                     f'Submitting step "{step.key}" to queue "{queue}".',
                     EngineEventData(marker_start="celery_queue_wait"),
                 )
-                with warnings.catch_warnings():  # dagster-celery registers its task again per step
-                    warnings.filterwarnings(
-                        "ignore", message="Task name 'execute_plan' is already registered"
-                    )
-                    results[step.key] = _submit_task(
-                        app,
-                        plan_context,
-                        step,
-                        queue,
-                        app.conf.task_default_priority,
-                        active.get_known_state(),
-                    )
+                results[step.key] = _submit(
+                    app, plan_context, step, queue, active.get_known_state(), executor_.timeouts
+                )
                 watches[step.key] = StepWatch(
                     step.key, executor_.host_classes.get(queue, queue), queue, executor_.timeouts
                 )

@@ -218,24 +218,32 @@ def _finish(
     failures = _step_failures(instance, dagster_run) if not success else {}
     delivered = delivered_runs(paths.landing_dir(), [r.run_id for r in runs])
     store = Store()
-    stored = set(store.query("SELECT run_id FROM runs")["run_id"].to_list()) if store.path.exists() else set()
+    status: dict[str, str] = {}
+    if store.path.exists():
+        status = dict(store.query("SELECT run_id, status FROM main.runs").iter_rows())
+    todo = []
     for r in runs:
         r.delivered = delivered[r.run_id]
         if not r.delivered:
-            r.error = failures.get(op_name(r.host_class), "not delivered")
-        elif r.run_id not in stored:  # a run is loaded whole, in one transaction, or not at all
+            r.error = failures.get(
+                op_name(r.host_class),
+                "not delivered: the fleet run failed before its step ended (see its events)",
+            )
+            continue
+        if r.run_id not in status:  # a run is loaded whole, in one transaction, or not at all
             store.load_landing(run_id=r.run_id)
-    done = [r for r in runs if r.delivered]
+        if status.get(r.run_id) in (None, "running"):
+            todo.append(r)  # not completed yet (a resume leaves completed runs as they are)
     formats = tuple(formats or FORMATS)
     tags = {"bench/suite": suite, "bench/fleet_dagster_run": dagster_run}
-    if done:
+    if todo:
         ingest = STAGE_BY_NAME["ingest"]
         for tool in tools:
             _execute(ingest.job, suite_tool_key(suite, tool), {}, instance, {**tags, "bench/stage": "ingest"})
         report = STAGE_BY_NAME["report"]
-        for r in done:
+        for r in todo:
             config = _stage_config(report, {"report": {"run": r.run_id, "formats": list(formats)}})
-            result = _execute(
+            _execute(
                 report.job,
                 suite,
                 config,
@@ -243,12 +251,13 @@ def _finish(
                 {**tags, "bench/run_id": r.run_id},
                 gate="regression_gate",
             )
-            meta = {
-                k: v.value for k, v in result.asset_materializations_for_node("report")[0].metadata.items()
+    for r in runs:
+        if r.delivered:
+            folder = paths.reports_dir() / suite / r.run_id
+            r.reports = {
+                fmt: str(folder / f"report.{fmt}") for fmt in formats if (folder / f"report.{fmt}").exists()
             }
-            r.reports = {fmt: str(meta[f"{fmt}_path"]) for fmt in formats if f"{fmt}_path" in meta}
-            row = Store().run(r.run_id)
-            r.host, r.samples = str(row.get("hostname") or ""), _samples(r.run_id)
+            r.host, r.samples = str(Store().run(r.run_id).get("hostname") or ""), _samples(r.run_id)
     return FleetResult(dagster_run, suite, tools, success, time.monotonic() - started, runs)
 
 

@@ -72,7 +72,7 @@ class Fleet:
         (self.home / "landing").mkdir(parents=True)
         (self.home / "dagster").mkdir(parents=True)
         timeouts = yaml.safe_load((ROOT / "deploy" / "fleet" / "fleet.yaml").read_text())
-        timeouts["timeouts"] = {"queue_s": 60, "heartbeat_s": 2, "missed_heartbeats": 3, "step_s": 600}
+        timeouts["timeouts"] = {"queue_s": 15, "heartbeat_s": 2, "missed_heartbeats": 3, "step_s": 600}
         fleet_file = tmp / "fleet.yaml"  # the shipped classes, with a shorter patience
         fleet_file.write_text(yaml.safe_dump(timeouts))
         self.env = {
@@ -219,7 +219,7 @@ def test_two_hosts_measure_their_sizes_in_parallel_into_one_store(fleet: Fleet, 
     )
 
 
-def test_a_host_killed_mid_step_fails_the_run_clearly_and_reexecution_completes_it(fleet: Fleet):
+def test_a_host_killed_mid_step_fails_the_run_clearly_and_reexecution_completes_it(fleet: Fleet, single_host):
     from bench_pipeline.interfaces.fleet import resume_fleet, run_fleet
 
     host_a = fleet.hosts["host-a"]
@@ -254,6 +254,13 @@ def test_a_host_killed_mid_step_fails_the_run_clearly_and_reexecution_completes_
     assert _counts(fleet.home / "bench.duckdb", [lost.run_id]) == {}
     other_counts = _counts(fleet.home / "bench.duckdb", [other.run_id])
 
+    # re-executed while host A is still down: nobody serves its queue, the step times out clearly
+    waited = resume_fleet(result.dagster_run)
+    assert not waited.success
+    error = next(r.error for r in waited.runs if r.host_class == "bench-a")
+    assert "no host of class bench-a took step measure_on_bench_a from queue 'bench-a' within 15 s" in error
+    assert lost.run_id not in _runs(fleet.home / "bench.duckdb")
+
     # host A comes back; re-executing from the failure measures A's run once and completes it
     fleet.start("host-a").wait_ready(fleet.broker, timeout_s=90)
     resumed = resume_fleet(result.dagster_run)
@@ -262,8 +269,8 @@ def test_a_host_killed_mid_step_fails_the_run_clearly_and_reexecution_completes_
     assert runs[lost.run_id]["status"] == "succeeded" and runs[lost.run_id]["hostname"] == "host-a"
     small = _counts(fleet.home / "bench.duckdb", [lost.run_id])
     assert small and {f for f, _, _ in small} == {"small"}
-    assert _counts(fleet.home / "bench.duckdb", [other.run_id]) == other_counts  # B's run not doubled
-    # resuming again changes nothing: delivery and loading are idempotent
-    again = resume_fleet(result.dagster_run)
-    assert again.success
-    assert _counts(fleet.home / "bench.duckdb", [lost.run_id]) == small
+    assert small == {k: n for k, n in single_host.items() if k[0] == "small"}  # measured once, not doubled
+    assert _counts(fleet.home / "bench.duckdb", [other.run_id]) == other_counts  # B's run untouched
+    assert all(
+        Path(p).is_file() for p in next(r for r in resumed.runs if r.host_class == "bench-a").reports.values()
+    )
