@@ -200,10 +200,10 @@ def _submit(app, plan_context, step, queue: str, known_state, timeouts: Timeouts
     )
     with warnings.catch_warnings():  # dagster-celery registers its task again per step
         warnings.filterwarnings("ignore", message="Task name 'execute_plan' is already registered")
-        task = create_task(app)
-    signature = task.si(
-        execute_step_args_packed=pack_value(args), executable_dict=plan_context.reconstructable_job.to_dict()
-    )
+        signature = create_task(app).si(
+            execute_step_args_packed=pack_value(args),
+            executable_dict=plan_context.reconstructable_job.to_dict(),
+        )
     return signature.apply_async(
         priority=app.conf.task_default_priority,
         queue=queue,
