@@ -203,3 +203,18 @@ def test_the_bench_runs_of_a_fleet_run_come_from_its_tag_or_its_config():
         == bench_runs_of(reexecuted)
         == [fleet_run_id("vcs", "bench-a", "0123456789ab")]
     )
+
+
+def test_the_baseline_of_a_run_is_of_its_own_host_class(tmp_path):
+    from bench_pipeline.checks import baseline_for
+
+    store = Store(tmp_path / "bench.duckdb")
+    for run_id, host_class in (("a1", "bench-a"), ("b1", "bench-b"), ("a2", "bench-a"), ("b2", "bench-b")):
+        store.create_run(
+            run_id, "s", trigger="fleet", backend="local", host={"fingerprint": "same machine", "host_class": host_class},
+            settings={}, tools=[], sizes=[], quick=False, suite_sha256="x",
+        )  # fmt: skip
+        store.finish_run(run_id, "succeeded")
+    assert baseline_for(store, "s", "a2") == "a1"
+    assert baseline_for(store, "s", "b2") == "b1"
+    assert baseline_for(store, "s", "a1") is None
