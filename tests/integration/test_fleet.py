@@ -6,7 +6,7 @@ through the shared landing area and ingested and reported centrally. Then the sa
 host A's worker killed in the middle of its step: the run fails with the reason, the store holds
 nothing of A's run, and re-executing from the failure (with A back) completes it, nothing doubled.
 
-The suite is vcs.yaml with its quick run counts fixed (one warmup, two timed runs per cell) so
+The suite is vcs.yaml with its quick run counts fixed (no warmup, two timed runs per cell) so
 that counts can be compared with a single-host run of the same selection, and the test stays
 within a few minutes. Needs Docker, PostgreSQL and redis-server (.ci/run installs them); skips
 with the reason otherwise, and fails instead under CI=true when a Docker engine answers.
@@ -54,7 +54,7 @@ def _require_fleet() -> None:
 def _suite_dir(tmp: Path) -> Path:
     """vcs.yaml with fixed quick run counts (counts comparable across runs, a short test)."""
     data = yaml.safe_load((ROOT / "suites" / "vcs.yaml").read_text())
-    data["quick"] = {**data["quick"], "warmup": 1, "min_runs": 2, "max_runs": 2, "time_budget_s": 600}
+    data["quick"] = {**data["quick"], "warmup": 0, "min_runs": 2, "max_runs": 2, "time_budget_s": 600}
     out = tmp / "suites"
     out.mkdir()
     (out / "vcs.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
