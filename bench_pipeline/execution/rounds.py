@@ -87,9 +87,7 @@ class RunResult:
 class _Loop:
     """The state of the rounds: samples for the sequential looks, timings, the budget."""
 
-    def __init__(
-        self, cells: list[Cell], settings: EffectiveSettings, design: SequentialDesign | None
-    ) -> None:
+    def __init__(self, cells: list[Cell], settings: EffectiveSettings, design: SequentialDesign | None) -> None:
         self.cells = cells
         self.settings = settings
         self.design = design

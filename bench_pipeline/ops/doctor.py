@@ -70,7 +70,9 @@ def check_tools(suite_name: str) -> list[dict]:
         )
         out.append(
             {
-                **_component(tool, status.available, version, fix=status.fix, detail=describe(status)),
+                **_component(
+                    tool, status.available, version, fix=status.fix, detail=describe(status)
+                ),
                 "action": status.action,
             }
         )
