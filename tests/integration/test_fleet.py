@@ -4,7 +4,8 @@ The flagship suite, git and git-worktree, quick: small on host A (class bench-a,
 on host B (class bench-b, CPU 1), measured in parallel through dagster-celery queues, delivered
 through the shared landing area and ingested and reported centrally. Then the same fleet run with
 host A's worker killed in the middle of its step: the run fails with the reason, the store holds
-nothing of A's run, and re-executing from the failure (with A back) completes it, nothing doubled.
+nothing of A's run; re-executed while A is still down, the step times out on its queue with the
+reason; re-executed from the failure with A back, the run completes, nothing doubled.
 
 The suite is vcs.yaml with its quick run counts fixed (no warmup, two timed runs per cell) so
 that counts can be compared with a single-host run of the same selection, and the test stays
