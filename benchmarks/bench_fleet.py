@@ -17,6 +17,7 @@ import argparse
 import contextlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -75,7 +76,15 @@ def main() -> None:
         raise SystemExit(why)
     tmp = Path(tempfile.mkdtemp(prefix="bench-fleet-"))
     tmp.chmod(0o755)
-    suites = suite_dir(tmp, args.runs)
+    try:
+        run_all(tmp, args.runs)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run_all(tmp: Path, runs: int) -> None:
+    """Start the services and hosts in ``tmp``, measure every variant, print the table."""
+    suites = suite_dir(tmp, runs)
     cache = tmp / "fixture-cache"
     cache.mkdir()
     image = fs.worker_image(progress=lambda _m: None)
@@ -144,7 +153,7 @@ def main() -> None:
             measuring_seconds(local_home, [run_id]),
         )
     )
-    print(f"# vcs quick, git + git-worktree, small and medium, 1 warmup + {args.runs} timed runs per cell\n")
+    print(f"# vcs quick, git + git-worktree, small and medium, 1 warmup + {runs} timed runs per cell\n")
     print("| variant | wall s (measure + ingest + report) | measuring s (first start → last end) |")
     print("|---|---|---|")
     for label, wall, measuring in rows:
