@@ -8,7 +8,9 @@ fixed (``--runs`` timed runs per cell after one warmup) so every variant does th
 Starts PostgreSQL, Redis and the host containers like tests/integration/test_fleet.py, and
 removes them afterwards.
 
-    uv run python benchmarks/bench_fleet.py [--runs 3]
+    uv run python benchmarks/bench_fleet.py [--runs 3] [--repeat 2]
+
+Each fleet variant runs ``--repeat`` times, alternating; the table shows medians.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import contextlib
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -71,18 +74,19 @@ def measuring_seconds(home: Path, run_ids: list[str]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=3, help="timed runs per cell (after one warmup)")
+    parser.add_argument("--repeat", type=int, default=2, help="runs of each fleet variant, alternating")
     args = parser.parse_args()
     if why := fs.missing():
         raise SystemExit(why)
     tmp = Path(tempfile.mkdtemp(prefix="bench-fleet-"))
     tmp.chmod(0o755)
     try:
-        run_all(tmp, args.runs)
+        run_all(tmp, args.runs, args.repeat)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def run_all(tmp: Path, runs: int) -> None:
+def run_all(tmp: Path, runs: int, repeat: int) -> None:
     """Start the services and hosts in ``tmp``, measure every variant, print the table."""
     suites = suite_dir(tmp, runs)
     cache = tmp / "fixture-cache"
@@ -115,12 +119,22 @@ def run_all(tmp: Path, runs: int) -> None:
             host.wait_ready(broker, timeout_s=120)
         # warm the fixture cache once (generation is not what is compared)
         fleet_run({"bench-a": ["small"], "bench-b": ["medium"]})
-        two, result = fleet_run({"bench-a": ["small"], "bench-b": ["medium"]})
-        two_measuring = measuring_seconds(home, [r["run_id"] for r in result["runs"]])
-        rows.append(("fleet: small on host A ‖ medium on host B (1 CPU each)", two, two_measuring))
-        one, result = fleet_run({"bench-a": ["small", "medium"]})
-        one_measuring = measuring_seconds(home, [r["run_id"] for r in result["runs"]])
-        rows.append(("fleet: small + medium on host A (1 CPU)", one, one_measuring))
+        variants = {
+            "fleet: small on host A ‖ medium on host B (1 CPU each)": {
+                "bench-a": ["small"],
+                "bench-b": ["medium"],
+            },
+            "fleet: small + medium on host A (1 CPU)": {"bench-a": ["small", "medium"]},
+        }
+        seen: dict[str, list[tuple[float, float]]] = {label: [] for label in variants}
+        for _ in range(repeat):  # alternating, so drift of the machine reaches both alike
+            for label, placement in variants.items():
+                wall, result = fleet_run(placement)
+                seen[label].append((wall, measuring_seconds(home, [r["run_id"] for r in result["runs"]])))
+        for label, values in seen.items():
+            walls, measurings = [w for w, _ in values], [m for _, m in values]
+            rows.append((label, statistics.median(walls), statistics.median(measurings)))
+            print(f"{label}: wall {walls}, measuring {measurings}", flush=True)
     local_home = tmp / "local"
     local_env = {k: v for k, v in os.environ.items() if k not in env} | {
         "BENCH_PIPELINE_HOME": str(local_home),
@@ -154,7 +168,9 @@ def run_all(tmp: Path, runs: int) -> None:
         )
     )
     print(f"# vcs quick, git + git-worktree, small and medium, 1 warmup + {runs} timed runs per cell\n")
-    print("| variant | wall s (measure + ingest + report) | measuring s (first start → last end) |")
+    print(
+        "| variant | wall s (measure + ingest + report; median) | measuring s (first start → last end; median) |"
+    )
     print("|---|---|---|")
     for label, wall, measuring in rows:
         print(f"| {label} | {wall:.1f} | {measuring:.1f} |")
