@@ -19,6 +19,7 @@ from assets.measurements import measurements
 from assets.report import report
 from assets.samples import samples
 from assets.tiering import TIER_ASSETS
+from jobs.fleet import build_fleet_followup, build_fleet_job
 from jobs.schedules import build_schedules, tier_job
 from jobs.sensors import JOBS as SENSOR_JOBS
 from jobs.sensors import build_sensors
@@ -30,6 +31,7 @@ from resources import BackendResource, StoreResource
 def load_definitions() -> Definitions:
     # beta parameters Dagster's own decorators pass (sensor owners, partition mappings): not ours to act on
     warnings.filterwarnings("ignore", category=BetaWarning)
+    fleet_job = build_fleet_job()
     return Definitions(
         assets=[
             fixtures,
@@ -44,9 +46,9 @@ def load_definitions() -> Definitions:
             *TIER_ASSETS,
         ],
         asset_checks=CHECKS,
-        jobs=[*JOBS, tier_job, *SENSOR_JOBS],
+        jobs=[*JOBS, tier_job, *SENSOR_JOBS, fleet_job],
         schedules=build_schedules(),
-        sensors=build_sensors(),
+        sensors=[*build_sensors(), build_fleet_followup(fleet_job)],
         resources={"store": StoreResource(), "backend": BackendResource()},
     )
 

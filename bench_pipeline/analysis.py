@@ -400,7 +400,13 @@ def compare_run_to_baseline(
             f"run {empty} has no samples{f' of {tool}' if tool else ''}", fix="check --tool and the runs"
         )
     notes = []
-    if _fingerprint(store, base_id) != _fingerprint(store, cand_id):
+    classes = [store.run(r).get("host_class") or "local" for r in (base_id, cand_id)]
+    if classes[0] != classes[1]:
+        notes.append(
+            f"baseline and candidate were measured on different host classes ({classes[0]}, {classes[1]}): "
+            "differences may be the machines'; compare runs of one class (docs/scaling.md)"
+        )
+    elif _fingerprint(store, base_id) != _fingerprint(store, cand_id):
         notes.append(
             "baseline and candidate were measured on different hosts: differences may be the machine's"
         )

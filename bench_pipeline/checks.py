@@ -130,17 +130,18 @@ def targets(store: Store, suite: str, run_id: str) -> CheckOutcome:
 
 def baseline_for(store: Store, suite: str, run_id: str) -> str | None:
     """The run a new run is judged against: for a tag run the previous tag run, else the previous
-    finished full (non-quick) run of the suite on the same host."""
+    finished full (non-quick) run of the suite on the same host — the same host class (a fleet's
+    classes are never compared, docs/scaling.md) and the same machine fingerprint."""
     run = store.run(run_id)
-    host = json.loads(run["host"] or "{}").get("fingerprint")
+    host = (run.get("host_class") or "local", json.loads(run["host"] or "{}").get("fingerprint"))
     tagged = "AND git_tag IS NOT NULL" if run["git_tag"] else ""
     df = store.query(
-        f"""SELECT run_id, host FROM runs WHERE suite = ? AND status = 'succeeded' AND NOT quick
-            AND started_at < ? {tagged} ORDER BY started_at DESC LIMIT 20""",
+        f"""SELECT run_id, host, coalesce(host_class, 'local') FROM runs WHERE suite = ? AND status = 'succeeded'
+            AND NOT quick AND started_at < ? {tagged} ORDER BY started_at DESC LIMIT 20""",
         [suite, run["started_at"]],
     )
-    for rid, h in df.iter_rows():
-        if json.loads(h or "{}").get("fingerprint") == host:
+    for rid, h, host_class in df.iter_rows():
+        if (host_class, json.loads(h or "{}").get("fingerprint")) == host:
             return str(rid)
     return None
 

@@ -66,3 +66,7 @@ class BuildError(BenchError):
 
 class BisectError(BenchError):
     """A bisection cannot start or cannot decide (the bad revision is no regression, no commits between)."""
+
+
+class FleetError(BenchError):
+    """The fleet (hosts, queues, the broker) is misconfigured, or a host did not answer."""

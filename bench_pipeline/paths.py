@@ -71,7 +71,10 @@ def db_path() -> Path:
 
 
 def landing_dir() -> Path:
-    return home() / "landing"
+    """``$BENCH_PIPELINE_HOME/landing``, or ``BENCH_PIPELINE_LANDING``: a fleet host points it at the
+    shared landing area of the central machine (docs/scaling.md)."""
+    shared = os.environ.get("BENCH_PIPELINE_LANDING")
+    return Path(shared).resolve() if shared else home() / "landing"
 
 
 def fixtures_dir() -> Path:

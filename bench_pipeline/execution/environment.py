@@ -66,6 +66,7 @@ def host_info(work_dir: Path) -> dict:
         "hostname": platform.node(),
         "cpu_model": _cpu_model(),
         "cores": os.cpu_count(),
+        "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         "memory_bytes": vm.total,
         "kernel": platform.release(),
         "os": platform.platform(),
@@ -75,6 +76,21 @@ def host_info(work_dir: Path) -> dict:
         "load_avg": list(os.getloadavg()),
         "bench_pipeline_version": __version__,
         "bench_pipeline_commit": project_commit(),
+        **this_host(),
     }
     info["fingerprint"] = f"{info['cpu_model']}|{info['cores']}|{vm.total // (1 << 30)}GiB|{info['kernel']}"
     return info
+
+
+HOST_ENV = "BENCH_PIPELINE_HOST"  # this host's name, as runs record it (default: the hostname)
+HOST_CLASS_ENV = "BENCH_PIPELINE_HOST_CLASS"  # this host's class (default: local)
+LOCAL_CLASS = "local"  # runs measured where the pipeline runs, outside a fleet
+
+
+def this_host() -> dict[str, str]:
+    """The host and host class a run measured here records (docs/scaling.md, "Hosts in the data"):
+    a fleet worker sets both; elsewhere the host is the hostname and the class ``local``."""
+    return {
+        "host": os.environ.get(HOST_ENV) or platform.node(),
+        "host_class": os.environ.get(HOST_CLASS_ENV) or LOCAL_CLASS,
+    }

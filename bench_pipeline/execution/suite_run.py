@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, Protocol
 
 import polars as pl
 
@@ -138,22 +139,43 @@ def prepare_fixtures(
     return PreparedTools(statuses, prepared)
 
 
+class RunLedger(Protocol):
+    """Where a run's own row goes: the store (here), or the landing area (a fleet host,
+    ``bench_pipeline.fleet.LandingLedger``)."""
+
+    def create_run(self, run_id: str, suite: str, **kw: Any) -> None: ...
+
+    def finish_run(self, run_id: str, status: str, **kw: Any) -> None: ...
+
+
 def run_suite(
-    request: RunRequest, *, store: Store | None = None, progress: Progress | None = None
+    request: RunRequest,
+    *,
+    store: Store | None = None,
+    progress: Progress | None = None,
+    ledger: RunLedger | None = None,
+    landing_dir: Path | None = None,
 ) -> RunOutcome:
+    """Measure ``request`` and write its landing files. With a ``ledger`` (a fleet host) the store is
+    never opened: the run's row goes to the ledger, the files to ``landing_dir``."""
     say = progress or (lambda _m: None)
-    store = store or Store()
     tools = request.resolved_tools()
     suite = request.suite.with_revisions(tools)
     sizes = request.resolved_sizes()
     run_id = request.run_id or new_run_id(suite.name)
-    clean_dead_runs(store, docker=request.backend != "local")  # what killed runs left: work dirs, containers
+    landing_dir = landing_dir or paths.landing_dir()
+    if ledger is None:
+        store = store or Store()
+        clean_dead_runs(
+            store, docker=request.backend != "local"
+        )  # what killed runs left: work dirs, containers
     backend, choice = choose_backend(request.backend, bin_dir=paths.home() / "bin")
     say(f"backend {choice.kind}: {choice.reason}")
     work = paths.work_dir() / run_id
     host = host_info(paths.home())
     settings = EffectiveSettings.for_suite(suite, request.quick).__dict__
-    store.create_run(
+    record: Any = ledger if ledger is not None else store  # a Store, or a RunLedger
+    record.create_run(
         run_id,
         suite.name,
         trigger=request.trigger,
@@ -170,9 +192,10 @@ def run_suite(
     say(f"run {run_id}: suite {suite.name}, tools {', '.join(tools)}, sizes {', '.join(sizes)}")
     try:
         prepared = prepare_fixtures(suite, tools, sizes, say, allow_build=request.allow_build)
-        record_builds(store, list(prepared.statuses.values()), suite=suite.name, run_id=run_id)
+        if store is not None:
+            record_builds(store, list(prepared.statuses.values()), suite=suite.name, run_id=run_id)
         adaptive = None
-        if suite.settings.adaptive_runs and not request.quick:
+        if store is not None and suite.settings.adaptive_runs and not request.quick:
             from bench_pipeline.execution.adaptive import suggested_min_runs
 
             adaptive = suggested_min_runs(store, suite.name)
@@ -202,7 +225,7 @@ def run_suite(
             landed.append(
                 write_landing(
                     tool_samples,
-                    paths.landing_dir(),
+                    landing_dir,
                     run_id=run_id,
                     kind="samples",
                     suite=suite.name,
@@ -211,14 +234,14 @@ def run_suite(
             )
             landed.append(
                 write_landing(
-                    tool_cells, paths.landing_dir(), run_id=run_id, kind="cells", suite=suite.name, tool=tool
+                    tool_cells, landing_dir, run_id=run_id, kind="cells", suite=suite.name, tool=tool
                 )
             )
         if result.decisions.height:  # the tool pairs' verdicts, for the comparisons of the report stage
             landed.append(
                 write_landing(
                     result.decisions,
-                    paths.landing_dir(),
+                    landing_dir,
                     run_id=run_id,
                     kind="decisions",
                     suite=suite.name,
@@ -239,7 +262,7 @@ def run_suite(
                     "reason": why or "not runnable",
                     "fix": "bench-pipeline doctor",
                 }
-        store.finish_run(  # succeeded once its samples, statistics and reports are committed (resume.py)
+        record.finish_run(  # succeeded once its samples, statistics and reports are committed (resume.py)
             run_id,
             "succeeded",
             pending=True,
@@ -252,7 +275,7 @@ def run_suite(
     except BaseException as exc:
         message = exc.message if isinstance(exc, BenchError) else f"{type(exc).__name__}: {exc}"
         # an exception is a failed run; Ctrl-C or SystemExit an interrupted one
-        store.finish_run(
+        record.finish_run(
             run_id, "failed" if isinstance(exc, Exception) else "interrupted", message=message[:2000]
         )
         raise

@@ -145,7 +145,7 @@ def history_levels(
 ) -> pl.DataFrame:
     """Per cell of ``run_id``: its median against the level of the earlier runs (``HISTORY_COLUMNS``)."""
     empty = pl.DataFrame(schema={**dict.fromkeys(KEYS, pl.String), **HISTORY_COLUMNS})
-    series = load_series(store, suite, None, metric)
+    series = load_series(store, suite, None, metric, of_run=run_id)  # the runs of its host class only
     if series.is_empty() or run_id not in set(series["run_id"].to_list()):
         return empty
     started = series.filter(pl.col("run_id") == run_id)["started_at"][0]

@@ -5,9 +5,11 @@ every succeeded run of a suite, oldest first. Which runs count:
 
 * ``status = 'succeeded'`` (a failed run may have measured only part of the suite);
 * not ``quick`` unless asked: quick runs take 2–3 samples per cell, a different experiment;
-* by default the same host as the suite's newest such run (``host="newest"``; the ``fingerprint`` in
-  ``runs.host``): a change of machine is a step in every series at once, not a change of the tools
-  (SPEC §4.4: comparisons across hosts are flagged, not mixed). ``host=None`` takes every host.
+* by default the same host as the suite's newest such run (``host="newest"``), or as run ``of_run``:
+  the same host class (``runs.host_class``, ``local`` when none; a fleet's classes, docs/scaling.md)
+  and the same ``fingerprint`` in ``runs.host``. A change of machine is a step in every series at
+  once, not a change of the tools (SPEC §4.4: comparisons across hosts are flagged, not mixed), and
+  a fleet's host classes are never mixed. ``host=None`` takes every host.
 """
 
 from __future__ import annotations
@@ -34,14 +36,20 @@ SERIES_COLUMNS = [
     "host",
 ]
 
-_FINGERPRINT = "json_extract_string(r.host, '$.fingerprint')"
+# the host a series stays on: its class and its machine's fingerprint
+_HOST_KEY = (
+    "coalesce(r.host_class, 'local') || '|' || coalesce(json_extract_string(r.host, '$.fingerprint'), '')"
+)
 SERIES_SQL = f"""
 WITH eligible AS (
-    SELECT r.run_id, r.started_at, r.git_tag, {_FINGERPRINT} AS host
+    SELECT r.run_id, r.started_at, r.git_tag, {_HOST_KEY} AS host
     FROM runs r
     WHERE r.suite = ? AND r.status = 'succeeded' AND (? OR NOT coalesce(r.quick, FALSE))
 ),
-newest AS (SELECT host FROM eligible ORDER BY started_at DESC, run_id DESC LIMIT 1)
+newest AS (
+    SELECT host FROM eligible WHERE CAST(? AS VARCHAR) IS NULL OR run_id = ?
+    ORDER BY started_at DESC, run_id DESC LIMIT 1
+)
 SELECT c.tool, c.operation, c.fixture, c.metric, c.run_id, e.started_at, c.median, c.ci_low, c.ci_high,
        c.n, c.cv, c.mad, e.git_tag, e.host
 FROM cell_stats_all c JOIN eligible e USING (run_id)
@@ -64,8 +72,12 @@ def load_series(
     *,
     include_quick: bool = False,
     host: str | None = "newest",
+    of_run: str | None = None,
 ) -> pl.DataFrame:
     """One row per cell × run (``SERIES_COLUMNS``), sorted by cell then time.
+
+    ``of_run``: with ``host="newest"``, the runs of that run's host (class and machine) instead of
+    the newest run's.
 
     ``metric``: wall, cpu, rss or an extra metric (a ``sample_metrics`` key) the cells have."""
     if not metric:
@@ -73,7 +85,7 @@ def load_series(
     if host not in (None, "newest"):
         raise ValueError('host is "newest" or None')
     return store.query(
-        SERIES_SQL, [suite, include_quick, suite, metric, tool, tool, host == "newest"]
+        SERIES_SQL, [suite, include_quick, of_run, of_run, suite, metric, tool, tool, host == "newest"]
     ).select(SERIES_COLUMNS)
 
 

@@ -18,15 +18,33 @@ from bench_pipeline.execution.backends import DEFAULT_BACKEND
 from bench_pipeline.pipeline import STAGE_BY_JOB, STAGES, Stage
 
 PROJECT_DAGSTER_YAML = paths.PROJECT_ROOT / "dagster.yaml"
+#: the Dagster instance profiles, selected by BENCH_PIPELINE_PROFILE (docs/scaling.md)
+PROFILES = {
+    "local": PROJECT_DAGSTER_YAML,  # SQLite under $BENCH_PIPELINE_HOME/dagster: nothing to start
+    "fleet": paths.PROJECT_ROOT / "deploy" / "fleet" / "dagster.yaml",  # PostgreSQL, Celery hosts
+}
+PROFILE_ENV = "BENCH_PIPELINE_PROFILE"
+
+
+def profile_dagster_yaml() -> Path:
+    """The dagster.yaml of the profile BENCH_PIPELINE_PROFILE names (default ``local``)."""
+    name = os.environ.get(PROFILE_ENV) or "local"
+    if name not in PROFILES:
+        raise BenchError(
+            f"{PROFILE_ENV}={name!r} is no profile", fix=f"one of {', '.join(PROFILES)} (docs/scaling.md)"
+        )
+    return PROFILES[name]
 
 
 def ensure_dagster_home() -> Path:
-    """Point DAGSTER_HOME at $BENCH_PIPELINE_HOME/dagster holding the project's dagster.yaml."""
+    """Point DAGSTER_HOME at $BENCH_PIPELINE_HOME/dagster holding the profile's dagster.yaml
+    (the project's own, or the fleet's with BENCH_PIPELINE_PROFILE=fleet)."""
     home = Path(os.environ.get("DAGSTER_HOME") or paths.dagster_home())
     home.mkdir(parents=True, exist_ok=True)
     target = home / "dagster.yaml"
-    if not target.exists() or target.read_bytes() != PROJECT_DAGSTER_YAML.read_bytes():
-        shutil.copyfile(PROJECT_DAGSTER_YAML, target)
+    source = profile_dagster_yaml()
+    if not target.exists() or target.read_bytes() != source.read_bytes():
+        shutil.copyfile(source, target)
     os.environ["DAGSTER_HOME"] = str(home)
     return home
 

@@ -150,6 +150,10 @@ def _render(report: Report, limit: int | None) -> str:
         "",
         "## Environment",
         "",
+        f"Measured on host **{host.get('host') or host.get('hostname', '?')}** (host class "
+        f"`{host.get('host_class') or 'local'}`, {host.get('cpus_usable') or host.get('cores', '?')} usable CPUs): "
+        "every tool of this run on that host; history and baselines compare it with runs of its class only.",
+        "",
         f"{host.get('cpu_model', '?')}, {host.get('cores', '?')} cores, "
         f"{(host.get('memory_bytes') or 0) / (1 << 30):.0f} GiB, kernel {host.get('kernel', '?')}, "
         f"work filesystem {host.get('work_fs', '?')}, cgroup {host.get('cgroup', '?')}; "

@@ -174,13 +174,15 @@ class Store:
         suite_sha256: str,
         git_tag: str | None = None,
         git_commit: str | None = None,
+        host_class: str | None = None,
     ) -> None:
         me = psutil.Process()
         with self.connect() as con:
             con.execute(
                 """INSERT INTO runs (run_id, suite, started_at, status, trigger, backend, git_tag, git_commit, host,
-                                     settings, tools, sizes, quick, suite_sha256, hostname, pid, pid_started, tool_versions)
-                   VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '{}')""",
+                                     settings, tools, sizes, quick, suite_sha256, hostname, pid, pid_started, tool_versions,
+                                     host_class)
+                   VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '{}', ?)""",
                 [
                     run_id,
                     suite,
@@ -198,6 +200,7 @@ class Store:
                     socket.gethostname(),
                     os.getpid(),
                     me.create_time(),
+                    host_class or host.get("host_class"),
                 ],
             )
 

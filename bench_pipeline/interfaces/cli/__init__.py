@@ -13,6 +13,7 @@ from bench_pipeline.interfaces.cli import (
     export,
     findings,
     fixtures,
+    fleet,
     history,
     images,
     ingest,
@@ -28,6 +29,7 @@ from bench_pipeline.interfaces.cli.app import main
 
 for _module in (
     run,
+    fleet,
     build,
     bisect,
     measure,
