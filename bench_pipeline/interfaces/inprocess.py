@@ -33,6 +33,11 @@ def profile_dagster_yaml() -> Path:
         raise BenchError(
             f"{PROFILE_ENV}={name!r} is no profile", fix=f"one of {', '.join(PROFILES)} (docs/scaling.md)"
         )
+    if name == "fleet" and not os.environ.get("BENCH_PIPELINE_POSTGRES_URL"):
+        raise BenchError(
+            "BENCH_PIPELINE_PROFILE=fleet keeps Dagster's instance in PostgreSQL, but BENCH_PIPELINE_POSTGRES_URL is not set",
+            fix="export BENCH_PIPELINE_POSTGRES_URL=postgresql+psycopg2://USER:PASSWORD@HOST:5432/DB (docs/scaling.md)",
+        )
     return PROFILES[name]
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from bench_pipeline.errors import FleetError
+from bench_pipeline.errors import BenchError, FleetError
 from bench_pipeline.execution.environment import HOST_CLASS_ENV, HOST_ENV, this_host
 from bench_pipeline.fleet import (
     DEFAULT_FLEET_FILE,
@@ -182,6 +182,11 @@ def test_the_fleet_profile_is_one_setting(monkeypatch, tmp_path):
     home = ensure_dagster_home()
     assert (home / "dagster.yaml").read_bytes() == PROFILES["local"].read_bytes()
     monkeypatch.setenv("BENCH_PIPELINE_PROFILE", "fleet")
+    monkeypatch.delenv("BENCH_PIPELINE_POSTGRES_URL", raising=False)
+    with pytest.raises(BenchError, match="BENCH_PIPELINE_POSTGRES_URL is not set") as missing:
+        ensure_dagster_home()
+    assert "postgresql+psycopg2://" in missing.value.fix
+    monkeypatch.setenv("BENCH_PIPELINE_POSTGRES_URL", "postgresql+psycopg2://bench@127.0.0.1:5432/bench")
     ensure_dagster_home()
     text = (home / "dagster.yaml").read_text()
     assert "postgres_url" in text and "BENCH_PIPELINE_POSTGRES_URL" in text
