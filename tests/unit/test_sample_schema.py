@@ -87,7 +87,7 @@ def test_a_table_without_a_declared_column_is_reported(store: Store) -> None:
 # ------------------------------------------------------------------------------------------ landing
 def test_landing_schemas_are_the_declarations() -> None:
     from bench_pipeline.execution import rounds
-    from bench_pipeline.ingest import load
+    from bench_pipeline.ingest import write
     from bench_pipeline.store import landing
 
     assert list(SAMPLE_SCHEMA.items()) == [(c.name, c.dtype) for c in SAMPLE_COLUMNS]
@@ -95,7 +95,7 @@ def test_landing_schemas_are_the_declarations() -> None:
     assert SAMPLE_SCHEMA["created_at"] == pl.Datetime("us", "UTC") and CELL_SCHEMA["params"] == pl.Utf8
     # the runner, ingestion and the landing check use these very objects, not copies
     assert rounds.SAMPLE_SCHEMA is SAMPLE_SCHEMA and rounds.CELL_SCHEMA is CELL_SCHEMA
-    assert load.SAMPLE_SCHEMA is SAMPLE_SCHEMA and load.CELL_SCHEMA is CELL_SCHEMA
+    assert write.SAMPLE_SCHEMA is SAMPLE_SCHEMA and write.CELL_SCHEMA is CELL_SCHEMA
     assert landing.DECLARED == {"samples": SAMPLE_SCHEMA, "cells": CELL_SCHEMA}
 
 

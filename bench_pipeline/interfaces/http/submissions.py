@@ -24,8 +24,9 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from bench_pipeline.ingest.load import IngestResult, identity_of, ingest_groups, link_batch, payload_sha256
+from bench_pipeline.ingest.load import IngestResult, ingest_groups, link_batch, payload_sha256
 from bench_pipeline.ingest.payload import RunSubmission
+from bench_pipeline.ingest.plan import identity_of
 from bench_pipeline.resume import complete_runs
 from bench_pipeline.store import Store, queries
 from bench_pipeline.store.landing import write_landing
