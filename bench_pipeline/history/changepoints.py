@@ -457,7 +457,7 @@ def confirm(
     min_interior: int = MIN_INTERIOR,
     t: np.ndarray | None = None,
 ) -> list[int]:
-    """The cuts whose new level persists and exceeds δ; failures are dropped weakest first.
+    """The cuts whose new level persists and matters (is not confidently within δ); failures are dropped weakest first.
 
     A regime must last ``min_persist`` points, and one between two cuts that spans fewer than
     ``min_interior`` runs (positions ``t``; default 0 … n − 1) and ends within δ of the level before it
