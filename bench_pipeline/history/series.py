@@ -36,10 +36,21 @@ SERIES_COLUMNS = [
     "host",
 ]
 
-# the host a series stays on: its class and its machine's fingerprint
-_HOST_KEY = (
-    "coalesce(r.host_class, 'local') || '|' || coalesce(json_extract_string(r.host, '$.fingerprint'), '')"
-)
+
+def host_key_sql(alias: str = "") -> str:
+    """The host a series stays on, as SQL over ``runs`` (``alias``: its table alias): the machine's
+    fingerprint for runs measured where the pipeline runs (class ``local``, or none), and
+    ``<class>|<fingerprint>`` for a fleet host's runs, so a fleet's classes never share a series
+    even when their machines look alike. The dashboard's host filter uses the same key."""
+    a = f"{alias}." if alias else ""
+    fingerprint = f"json_extract_string({a}host, '$.fingerprint')"
+    return (
+        f"CASE WHEN coalesce({a}host_class, 'local') = 'local' THEN {fingerprint} "
+        f"ELSE {a}host_class || '|' || coalesce({fingerprint}, '') END"
+    )
+
+
+_HOST_KEY = host_key_sql("r")
 SERIES_SQL = f"""
 WITH eligible AS (
     SELECT r.run_id, r.started_at, r.git_tag, {_HOST_KEY} AS host

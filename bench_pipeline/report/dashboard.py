@@ -32,6 +32,7 @@ from bench_pipeline.errors import BenchError, RunNotFound
 from bench_pipeline.fixtures import fixture_for
 from bench_pipeline.history import analyse_cell, load_series, suite_delta
 from bench_pipeline.history.gate import MIN_REFERENCE, same_run_gate
+from bench_pipeline.history.series import host_key_sql
 from bench_pipeline.jsonable import decode_json_text, finite_float
 from bench_pipeline.patterns.findings import RunFindings, run_findings
 from bench_pipeline.report.archive import FORMATS
@@ -46,9 +47,9 @@ SELECT suite, count(*) AS runs, count(*) FILTER (WHERE status = 'succeeded') AS 
        max(started_at) AS newest, count(DISTINCT git_tag) AS tags
 FROM runs WHERE status IN ('succeeded', 'failed') GROUP BY suite ORDER BY suite
 """
-RUNS_SQL = """
+RUNS_SQL = f"""
 SELECT run_id, started_at, status, trigger, git_tag, git_commit, quick, tools,
-       json_extract_string(host, '$.fingerprint') AS host, json_extract_string(host, '$.hostname') AS hostname
+       {host_key_sql()} AS host, json_extract_string(host, '$.hostname') AS hostname
 FROM runs WHERE suite = ? AND status IN ('succeeded', 'failed') ORDER BY started_at DESC, run_id DESC
 """
 LATEST_COMPARISONS_SQL = """
