@@ -40,6 +40,7 @@ from bench_pipeline.execution.environment import HOST_CLASS_ENV, this_host
 from bench_pipeline.execution.suite_run import RunRequest, run_suite
 from bench_pipeline.safe_yaml import YamlProblem, load_yaml
 from bench_pipeline.store.landing import write_landing
+from bench_pipeline.store.schema import RUN_SCHEMA
 
 FLEET_ENV = "BENCH_PIPELINE_FLEET"  # path of the fleet file (default deploy/fleet/fleet.yaml)
 DEFAULT_FLEET_FILE = paths.PROJECT_ROOT / "deploy" / "fleet" / "fleet.yaml"
@@ -130,31 +131,6 @@ def parse_placement(items: Iterable[str], fleet: Fleet) -> dict[str, list[str]]:
 
 
 # ------------------------------------------------------------------------------- a remote run's row
-RUN_SCHEMA: dict[str, Any] = {
-    "run_id": pl.Utf8,
-    "suite": pl.Utf8,
-    "started_at": pl.Datetime("us", "UTC"),
-    "finished_at": pl.Datetime("us", "UTC"),
-    "status": pl.Utf8,
-    "pending_status": pl.Utf8,
-    "trigger": pl.Utf8,
-    "backend": pl.Utf8,
-    "git_tag": pl.Utf8,
-    "git_commit": pl.Utf8,
-    "host": pl.Utf8,
-    "host_class": pl.Utf8,
-    "tool_versions": pl.Utf8,
-    "settings": pl.Utf8,
-    "tools": pl.Utf8,
-    "sizes": pl.Utf8,
-    "quick": pl.Boolean,
-    "suite_sha256": pl.Utf8,
-    "hostname": pl.Utf8,
-    "seconds": pl.Float64,
-    "message": pl.Utf8,
-    "unavailable": pl.Utf8,
-    "measuring": pl.Utf8,
-}
 
 
 @dataclass

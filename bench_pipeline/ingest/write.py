@@ -35,7 +35,7 @@ from bench_pipeline.ingest.plan import (
     tool_of,
 )
 from bench_pipeline.store.landing import LandingWriter
-from bench_pipeline.store.schema import CELL_SCHEMA, SAMPLE_SCHEMA
+from bench_pipeline.store.schema import CELL_SCHEMA, RUN_SCHEMA, SAMPLE_SCHEMA
 
 BACKEND = "external"
 
@@ -89,29 +89,6 @@ BATCH_SCHEMA: dict[str, Any] = {
     "suite": pl.Utf8,
     "added_at": pl.Datetime("us", "UTC"),
     "metadata": pl.Utf8,
-}
-
-
-RUN_SCHEMA: dict[str, Any] = {
-    "run_id": pl.Utf8,
-    "suite": pl.Utf8,
-    "started_at": pl.Datetime("us", "UTC"),
-    "finished_at": pl.Datetime("us", "UTC"),
-    "status": pl.Utf8,
-    "trigger": pl.Utf8,
-    "backend": pl.Utf8,
-    "git_tag": pl.Utf8,
-    "git_commit": pl.Utf8,
-    "host": pl.Utf8,
-    "tool_versions": pl.Utf8,
-    "settings": pl.Utf8,
-    "tools": pl.Utf8,
-    "sizes": pl.Utf8,
-    "quick": pl.Boolean,
-    "hostname": pl.Utf8,
-    "seconds": pl.Float64,
-    "message": pl.Utf8,
-    "pending_status": pl.Utf8,
 }
 
 

@@ -222,3 +222,32 @@ def mismatches(table: str, actual: Sequence[tuple[str, str, bool]], declared: Se
                 f"{'NULL' if c.nullable else 'NOT NULL'}"
             )
     return problems
+
+
+#: a ``runs`` row in a landing file (ingestion, a fleet host's delivered run): loaded ``BY NAME``, so
+#: a writer leaves the columns it does not know null
+RUN_SCHEMA: dict[str, Any] = {
+    "run_id": pl.Utf8,
+    "suite": pl.Utf8,
+    "started_at": pl.Datetime("us", "UTC"),
+    "finished_at": pl.Datetime("us", "UTC"),
+    "status": pl.Utf8,
+    "pending_status": pl.Utf8,
+    "trigger": pl.Utf8,
+    "backend": pl.Utf8,
+    "git_tag": pl.Utf8,
+    "git_commit": pl.Utf8,
+    "host": pl.Utf8,
+    "host_class": pl.Utf8,
+    "tool_versions": pl.Utf8,
+    "settings": pl.Utf8,
+    "tools": pl.Utf8,
+    "sizes": pl.Utf8,
+    "quick": pl.Boolean,
+    "suite_sha256": pl.Utf8,
+    "hostname": pl.Utf8,
+    "seconds": pl.Float64,
+    "message": pl.Utf8,
+    "unavailable": pl.Utf8,
+    "measuring": pl.Utf8,
+}
