@@ -1,12 +1,15 @@
 """Runner overhead and accuracy, side by side with ``hyperfine -N`` (no shell) in one script.
 
-For each command, alternate blocks of hyperfine and of our local worker (several rounds, so
-drift hits both), and print the medians and the ratio ours / hyperfine. Besides commands of known
+For each command, alternate short blocks of hyperfine and of our local worker (``--rounds`` blocks
+of ``--runs`` runs each, which of the two goes first chosen at random per round, so the machine's
+drift hits both alike), and print the pooled medians, their ratio ours / hyperfine, and the paired
+estimate over the rounds: the Hodges–Lehmann estimate of the per-round log ratios of block medians
+with its exact Wilcoxon 95 % interval (the method of docs/methods.md, "Sampling to a verdict"). Besides commands of known
 cost, git commands that print (SPEC §4.1, issue 18 item 5) run on the small generated fixture with
 100 files edited, so ``status`` and ``diff`` have something to say: a runner that drains output
 through a reader process shows up there, not on ``true``.
 
-    uv run python benchmarks/bench_runner.py [--runs 200] [--rounds 3] [--only git] [--before REV]
+    uv run python benchmarks/bench_runner.py [--runs 20] [--rounds 30] [--only git] [--before REV]
 
 ``--before REV`` adds the runner of git revision REV (its ``runner.py`` and ``bench_exec.c``) as a
 third column, measured in the same alternating blocks: before/after figures from one run.
@@ -18,6 +21,7 @@ import argparse
 import json
 import os
 import platform
+import random
 import shlex
 import shutil
 import statistics
@@ -27,11 +31,14 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench_pipeline.execution.backends import Worker, WorkerSpec  # noqa: E402
 from bench_pipeline.execution.backends.local import LocalBackend  # noqa: E402
 from bench_pipeline.fixtures import ensure_fixture, fixture_for  # noqa: E402
+from bench_pipeline.stats._ranktests import signed_rank_null_cdf  # noqa: E402
 
 COMMANDS = [
     ["true"],
@@ -107,7 +114,7 @@ ENV = {
 }
 
 
-def hyperfine_median(argv: list[str], cwd: Path, runs: int) -> float:
+def hyperfine_times(argv: list[str], cwd: Path, runs: int) -> list[float]:
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
         subprocess.run(
             [
@@ -129,21 +136,32 @@ def hyperfine_median(argv: list[str], cwd: Path, runs: int) -> float:
             env=ENV,
         )
         data = json.loads(Path(out.name).read_text())
-    return statistics.median(data["results"][0]["times"])
+    return list(data["results"][0]["times"])
 
 
-def ours_median(worker, argv: list[str], cwd: Path, runs: int) -> tuple[float, int]:
-    """Median wall seconds, and the stdout bytes counted."""
+def ours_times(worker, argv: list[str], cwd: Path, runs: int) -> tuple[list[float], int]:
+    """Wall seconds of ``runs`` runs after 5 warmups (as hyperfine's block), and the stdout bytes."""
     for _ in range(5):
         worker.exec(argv, str(cwd), ENV, 60)
     results = [worker.exec(argv, str(cwd), ENV, 60) for _ in range(runs)]
-    return statistics.median(r["wall_ns"] / 1e9 for r in results), results[-1]["stdout_bytes"]
+    return [r["wall_ns"] / 1e9 for r in results], results[-1]["stdout_bytes"]
+
+
+def paired_ratio(ours: list[float], theirs: list[float]) -> tuple[float, float, float]:
+    """Hodges–Lehmann ratio of per-round block medians (ours / theirs) with its exact 95 % interval."""
+    d = np.log(np.asarray(ours)) - np.log(np.asarray(theirs))
+    n = d.size
+    walsh = np.sort((d[:, None] + d[None, :])[np.triu_indices(n)] / 2)
+    k = int((signed_rank_null_cdf(n) <= 0.025).sum())
+    low, high = (walsh[k - 1], walsh[walsh.size - k]) if k else (-np.inf, np.inf)
+    return float(np.exp(np.median(walsh))), float(np.exp(low)), float(np.exp(high))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--runs", type=int, default=200)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=20, help="runs per block (after 5 warmups)")
+    parser.add_argument("--rounds", type=int, default=30, help="alternating blocks per command and side")
+    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--only", choices=["git", "basic"], help="only the git commands, or only the others")
     parser.add_argument("--fixture-cache", type=Path, help="where the small fixture is (built if missing)")
     parser.add_argument("--before", metavar="REV", help="also measure the runner of this git revision")
@@ -168,23 +186,39 @@ def main() -> None:
         f"{args.runs} runs × {args.rounds} rounds, {time.strftime('%Y-%m-%d %H:%M')}, "
         f"load {os.getloadavg()[0]:.2f}\n"
     )
+    rng = random.Random(args.seed)
     extra = f" {args.before} median | {args.before} / hyperfine |" if before else ""
-    print(f"| command | stdout | hyperfine -N median | bench-pipeline median | ours / hyperfine |{extra}")
-    print("|---|---|---|---|---|" + ("---|---|" if before else ""))
+    print(
+        "| command | stdout | hyperfine -N median | bench-pipeline median | ours / hyperfine (pooled medians) "
+        f"| paired per round, 95 % CI |{extra}"
+    )
+    print("|---|---|---|---|---|---|" + ("---|---|" if before else ""))
     for argv, cwd, where in plan:
-        hf, ours, old = [], [], []
+        hf: list[list[float]] = []
+        ours: list[list[float]] = []
+        old: list[list[float]] = []
         out_bytes = 0
         for _ in range(args.rounds):
-            hf.append(hyperfine_median(argv, cwd, args.runs))
-            median, out_bytes = ours_median(worker, argv, cwd, args.runs)
-            ours.append(median)
-            if before:
-                old.append(ours_median(before, argv, cwd, args.runs)[0])
-        h, o = statistics.median(hf), statistics.median(ours)
+            sides = ["hf", "ours", *(["old"] if before else [])]
+            rng.shuffle(sides)
+            for side in sides:
+                if side == "hf":
+                    hf.append(hyperfine_times(argv, cwd, args.runs))
+                elif side == "ours":
+                    times, out_bytes = ours_times(worker, argv, cwd, args.runs)
+                    ours.append(times)
+                else:
+                    old.append(ours_times(before, argv, cwd, args.runs)[0])
+        h = statistics.median(t for block in hf for t in block)
+        o = statistics.median(t for block in ours for t in block)
+        r, lo, hi = paired_ratio([statistics.median(b) for b in ours], [statistics.median(b) for b in hf])
         label = " ".join(Path(a).name if i == 0 else a for i, a in enumerate(argv))
-        row = f"| `{label[:50]}`{where} | {out_bytes / 1024:.1f} KiB | {h * 1e3:.3f} ms | {o * 1e3:.3f} ms | {o / h:.3f} |"
+        row = (
+            f"| `{label[:50]}`{where} | {out_bytes / 1024:.1f} KiB | {h * 1e3:.3f} ms | {o * 1e3:.3f} ms "
+            f"| {o / h:.3f} | {r:.3f} ({lo:.3f}–{hi:.3f}) |"
+        )
         if before:
-            b = statistics.median(old)
+            b = statistics.median(t for block in old for t in block)
             row += f" {b * 1e3:.3f} ms | {b / h:.3f} |"
         print(row, flush=True)
     print(f"\nload average at the end: {os.getloadavg()[0]:.2f}")

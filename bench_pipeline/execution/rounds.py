@@ -4,6 +4,8 @@
 One worker per tool (local process or container). Rounds: every still-active cell
 (tool × operation × fixture) gets one run per round, in a fresh random order each round, so
 machine drift spreads over all tools instead of masquerading as a difference between them. The
+tools of one operation × fixture run back to back (in random order among themselves: ``blocked_order``),
+so the two runs a paired comparison takes from a round are moments apart, not seconds. The
 first ``warmup`` rounds are recorded as warmups (kept, flagged, excluded from statistics).
 
 When a cell stops: every tool pair on the same operation × fixture is examined at the planned looks
@@ -30,7 +32,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import random
 import threading
 import time
 from collections import Counter
@@ -39,6 +40,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from bench_pipeline.errors import RunnerError
@@ -54,7 +56,7 @@ from bench_pipeline.execution.plan import (
 )
 from bench_pipeline.execution.session import ToolSession, check_tool, measure_once
 from bench_pipeline.fixtures.tool import ToolFixture, tool_fixture_dir
-from bench_pipeline.stats.sequential import SequentialDesign, SequentialTracker
+from bench_pipeline.stats.sequential import SequentialDesign, SequentialTracker, blocked_order
 from bench_pipeline.store.schema import CELL_SCHEMA, SAMPLE_SCHEMA
 from bench_pipeline.suite import Suite
 
@@ -215,7 +217,7 @@ def execute_run(
     cells = plan_cells(suite, tools, sizes, quick)
     for cell in cells:
         cell.suggested_min_runs = (min_runs or {}).get((cell.tool, cell.operation.name, cell.fixture))
-    rng = random.Random(seed if seed is not None else time.time_ns())
+    rng = np.random.default_rng(seed if seed is not None else time.time_ns())
     sessions: dict[str, ToolSession] = {}
     versions: dict[str, str] = {}
     rows: list[dict] = []
@@ -246,8 +248,8 @@ def execute_run(
             active = [i for i, c in enumerate(cells) if c.status == "pending"] if warm else loop.active()
             if not active:
                 break
-            order = active[:]
-            rng.shuffle(order)
+            blocks = [f"{cells[i].operation.name}\0{cells[i].fixture}" for i in active]
+            order = [active[k] for k in blocked_order(np.array(blocks), rng)]
 
             def measure(indices: list[int], round_idx: int = rounds, warm: bool = warm) -> None:
                 assert loop is not None

@@ -435,15 +435,24 @@ def _comparison_tables(report: Report, limit: int | None = None) -> list[str]:
     wall = [c for c in report.comparisons if c.metric == "wall"]
     if not wall:
         return []
+    sequential = any(c.n_rounds for c in wall)
     lines = [
         "",
         "## Comparisons (time)",
         "",
-        "Ratio = median of B / median of A (below 1: B is faster), BCa bootstrap 95% CI, Brunner–Munzel p "
-        "adjusted by Benjamini–Hochberg.",
+        (
+            "Ratio = the paired Hodges–Lehmann estimate of B / A over the rounds both were measured in (below 1: "
+            "B is faster), with the exact signed-rank interval at the level of the look that decided it (≥ 95%; "
+            "sequential design, docs/methods.md), p valid under optional stopping, adjusted by "
+            "Benjamini–Hochberg; n = paired rounds."
+            if sequential
+            else "Ratio = median of B / median of A (below 1: B is faster), BCa bootstrap 95% CI, Brunner–Munzel "
+            "p adjusted by Benjamini–Hochberg."
+        ),
         "",
-        "| operation | fixture | B vs A | ratio | 95% CI | p_adj | verdict |",
-        "|---|---|---|---|---|---|---|",
+        f"| operation | fixture | B vs A | ratio | {'CI' if sequential else '95% CI'} | p_adj | verdict |"
+        + (" n |" if sequential else ""),
+        "|---|---|---|---|---|---|---|" + ("---|" if sequential else ""),
     ]
     rows = []
     for c in wall:
@@ -453,5 +462,6 @@ def _comparison_tables(report: Report, limit: int | None = None) -> list[str]:
         verdict = f"**{c.verdict}**" if c.verdict in ("faster", "slower", "invalid") else c.verdict
         rows.append(
             f"| {c.operation} | {c.fixture} | {c.tool_b} vs {c.tool_a} | {ratio} | {ci} | {p} | {verdict} |"
+            + (f" {c.n_rounds or '–'} |" if sequential else "")
         )
     return lines + _capped(rows, limit, "comparisons")

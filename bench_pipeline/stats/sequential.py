@@ -532,6 +532,21 @@ class SequentialTracker:
 # the loop in miniature
 
 
+def blocked_order(blocks: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The order of one round: positions into ``blocks`` (one block label per active cell), the
+    blocks in random order and the cells of a block adjacent, in random order among themselves.
+
+    A block is one operation × fixture, whose cells are the tools a pair compares: the two runs of a
+    paired round are then moments apart instead of anywhere in the round, so the machine's drift
+    between them (what the paired log ratio cannot shed) shrinks with the time between them. Every
+    cell still runs once per round, and which tool of a block goes first is random, so A/A runs stay
+    exchangeable.
+    """
+    labels, index = np.unique(np.asarray(blocks), return_inverse=True)
+    rank = rng.permutation(labels.size)[index].astype(np.float64)
+    return np.argsort(rank + rng.random(index.size) * 0.5, kind="stable")
+
+
 def simulate(
     effects: np.ndarray,
     design: SequentialDesign,
@@ -540,6 +555,7 @@ def simulate(
     drift: float = 0.0,
     drift_rounds: float = 5.0,
     outliers: float = 0.0,
+    blocked: bool = True,
     seed: int | tuple[int, ...] | np.random.SeedSequence = 0,
 ) -> pl.DataFrame:
     """One report measured by the sampling-to-a-verdict loop on simulated timings.
@@ -550,7 +566,7 @@ def simulate(
     CV); u the machine's drift, a stationary AR(1) over the sequence of runs with standard deviation
     ``drift`` and a correlation time of ``drift_rounds`` rounds (runs close in time share it, runs of
     one round mostly); o = log U(1.5, 3) for a share ``outliers`` of the runs (slow outliers), else 0. Rounds run the active
-    cells in random order; looks, stopping, the max_n cap and the FDR step are those of
+    cells in random order, an operation's tools adjacent (:func:`blocked_order`) unless ``blocked`` is false; looks, stopping, the max_n cap and the FDR step are those of
     :class:`SequentialTracker`. Returns :meth:`SequentialTracker.report` plus ``operation``,
     ``tool_a``, ``tool_b``, ``true_ratio``.
     """
@@ -578,7 +594,8 @@ def simulate(
     tracker = SequentialTracker(pairs, design)
     rounds = 0
     while not tracker.done:
-        order = rng.permutation(tracker.active_cells().to_numpy())
+        active = tracker.active_cells().to_numpy()
+        order = active[blocked_order(active // n_tools, rng)] if blocked else rng.permutation(active)
         x = log_median[order] + rng.normal(0.0, sigma, order.size)
         if drift > 0:
             u, state = signal.lfilter(

@@ -401,3 +401,22 @@ def test_aa_reports_at_higher_noise(cv):
             f"equivalent {equivalent:.1%}"
         )
         assert np.mean(false) <= 1.0
+
+
+def test_blocked_order_runs_each_cell_once_with_blocks_contiguous_and_tools_in_random_order():
+    from bench_pipeline.stats.sequential import blocked_order
+
+    blocks = np.array(["log", "status", "log", "show", "status", "show", "log"])
+    rng = np.random.default_rng(3)
+    first_tool = set()
+    block_orders = set()
+    for _ in range(200):
+        order = blocked_order(blocks, rng)
+        assert sorted(order.tolist()) == list(range(blocks.size))  # every cell once
+        seq = blocks[order].tolist()
+        runs = [b for i, b in enumerate(seq) if i == 0 or seq[i - 1] != b]
+        assert len(runs) == 3  # each block's cells back to back
+        block_orders.add(tuple(runs))
+        first_tool.add(int(order[0]) if seq[0] == "log" else -1)
+    assert len(block_orders) == 6  # the blocks in every order
+    assert {0, 2, 6} <= first_tool  # and any of a block's cells first
