@@ -4,7 +4,9 @@ For each command, alternate short blocks of hyperfine and of our local worker (`
 of ``--runs`` runs each, which of the two goes first chosen at random per round, so the machine's
 drift hits both alike), and print the pooled medians, their ratio ours / hyperfine, and the paired
 estimate over the rounds: the Hodges–Lehmann estimate of the per-round log ratios of block medians
-with its exact Wilcoxon 95 % interval (the method of docs/methods.md, "Sampling to a verdict"). Besides commands of known
+with its exact Wilcoxon 95 % interval (the method of docs/methods.md, "Sampling to a verdict").
+Each round also runs a second hyperfine block: hyperfine against itself (A/A) shows how closely this
+machine lets any two measurements of one command agree, the yardstick for "within 2 %". Besides commands of known
 cost, git commands that print (SPEC §4.1, issue 18 item 5) run on the small generated fixture with
 100 files edited, so ``status`` and ``diff`` have something to say: a runner that drains output
 through a reader process shows up there, not on ``true``.
@@ -190,20 +192,23 @@ def main() -> None:
     extra = f" {args.before} median | {args.before} / hyperfine |" if before else ""
     print(
         "| command | stdout | hyperfine -N median | bench-pipeline median | ours / hyperfine (pooled medians) "
-        f"| paired per round, 95 % CI |{extra}"
+        f"| ours / hyperfine, paired per round, 95 % CI | hyperfine / hyperfine (A/A), 95 % CI |{extra}"
     )
-    print("|---|---|---|---|---|---|" + ("---|---|" if before else ""))
+    print("|---|---|---|---|---|---|---|" + ("---|---|" if before else ""))
     for argv, cwd, where in plan:
         hf: list[list[float]] = []
+        hf2: list[list[float]] = []  # a second hyperfine block per round: how far hyperfine agrees with itself
         ours: list[list[float]] = []
         old: list[list[float]] = []
         out_bytes = 0
         for _ in range(args.rounds):
-            sides = ["hf", "ours", *(["old"] if before else [])]
+            sides = ["hf", "hf2", "ours", *(["old"] if before else [])]
             rng.shuffle(sides)
             for side in sides:
                 if side == "hf":
                     hf.append(hyperfine_times(argv, cwd, args.runs))
+                elif side == "hf2":
+                    hf2.append(hyperfine_times(argv, cwd, args.runs))
                 elif side == "ours":
                     times, out_bytes = ours_times(worker, argv, cwd, args.runs)
                     ours.append(times)
@@ -212,10 +217,11 @@ def main() -> None:
         h = statistics.median(t for block in hf for t in block)
         o = statistics.median(t for block in ours for t in block)
         r, lo, hi = paired_ratio([statistics.median(b) for b in ours], [statistics.median(b) for b in hf])
+        ar, alo, ahi = paired_ratio([statistics.median(b) for b in hf2], [statistics.median(b) for b in hf])
         label = " ".join(Path(a).name if i == 0 else a for i, a in enumerate(argv))
         row = (
             f"| `{label[:50]}`{where} | {out_bytes / 1024:.1f} KiB | {h * 1e3:.3f} ms | {o * 1e3:.3f} ms "
-            f"| {o / h:.3f} | {r:.3f} ({lo:.3f}–{hi:.3f}) |"
+            f"| {o / h:.3f} | {r:.3f} ({lo:.3f}–{hi:.3f}) | {ar:.3f} ({alo:.3f}–{ahi:.3f}) |"
         )
         if before:
             b = statistics.median(t for block in old for t in block)

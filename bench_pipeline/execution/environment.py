@@ -94,3 +94,45 @@ def this_host() -> dict[str, str]:
         "host": os.environ.get(HOST_ENV) or platform.node(),
         "host_class": os.environ.get(HOST_CLASS_ENV) or LOCAL_CLASS,
     }
+
+
+def noise_sources(
+    sys_root: Path = Path("/sys"), load: float | None = None, cpus: int | None = None
+) -> list[str]:
+    """What on this machine makes timings vary beyond the commands' own noise, each with its cause.
+
+    * a DAMON ``pageout`` scheme (``kdamond``): the kernel pages out memory it sees as cold,
+      page cache included, so file-heavy commands re-read their files at random moments (common on
+      VMs that return memory to their host);
+    * a CPU frequency governor other than ``performance``: the clock changes under a run;
+    * a load average above half the CPUs: other work competes for the cores.
+    """
+    found: list[str] = []
+    damon = sys_root / "kernel/mm/damon/admin/kdamonds"
+    for kdamond in sorted(damon.glob("[0-9]*")):
+        try:
+            if (kdamond / "state").read_text().strip() != "on":
+                continue
+            actions = {a.read_text().strip() for a in kdamond.glob("contexts/*/schemes/*/action")}
+        except OSError:
+            continue
+        if "pageout" in actions:
+            found.append(
+                f"DAMON pageout is on ({kdamond.name}): the kernel pages out memory it sees as cold, page "
+                "cache included, so file-heavy commands vary from run to run"
+            )
+    governors = set()
+    for gov in (sys_root / "devices/system/cpu").glob("cpu[0-9]*/cpufreq/scaling_governor"):
+        try:
+            governors.add(gov.read_text().strip())
+        except OSError:
+            continue
+    if governors - {"performance"}:
+        found.append(
+            f"CPU frequency governor {', '.join(sorted(governors))} (not performance): the clock changes under a run"
+        )
+    load = os.getloadavg()[0] if load is None else load
+    cpus = (os.cpu_count() or 1) if cpus is None else cpus
+    if load > cpus / 2:
+        found.append(f"load average {load:.1f} on {cpus} CPUs: other work competes for the cores")
+    return found

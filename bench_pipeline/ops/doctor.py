@@ -7,7 +7,7 @@ import shutil
 import subprocess
 
 from bench_pipeline import paths
-from bench_pipeline.execution.environment import cgroup_version
+from bench_pipeline.execution.environment import cgroup_version, noise_sources
 
 
 def _version(argv: list[str]) -> str | None:
@@ -70,9 +70,7 @@ def check_tools(suite_name: str) -> list[dict]:
         )
         out.append(
             {
-                **_component(
-                    tool, status.available, version, fix=status.fix, detail=describe(status)
-                ),
+                **_component(tool, status.available, version, fix=status.fix, detail=describe(status)),
                 "action": status.action,
             }
         )
@@ -116,6 +114,17 @@ def check_all(suite: str = "vcs") -> list[dict]:
             if cg == "v1"
             else "",
             fix="run on Linux with cgroups mounted for container limits",
+        )
+    )
+    noise = noise_sources()
+    out.append(
+        _component(
+            "quiet-machine",
+            not noise,
+            None,
+            fix="verdicts at ±3 % need more rounds here: stop other work, use a governor of performance, "
+            "or run `bench-pipeline doctor --aa` to see how many pairs this machine decides",
+            detail="; ".join(noise) if noise else "no known source of timing noise",
         )
     )
     cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
