@@ -16,6 +16,12 @@ What one measurement does (SPEC §4.1):
 * optionally pinned to a CPU set (``cpus``): the command and the clock readings around it (the
   helper, or the worker during a fallback measurement), not the worker's bookkeeping, so every
   tool's commands get the same placement whichever core its worker happens to sit on;
+* the environment's size drawn afresh for every run: ``BENCH_RANDOMIZED_ENV_OFFSET`` holds 0–4095
+  bytes (off with ``"env_offset": false``). The environment sits above the stack, so its size moves
+  the stack's alignment, which alone can make a program several per cent faster or slower
+  (Mytkowicz, Diwan, Hauswirth & Sweeney 2009); a fixed environment turns that luck into a lasting
+  bias of one tool's cells against another's, a random one into noise that averages out. hyperfine
+  does the same (``HYPERFINE_RANDOMIZED_ENVIRONMENT_OFFSET``);
 * a per-run timeout after which the command's whole process group is killed and the sample is
   recorded ``timed_out``.
 
@@ -40,7 +46,7 @@ object per line on stdin, one JSON reply per line on stdout. Every reply carries
 (or ``"ok": false, "error": "..."``) and ``"request_ns"``, the worker's own wall time for the
 request (duty cycle = timed ns ÷ measuring ns).
 
-``{"op": "exec", "argv": [...], "cwd": str, "env": {...}, "timeout_s": float, "cpus": [int] | null}``
+``{"op": "exec", "argv": [...], "cwd": str, "env": {...}, "timeout_s": float, "cpus": [int] | null, "env_offset": bool}``
     → one measurement: ``wall_ns user_ns sys_ns peak_rss_bytes read_bytes write_bytes ctx_switches
     exit_code signal timed_out stdout_bytes stderr_bytes stderr_tail`` (plus ``cgroup_*`` fields in
     containers). ``cpus``: pin the command to these CPUs (a subset of ``info``'s ``cpus_allowed``).
@@ -75,6 +81,7 @@ import fcntl
 import hashlib
 import json
 import os
+import random
 import re
 import select
 import shutil
@@ -86,6 +93,9 @@ import time
 
 RUNNER_PROTOCOL = 2
 STDERR_TAIL_BYTES = 4096
+#: every measured run gets this variable with 0 … ENV_OFFSET_MAX bytes, drawn afresh (as hyperfine does)
+ENV_OFFSET_VAR = "BENCH_RANDOMIZED_ENV_OFFSET"
+ENV_OFFSET_MAX = 4095
 RESTORE_METHODS = ("reflink", "hardlink", "copy")
 FICLONE = 0x40049409  # _IOW(0x94, 9, int), linux/fs.h
 _STAMP = ".bench-restore-stamp"
@@ -909,6 +919,7 @@ class Runner:
         self.cgroup = _cgroup_probe()
         self.cpus_allowed = sorted(os.sched_getaffinity(0))
         self.restorer = Restorer()
+        self._rng = random.Random()
 
     def _cpus(self, value: object) -> list[int] | None:
         if value is None:
@@ -931,7 +942,10 @@ class Runner:
         env: dict[str, str],
         timeout_s: float = 60.0,
         cpus: list[int] | None = None,
+        env_offset: bool = True,
     ) -> dict:
+        if env_offset:  # a random-length variable per run: stack alignment luck becomes noise, not bias
+            env = {**env, ENV_OFFSET_VAR: "X" * self._rng.randrange(ENV_OFFSET_MAX + 1)}
         mark = self.cgroup.begin() if self.cgroup else None
         if self.helper:
             result = self.helper.measure(argv, cwd, env, timeout_s, cpus)
@@ -962,6 +976,7 @@ class Runner:
             dict(request.get("env") or os.environ),
             float(request.get("timeout_s", 60.0)),
             self._cpus(request.get("cpus")),
+            bool(request.get("env_offset", True)),
         )
 
     def _step(self, step: dict, defaults: dict) -> dict:
@@ -1017,6 +1032,7 @@ class Runner:
             dict(ex.get("env") or os.environ),
             float(ex.get("timeout_s", 60.0)),
             cpus,
+            bool(ex.get("env_offset", True)),
         )
         lap("exec")
         reply["exec"] = result

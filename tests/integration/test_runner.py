@@ -293,3 +293,17 @@ def test_a_dead_exec_helper_is_replaced(tmp_path):
     assert broken["ok"] is False and "bench-exec" in broken["error"]
     assert runner.measure(["true"], str(tmp_path), env, 10)["exit_code"] == 0
     runner.helper.close()
+
+
+def test_each_run_gets_a_fresh_random_environment_size(worker):
+    """As hyperfine: BENCH_RANDOMIZED_ENV_OFFSET of 0–4095 bytes, drawn per run (stack alignment luck
+    becomes noise, not a bias); off on request. `env` prints the environment, so its size shows."""
+    sizes = [run(worker, ["env"])["stdout_bytes"] for _ in range(12)]
+    base = len("PATH=/usr/local/bin:/usr/bin:/bin\n") + len("BENCH_RANDOMIZED_ENV_OFFSET=\n")
+    assert all(base <= s <= base + 4095 for s in sizes), sizes
+    assert len(set(sizes)) >= 6, sizes  # drawn afresh, not fixed per worker
+    plain = worker.request(
+        {"op": "exec", "argv": ["env"], "cwd": worker.work_root, "env": {"PATH": "/usr/bin:/bin"}, "timeout_s": 30,
+         "env_offset": False}
+    )  # fmt: skip
+    assert plain["stdout_bytes"] == len("PATH=/usr/bin:/bin\n")
