@@ -55,7 +55,7 @@ def _aa_check(backend: str) -> dict:
 
 
 @click.command()
-@click.option("--aa", is_flag=True, help="also run the A/A check (suites/aa.yaml: about two minutes)")
+@click.option("--aa", is_flag=True, help="also run the A/A check (suites/aa.yaml: about a minute)")
 @click.option("--backend", default="local", show_default=True, type=click.Choice(BACKENDS), help="for --aa")
 @click.option("--json", "as_json", is_flag=True)
 def doctor(aa: bool, backend: str, as_json: bool) -> None:
