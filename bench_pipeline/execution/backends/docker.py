@@ -278,24 +278,23 @@ class DockerBackend:
     def check(self) -> str:
         """Say why this backend is usable, or raise ``BackendUnavailable``."""
         engine = self._engine_info()
-        ready = {}
+        ready: dict[str, str] = {}
         for tool in ("git", "jj"):
             try:
-                ready[tool] = (
-                    images.image_for_tool(tool, client=self.client, bin_dir=self.bin_dir) is not None
-                )
+                built = images.image_for_tool(tool, client=self.client, bin_dir=self.bin_dir) is not None
+                ready[tool] = "ready" if built else "built on first use"
             except BackendUnavailable:
                 raise
             except Exception:  # e.g. no jj binary on the host: that tool will be reported unavailable later
-                ready[tool] = False
-        if not any(ready.values()):
+                ready[tool] = "not available here"
+        if "ready" not in ready.values():
             buildable, why = images.can_build(self.client)
             if not buildable:
                 raise BackendUnavailable(
                     f"no tool image and none can be built: {why}",
                     fix="bench-pipeline images build, or use --backend local",
                 )
-        state = ", ".join(f"{t} {'ready' if ok else 'built on first use'}" for t, ok in ready.items())
+        state = ", ".join(f"{t} {what}" for t, what in ready.items())
         return (
             f"docker engine {engine['engine']} answers (cgroup {engine['cgroup_version']}, "
             f"{engine['host_cpus']} CPU, {engine['host_memory_bytes'] / GiB:.1f} GiB); images: {state}"
