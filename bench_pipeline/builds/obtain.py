@@ -383,9 +383,19 @@ def _run_logged(
             done = threading.Event()
 
             def heartbeat(done: threading.Event = done) -> None:
+                last, since = "", time.monotonic()
                 while not done.wait(HEARTBEAT_S):
+                    step = _last_step(log_path)
+                    if step != last:
+                        last, since = step, time.monotonic()
+                    quiet = time.monotonic() - since
                     say(
-                        f"building {tool} {rev}: {_duration(time.monotonic() - started)} so far — {_last_step(log_path)}"
+                        f"building {tool} {rev}: {_duration(time.monotonic() - started)} so far — {step}"
+                        + (
+                            f" (no new output for {_duration(quiet)}: a long step, still working)"
+                            if quiet >= 60
+                            else ""
+                        )
                     )
 
             beat = threading.Thread(target=heartbeat, daemon=True)

@@ -54,6 +54,7 @@ from bench_pipeline.execution.plan import (
     plan_cells,
     tool_pairs,
 )
+from bench_pipeline.execution.runner import cpu_ranges
 from bench_pipeline.execution.session import ToolSession, check_tool, measure_once
 from bench_pipeline.fixtures.tool import ToolFixture, tool_fixture_dir
 from bench_pipeline.stats.sequential import SequentialDesign, SequentialTracker, blocked_order
@@ -89,7 +90,9 @@ class RunResult:
 class _Loop:
     """The state of the rounds: samples for the sequential looks, timings, the budget."""
 
-    def __init__(self, cells: list[Cell], settings: EffectiveSettings, design: SequentialDesign | None) -> None:
+    def __init__(
+        self, cells: list[Cell], settings: EffectiveSettings, design: SequentialDesign | None
+    ) -> None:
         self.cells = cells
         self.settings = settings
         self.design = design
@@ -333,7 +336,7 @@ def execute_run(
         samples=samples,
         cells=pl.DataFrame([_cell_row(run_id, suite.name, c) for c in cells], schema=CELL_SCHEMA),
         tool_versions=versions,
-        backend_info=backend.describe(),
+        backend_info=_placement(backend.describe(), sessions),
         seconds=time.monotonic() - started,
         rounds=rounds,
         decisions=_decision_rows(decisions, cells, run_id, suite.name),
@@ -350,6 +353,15 @@ def execute_run(
             "budget_stopped": bool(loop and loop.budget_stopped),
         },
     )
+
+
+def _placement(info: dict, sessions: dict[str, ToolSession]) -> dict:
+    """The backend's description, with the CPU set measured commands were pinned to when the suite
+    narrowed it (``settings.cpus``): the same for every tool."""
+    pinned = {tuple(s.worker.cpus) for s in sessions.values() if s.worker.cpus}
+    if len(pinned) == 1:
+        info = {**info, "cpus": cpu_ranges(list(pinned.pop()))}
+    return info
 
 
 def _start_sessions(
@@ -388,10 +400,12 @@ def _start_sessions(
             fixture_dir=tool_fixture_dir(fixture_cache, suite.name, tool),
             profile=suite.settings.profile,
         )
+        worker = backend.start_worker(spec)
+        worker.narrow(suite.settings.cpus)
         session = ToolSession(
             suite,
             tool,
-            backend.start_worker(spec),
+            worker,
             {s: tool_fixtures[(tool, s)] for s in sizes if (tool, s) in tool_fixtures},
         )
         sessions[tool] = session

@@ -71,11 +71,29 @@ class Settings(_Strict):
         le=64,
         description="tools measured at the same time; 1 (default) never overlaps measurements (noise)",
     )
+    cpus: int | list[int] | None = Field(
+        None,
+        description=(
+            "CPUs every measured command is pinned to, the same for every tool: a count (the last N "
+            "CPUs the backend measures on) or a list of CPU numbers; default every CPU. One CPU "
+            "makes run-to-run noise much smaller on a small shared machine, but measures threaded "
+            "tools as single-core ones"
+        ),
+    )
 
     @model_validator(mode="after")
     def _runs_ordered(self) -> Settings:
         if self.max_runs < self.min_runs:
             raise ValueError(f"max_runs ({self.max_runs}) must be >= min_runs ({self.min_runs})")
+        if (
+            isinstance(self.cpus, int)
+            and self.cpus < 1
+            or isinstance(self.cpus, list)
+            and (not self.cpus or min(self.cpus) < 0)
+        ):
+            raise ValueError(
+                f"cpus ({self.cpus}) must be a count of at least 1 or a non-empty list of CPU numbers"
+            )
         return self
 
 

@@ -106,3 +106,27 @@ def test_max_runs_below_min_runs():
     text = MINIMAL + "settings: {min_runs: 5, max_runs: 2}\n"
     with pytest.raises(SuiteError, match="max_runs"):
         parse_suite(text)
+
+
+def test_cpus_is_a_count_or_a_list_and_narrows_a_workers_placement():
+    import io
+
+    from bench_pipeline.errors import RunnerError
+    from bench_pipeline.execution.backends import Worker
+
+    assert parse_suite(MINIMAL).settings.cpus is None  # default: every CPU of the backend
+    assert parse_suite(MINIMAL + "settings: {cpus: 1}\n").settings.cpus == 1
+    assert parse_suite(MINIMAL + "settings: {cpus: [0, 2]}\n").settings.cpus == [0, 2]
+    for bad in ("0", "[]", "[-1]"):
+        with pytest.raises(SuiteError, match="cpus"):
+            parse_suite(MINIMAL + f"settings: {{cpus: {bad}}}\n")
+
+    def worker(cpus: list[int]) -> Worker:
+        return Worker(io.BytesIO(), io.BytesIO(), description="w", work_root="/", fixture_root="/", path="", cpus=cpus)
+
+    assert worker([0, 1, 2, 3]).narrow(None) == [0, 1, 2, 3]
+    assert worker([0, 1, 2, 3]).narrow(1) == [3]  # the last CPU: CPU 0 serves most interrupts
+    assert worker([0, 1]).narrow(4) == [0, 1]  # never more than the placement
+    assert worker([0, 1, 2, 3]).narrow([2, 1]) == [1, 2]
+    with pytest.raises(RunnerError, match=r"cannot pin to CPUs \[5\]"):
+        worker([0, 1]).narrow([1, 5])

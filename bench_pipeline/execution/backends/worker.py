@@ -8,6 +8,7 @@ are returned as the worker sent them (every one carries ``request_ns``, the work
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from collections.abc import Callable, Sequence
 from typing import IO, Any
@@ -53,6 +54,25 @@ class Worker:
         self._stderr_tail = stderr_tail
         self.cpus = sorted(cpus) if cpus else None
         self.closed = False
+
+    def narrow(self, choice: int | Sequence[int] | None) -> list[int] | None:
+        """Pin this worker's measured commands to part of its placement (a suite's ``cpus``): a
+        count takes the last N CPUs of the placement (CPU 0 usually serves most interrupts), a list
+        names them; None leaves the placement as it is. Returns the placement now in force."""
+        if choice is None:
+            return self.cpus
+        allowed = self.cpus or sorted(os.sched_getaffinity(0))
+        if isinstance(choice, int):
+            self.cpus = allowed[-min(choice, len(allowed)) :]
+            return self.cpus
+        outside = sorted(set(choice) - set(allowed))
+        if outside:
+            raise RunnerError(
+                f"{self.description}: cannot pin to CPUs {outside}: this backend measures on {allowed}"
+                " (settings.cpus: choose among those, or give a count)"
+            )
+        self.cpus = sorted(set(choice))
+        return self.cpus
 
     @classmethod
     def from_process(cls, proc: subprocess.Popen, **kwargs: Any) -> Worker:
