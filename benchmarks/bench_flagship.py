@@ -29,9 +29,9 @@ import duckdb
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run(which: str, backend: str, fixture_cache: Path) -> dict:
+def run(which: str, backend: str, fixture_cache: Path, suite: str = "vcs") -> dict:
     home = Path(tempfile.mkdtemp(prefix=f"bench-flagship-{which}-"))
-    args = ["run", "--suite", "vcs", "--backend", backend, "--json"] + (
+    args = ["run", "--suite", suite, "--backend", backend, "--json"] + (
         ["--quick"] if which == "quick" else []
     )
     env = {**os.environ, "BENCH_PIPELINE_HOME": str(home), "BENCH_PIPELINE_FIXTURE_CACHE": str(fixture_cache)}
@@ -82,13 +82,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--which", nargs="+", default=["quick", "full"], choices=["quick", "full"])
     parser.add_argument("--backend", default="local")
+    parser.add_argument("--suite", default="vcs", help="a variant of the flagship suite (a path), e.g. with cpus: 1")
     parser.add_argument(
         "--fixture-cache", type=Path, default=Path(tempfile.gettempdir()) / "bench-flagship-fixtures"
     )
     args = parser.parse_args()
     print(f"# {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, {os.cpu_count()} CPUs, "
-          f"load {os.getloadavg()[0]:.2f}, backend {args.backend}")  # fmt: skip
-    rows = [run(which, args.backend, args.fixture_cache) for which in args.which]
+          f"load {os.getloadavg()[0]:.2f}, backend {args.backend}, suite {args.suite}")  # fmt: skip
+    rows = [run(which, args.backend, args.fixture_cache, args.suite) for which in args.which]
     print("| run | wall s | conclusive | slower / faster / equivalent / inconclusive | duty cycle | rounds | "
           "samples per cell (median) | restore |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|")

@@ -93,6 +93,9 @@ def install_command(build: Build, rev: str | None = None) -> str:
     return f"git clone {build.git} src && cd src && git checkout {rev} && {steps}"
 
 
+_SAID: set[str] = set()  # "built earlier" lines already said in this process
+
+
 def _duration(seconds: float) -> str:
     return f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
 
@@ -242,8 +245,11 @@ def obtain_tool(
     if planned.action in ("installed", "unavailable") or (
         planned.kind == "crate" and planned.action != "build"
     ):
-        if planned.action != "installed":
-            say(describe(planned))
+        line = describe(planned)
+        # a cached build is named once per process: the fixtures and the measuring of one run both ask
+        if planned.action != "installed" and (planned.action != "cached" or line not in _SAID):
+            say(line)
+            _SAID.add(line)
         return planned
     base = split_tool(tool)[0]
     build = suite.tools[base].build

@@ -4,10 +4,12 @@ whose verdicts decide when a cell may stop measuring (``bench_pipeline.stats.seq
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
 
 import polars as pl
 
+from bench_pipeline.errors import SuiteError
 from bench_pipeline.stats import StatsInputError
 from bench_pipeline.stats.sequential import SequentialDesign
 from bench_pipeline.suite import Operation, Suite, ToolCommand
@@ -37,9 +39,16 @@ class EffectiveSettings:
     @classmethod
     def for_suite(cls, suite: Suite, quick: bool) -> EffectiveSettings:
         s = suite.settings
+        cap = budget_cap()
         if not quick:
             return cls(
-                s.warmup, s.min_runs, s.max_runs, s.target_ci, s.time_budget_s, s.timeout_s, s.parallel
+                s.warmup,
+                s.min_runs,
+                s.max_runs,
+                s.target_ci,
+                min(s.time_budget_s, cap),
+                s.timeout_s,
+                s.parallel,
             )
         q = suite.quick
         return cls(
@@ -47,10 +56,32 @@ class EffectiveSettings:
             q.min_runs,
             max(q.min_runs, q.max_runs),
             s.target_ci,
-            q.time_budget_s,
+            min(q.time_budget_s, cap),
             s.timeout_s,
             s.parallel,
         )
+
+
+BUDGET_CAP_ENV = "BENCH_PIPELINE_TIME_BUDGET_S"
+
+
+def budget_cap() -> float:
+    """``$BENCH_PIPELINE_TIME_BUDGET_S``: an operator's cap on every run's measuring budget, in seconds
+    (smoke runs that check the pipeline rather than the verdicts); unset: no cap."""
+    text = os.environ.get(BUDGET_CAP_ENV, "").strip()
+    if not text:
+        return math.inf
+    try:
+        cap = float(text)
+    except ValueError:
+        cap = math.nan
+    if not cap > 0:
+        raise SuiteError(
+            f"{BUDGET_CAP_ENV}={text!r} is not a positive number of seconds",
+            where=BUDGET_CAP_ENV,
+            fix="set it to seconds (e.g. 30), or unset it to use each suite's time_budget_s",
+        )
+    return cap
 
 
 @dataclass

@@ -48,8 +48,10 @@ from bench_pipeline.execution.backends import Backend, WorkerSpec
 from bench_pipeline.execution.equivalence import evaluate_equivalence
 from bench_pipeline.execution.measure import result_row
 from bench_pipeline.execution.plan import (
+    BUDGET_CAP_ENV,
     Cell,
     EffectiveSettings,
+    budget_cap,
     median_ci_halfwidth,
     plan_cells,
     tool_pairs,
@@ -244,6 +246,7 @@ def execute_run(
         say(
             f"{len(pending)} cells to measure ({len(cells) - len(pending)} n/a or unavailable), {n_pairs} tool "
             f"pairs to decide; warmup {settings.warmup}, {plan}, budget {settings.time_budget_s:.0f}s"
+            + (f" (capped by ${BUDGET_CAP_ENV})" if budget_cap() <= settings.time_budget_s else "")
         )
         measuring_started = time.monotonic()
         while True:

@@ -160,10 +160,12 @@ def test_tag_sensor_builds_the_new_tag_and_compares_it_with_the_previous_one(wat
         }
         assert {c["old"] for c in report["revisions"]} == {"ctool@v2"}
         # CPU time (user + sys) of the busy loop: what the other tenants of a shared 2-core machine
-        # disturb least; the planted 30 % of the loop is ~25 % of the process (start-up included)
-        assert verdicts[("beta", "cpu")][0] == "slower" and verdicts[("beta", "cpu")][1] > 1.15, verdicts
-        assert verdicts[("alpha", "cpu")][0] == "equivalent", verdicts
-        assert verdicts[("gamma", "cpu")][0] == "equivalent", verdicts
+        # disturb least; the planted 60 % of the loop is ~50 % of the process (start-up included).
+        # Unchanged subcommands are never called slower or faster; equivalent where the machine lets
+        # a ±5 % interval form in the rounds wall time needed (a loaded one may leave them inconclusive)
+        assert verdicts[("beta", "cpu")][0] == "slower" and verdicts[("beta", "cpu")][1] > 1.3, verdicts
+        assert verdicts[("alpha", "cpu")][0] in ("equivalent", "inconclusive"), verdicts
+        assert verdicts[("gamma", "cpu")][0] in ("equivalent", "inconclusive"), verdicts
         # wall time says the same where the machine is quiet; on a loaded one it may stay inconclusive
         assert (
             verdicts[("beta", "wall")][0] in ("slower", "inconclusive") and verdicts[("beta", "wall")][1] > 1

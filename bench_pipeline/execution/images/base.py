@@ -177,4 +177,7 @@ def can_build(client: Any) -> tuple[bool, str]:
         if os.geteuid() == 0:
             return True, "debootstrap is installed"
         return False, "debootstrap needs root"
-    return False, f"no base image, no cached root filesystem, no debootstrap (and {PULL_BASE} not pulled)"
+    return False, (
+        f"no base image to build on ({PULL_BASE} not pulled, no cached root filesystem) and no "
+        "debootstrap to make one: `apt-get install debootstrap` lets the next run build the images"
+    )
