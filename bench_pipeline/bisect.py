@@ -7,8 +7,8 @@ and stays. A binary search over that order measures the middle candidate and kee
 holds the first bad one. A step builds the candidate (``bench_pipeline.builds``) and measures it
 interleaved against the good build in a suite run of its own — the one operation, one fixture,
 tools ``T@good`` and ``T@candidate`` — and decides with that run's stored comparison (candidate
-relative to good, the chosen metric, the suite's margin δ; the measuring loop samples until a
-verdict is decided or ``max_runs``): ``slower`` is bad; equivalent, faster or inconclusive is good
+relative to good, the chosen metric, the suite's margin δ; the measuring loop samples until the
+verdict on that metric — wall or CPU time — is decided, or ``max_runs``): ``slower`` is bad; equivalent, faster or inconclusive is good
 (an inconclusive step is flagged in the evidence). ``bad`` itself is measured first: when it is no
 regression there is nothing to find. A candidate that does not build is skipped, and the buildable
 commit nearest the middle is measured instead (``git bisect skip``). Cost: one run for ``bad`` plus
@@ -27,6 +27,7 @@ from bench_pipeline.analysis import stored_comparisons
 from bench_pipeline.builds.source import commit_subject, commits_between, resolve
 from bench_pipeline.errors import BenchError, BisectError
 from bench_pipeline.execution.backends import DEFAULT_BACKEND
+from bench_pipeline.execution.rounds import DECIDABLE
 from bench_pipeline.execution.suite_run import RunRequest, run_suite
 from bench_pipeline.resume import complete_runs
 from bench_pipeline.store import Store
@@ -317,6 +318,9 @@ class _StepRun:
             trigger="bisect",
             git_commit=commit,
             allow_build=self.allow_build,
+            # sample until the verdict on the bisected metric is known (CPU time decides a CPU
+            # regression; peak memory, a near-deterministic metric, at a fixed n as before)
+            decide_on=self.metric if self.metric in DECIDABLE else "wall",
         )
         outcome = run_suite(request, store=self.store, progress=self.progress)
         built = self.store.query(

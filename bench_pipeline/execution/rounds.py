@@ -211,12 +211,17 @@ def execute_run(
     min_runs: dict[tuple[str, str, str], int] | None = None,
     unavailable: dict[str, str] | None = None,
     bin_dirs: dict[str, list[str]] | None = None,
+    decide_on: str = "wall",
 ) -> RunResult:
     """Measure every cell of ``suite`` for ``tools`` × ``sizes``; nothing is written here.
 
     ``unavailable``: tools known to be missing (tool → why): their cells say so, no worker starts.
     ``bin_dirs``: directories put first on a tool's PATH (tools built into the tool cache).
+    ``decide_on``: the metric the tool pairs are sampled to a verdict on: ``wall`` (default) or
+    ``cpu`` (user + sys: what ``bisect --metric cpu`` asks about).
     """
+    if decide_on not in DECIDABLE:
+        raise RunnerError(f"cannot sample to a verdict on {decide_on!r}: only on {', '.join(DECIDABLE)}")
     say = progress or (lambda _msg: None)
     settings = EffectiveSettings.for_suite(suite, quick)
     cells = plan_cells(suite, tools, sizes, quick)
@@ -245,7 +250,7 @@ def execute_run(
         )
         say(
             f"{len(pending)} cells to measure ({len(cells) - len(pending)} n/a or unavailable), {n_pairs} tool "
-            f"pairs to decide; warmup {settings.warmup}, {plan}, budget {settings.time_budget_s:.0f}s"
+            f"pairs to decide{' on CPU time' if decide_on == 'cpu' else ''}; warmup {settings.warmup}, {plan}, budget {settings.time_budget_s:.0f}s"
             + (f" (capped by ${BUDGET_CAP_ENV})" if budget_cap() <= settings.time_budget_s else "")
         )
         measuring_started = time.monotonic()
@@ -283,7 +288,7 @@ def execute_run(
                     if result["ok"]:
                         cell.walls.append(result["wall_ns"])
                         cell.consecutive_failures = 0
-                        loop.values.append((i, loop.timed_rounds, float(result["wall_ns"])))
+                        loop.values.append((i, loop.timed_rounds, _decided_value(result, decide_on)))
                     else:
                         cell.n_failed += 1
                         cell.consecutive_failures += 1
@@ -342,9 +347,10 @@ def execute_run(
         backend_info=_placement(backend.describe(), sessions),
         seconds=time.monotonic() - started,
         rounds=rounds,
-        decisions=_decision_rows(decisions, cells, run_id, suite.name),
+        decisions=_decision_rows(decisions, cells, run_id, suite.name, decide_on),
         measuring={
             "design": "sequential" if loop and loop.tracker else "fixed",
+            "metric": decide_on,
             "estimator": "paired Hodges–Lehmann of per-round log ratios",
             "looks": list(loop.design.looks) if loop and loop.design else [],
             "delta": suite.settings.delta,
@@ -454,10 +460,22 @@ def _stop_reasons(cells: list[Cell], decisions: pl.DataFrame, why: str) -> None:
         cell.stop = f"undecided vs {other}: stopped by the {why} at n = {len(cell.walls)}, {ci}"
 
 
-def _decision_rows(decisions: pl.DataFrame, cells: list[Cell], run_id: str, suite: str) -> pl.DataFrame:
+DECIDABLE = ("wall", "cpu")
+
+
+def _decided_value(result: dict, metric: str) -> float:
+    """The value of one ok sample that the sequential design decides on (ns)."""
+    if metric == "cpu":
+        return float(max(1, result["user_ns"] + result["sys_ns"]))  # logs are taken: never 0
+    return float(result["wall_ns"])
+
+
+def _decision_rows(
+    decisions: pl.DataFrame, cells: list[Cell], run_id: str, suite: str, metric: str = "wall"
+) -> pl.DataFrame:
     if not decisions.height:
         return pl.DataFrame()
-    return decisions.with_columns(run_id=pl.lit(run_id), suite=pl.lit(suite), metric=pl.lit("wall")).drop(
+    return decisions.with_columns(run_id=pl.lit(run_id), suite=pl.lit(suite), metric=pl.lit(metric)).drop(
         "cell_a", "cell_b"
     )
 

@@ -47,6 +47,7 @@ class RunRequest:
     run_id: str | None = None
     seed: int | None = None
     allow_build: bool | None = None  # None: unless BENCH_PIPELINE_NO_BUILD is set
+    decide_on: str = "wall"  # the metric tool pairs are sampled to a verdict on (wall | cpu)
 
     def resolved_tools(self) -> list[str]:
         return self.suite.select_tools(self.tools)
@@ -216,6 +217,7 @@ def run_suite(
             min_runs=adaptive,
             unavailable={t: s.reason for t, s in prepared.unavailable.items()},
             bin_dirs=prepared.bin_dirs(),
+            decide_on=request.decide_on,
         )
         cells = result.cells
         landed = []
