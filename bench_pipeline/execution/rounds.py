@@ -149,7 +149,7 @@ class _Loop:
             decided = int((rows["verdict"] != "undecided").sum())
             self.budget_stopped |= out_of_time
             say(
-                f"look at {self.timed_rounds} rounds: {decided} of {rows.height} pairs decided"
+                f"look at {self.timed_rounds} round{'s' if self.timed_rounds != 1 else ''}: {decided} of {rows.height} pairs decided"
                 + (" (time budget)" if out_of_time else "")
             )
         if not tracker.done:
