@@ -11,7 +11,7 @@ import polars as pl
 
 from bench_pipeline.errors import SuiteError
 from bench_pipeline.stats import StatsInputError
-from bench_pipeline.stats.sequential import SequentialDesign
+from bench_pipeline.stats.sequential import DEFAULT_FDR_SHARE, SequentialDesign
 from bench_pipeline.suite import Operation, Suite, ToolCommand
 
 MIN_CI_RUNS = 6
@@ -27,12 +27,14 @@ class EffectiveSettings:
     timeout_s: float
     parallel: int = 1  # tools measured at the same time (1: never overlap)
 
-    def design(self, delta: float) -> SequentialDesign | None:
+    def design(self, delta: float, fdr_share: float = DEFAULT_FDR_SHARE) -> SequentialDesign | None:
         """The sequential design of the run's tool pairs: looks from ``min_runs`` to ``max_runs``;
         None when ``max_runs`` is too small for any verdict (the smallest p-value of n paired rounds
         is 2^(1−n)): the pairs are then measured like single cells and compared at a fixed n."""
         try:
-            return SequentialDesign(min_n=max(2, self.min_runs), max_n=max(self.max_runs, 2), delta=delta)
+            return SequentialDesign(
+                min_n=max(2, self.min_runs), max_n=max(self.max_runs, 2), delta=delta, fdr_share=fdr_share
+            )
         except StatsInputError:
             return None
 

@@ -239,7 +239,7 @@ def execute_run(
     try:
         _start_sessions(suite, run_id, tools, sizes, cells, backend, tool_fixtures, fixture_cache, work_dir,
                         unavailable or {}, bin_dirs or {}, sessions, versions, say)  # fmt: skip
-        design = settings.design(suite.settings.delta)
+        design = settings.design(suite.settings.delta, suite.settings.fdr_share)
         loop = _Loop(cells, settings, design)
         pending = [c for c in cells if c.status == "pending"]
         n_pairs = loop.tracker.pairs.height if loop.tracker else 0

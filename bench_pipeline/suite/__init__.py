@@ -59,6 +59,16 @@ class Settings(_Strict):
     time_budget_s: float = Field(900, gt=0)
     timeout_s: float = Field(60, gt=0)
     delta: float = Field(0.03, gt=0, lt=1, description="practical margin of verdicts")
+    fdr_share: float = Field(
+        0.8,
+        gt=0,
+        le=1,
+        description=(
+            "γ: pairs are decided at γ·α, so Benjamini–Hochberg keeps every decision whenever at least "
+            "this share of the run's pairs is decided (docs/methods.md); set it to the share a run "
+            "expects to decide (small suites: 0.5)"
+        ),
+    )
     profile: Literal["micro", "small", "medium", "large", "xlarge"] = "medium"
     sizes: list[Literal["small", "medium", "large"]] = Field(default_factory=lambda: ["small"])  # type: ignore[arg-type]
     keep_raw: bool = False

@@ -122,7 +122,9 @@ def test_cpus_is_a_count_or_a_list_and_narrows_a_workers_placement():
             parse_suite(MINIMAL + f"settings: {{cpus: {bad}}}\n")
 
     def worker(cpus: list[int]) -> Worker:
-        return Worker(io.BytesIO(), io.BytesIO(), description="w", work_root="/", fixture_root="/", path="", cpus=cpus)
+        return Worker(
+            io.BytesIO(), io.BytesIO(), description="w", work_root="/", fixture_root="/", path="", cpus=cpus
+        )
 
     assert worker([0, 1, 2, 3]).narrow(None) == [0, 1, 2, 3]
     assert worker([0, 1, 2, 3]).narrow(1) == [3]  # the last CPU: CPU 0 serves most interrupts
@@ -130,3 +132,18 @@ def test_cpus_is_a_count_or_a_list_and_narrows_a_workers_placement():
     assert worker([0, 1, 2, 3]).narrow([2, 1]) == [1, 2]
     with pytest.raises(RunnerError, match=r"cannot pin to CPUs \[5\]"):
         worker([0, 1]).narrow([1, 5])
+
+
+def test_fdr_share_reaches_the_sequential_design():
+    from bench_pipeline.execution.plan import EffectiveSettings
+
+    default = parse_suite(MINIMAL + "settings: {min_runs: 10, max_runs: 120}\n")
+    assert (
+        EffectiveSettings.for_suite(default, False).design(0.03, default.settings.fdr_share).fdr_share == 0.8
+    )
+    small = parse_suite(MINIMAL + "settings: {min_runs: 10, max_runs: 120, fdr_share: 0.5}\n")
+    design = EffectiveSettings.for_suite(small, False).design(0.03, small.settings.fdr_share)
+    assert design is not None and design.fdr_share == 0.5
+    assert design.alpha_spent(len(design.looks) - 1) == pytest.approx(0.5 * design.alpha)  # decisions at γα
+    with pytest.raises(SuiteError, match="fdr_share"):
+        parse_suite(MINIMAL + "settings: {fdr_share: 0}\n")
