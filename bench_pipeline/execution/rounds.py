@@ -409,15 +409,14 @@ def _start_sessions(
             fixture_dir=tool_fixture_dir(fixture_cache, suite.name, tool),
             profile=suite.settings.profile,
         )
-        worker = backend.start_worker(spec)
-        worker.narrow(suite.settings.cpus)
         session = ToolSession(
             suite,
             tool,
-            worker,
+            backend.start_worker(spec),
             {s: tool_fixtures[(tool, s)] for s in sizes if (tool, s) in tool_fixtures},
         )
-        sessions[tool] = session
+        sessions[tool] = session  # registered first: closed on every way out, a refused placement too
+        session.worker.narrow(suite.settings.cpus)
         version, why = check_tool(session)
         if version is None:
             say(f"{tool}: unavailable — {why}")

@@ -14,7 +14,7 @@ import re
 import string
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -45,6 +45,10 @@ def _check_name(value: str, what: str) -> str:
             "and start with a letter or digit (it becomes a partition key and a file name)"
         )
     return value
+
+
+CpuCount = Annotated[int, Field(ge=1, strict=True)]  # strict: `cpus: true` is no count
+CpuList = Annotated[list[Annotated[int, Field(ge=0, strict=True)]], Field(min_length=1)]
 
 
 class Settings(_Strict):
@@ -81,7 +85,7 @@ class Settings(_Strict):
         le=64,
         description="tools measured at the same time; 1 (default) never overlaps measurements (noise)",
     )
-    cpus: int | list[int] | None = Field(
+    cpus: CpuCount | CpuList | None = Field(
         None,
         description=(
             "CPUs every measured command is pinned to, the same for every tool: a count (the last N "
@@ -95,15 +99,6 @@ class Settings(_Strict):
     def _runs_ordered(self) -> Settings:
         if self.max_runs < self.min_runs:
             raise ValueError(f"max_runs ({self.max_runs}) must be >= min_runs ({self.min_runs})")
-        if (
-            isinstance(self.cpus, int)
-            and self.cpus < 1
-            or isinstance(self.cpus, list)
-            and (not self.cpus or min(self.cpus) < 0)
-        ):
-            raise ValueError(
-                f"cpus ({self.cpus}) must be a count of at least 1 or a non-empty list of CPU numbers"
-            )
         return self
 
 

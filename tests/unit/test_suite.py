@@ -117,7 +117,7 @@ def test_cpus_is_a_count_or_a_list_and_narrows_a_workers_placement():
     assert parse_suite(MINIMAL).settings.cpus is None  # default: every CPU of the backend
     assert parse_suite(MINIMAL + "settings: {cpus: 1}\n").settings.cpus == 1
     assert parse_suite(MINIMAL + "settings: {cpus: [0, 2]}\n").settings.cpus == [0, 2]
-    for bad in ("0", "[]", "[-1]"):
+    for bad in ("0", "[]", "[-1]", "true"):
         with pytest.raises(SuiteError, match="cpus"):
             parse_suite(MINIMAL + f"settings: {{cpus: {bad}}}\n")
 
