@@ -211,15 +211,16 @@ def execute_run(
     min_runs: dict[tuple[str, str, str], int] | None = None,
     unavailable: dict[str, str] | None = None,
     bin_dirs: dict[str, list[str]] | None = None,
-    decide_on: str = "wall",
+    decide_on: str | None = None,
 ) -> RunResult:
     """Measure every cell of ``suite`` for ``tools`` × ``sizes``; nothing is written here.
 
     ``unavailable``: tools known to be missing (tool → why): their cells say so, no worker starts.
     ``bin_dirs``: directories put first on a tool's PATH (tools built into the tool cache).
-    ``decide_on``: the metric the tool pairs are sampled to a verdict on: ``wall`` (default) or
-    ``cpu`` (user + sys: what ``bisect --metric cpu`` asks about).
+    ``decide_on``: the metric the tool pairs are sampled to a verdict on: ``wall`` or ``cpu``
+    (user + sys: what ``bisect --metric cpu`` asks about); None: the suite's ``settings.decide_on``.
     """
+    decide_on = decide_on or suite.settings.decide_on
     if decide_on not in DECIDABLE:
         raise RunnerError(f"cannot sample to a verdict on {decide_on!r}: only on {', '.join(DECIDABLE)}")
     say = progress or (lambda _msg: None)

@@ -47,7 +47,7 @@ class RunRequest:
     run_id: str | None = None
     seed: int | None = None
     allow_build: bool | None = None  # None: unless BENCH_PIPELINE_NO_BUILD is set
-    decide_on: str = "wall"  # the metric tool pairs are sampled to a verdict on (wall | cpu)
+    decide_on: str | None = None  # the metric pairs are sampled to a verdict on (wall | cpu); None: the suite's
 
     def resolved_tools(self) -> list[str]:
         return self.suite.select_tools(self.tools)

@@ -73,6 +73,14 @@ class Settings(_Strict):
             "expects to decide (small suites: 0.5)"
         ),
     )
+    decide_on: Literal["wall", "cpu"] = Field(
+        "wall",
+        description=(
+            "the metric tool pairs are sampled to a verdict on: wall time, or CPU time (user + sys), "
+            "which other tenants of a shared machine disturb less, for tools that compute rather "
+            "than wait"
+        ),
+    )
     profile: Literal["micro", "small", "medium", "large", "xlarge"] = "medium"
     sizes: list[Literal["small", "medium", "large"]] = Field(default_factory=lambda: ["small"])  # type: ignore[arg-type]
     keep_raw: bool = False

@@ -39,7 +39,7 @@ name: {name}
 description: a C program built from its git repository at any revision (tests of tool revisions)
 settings:
   {{warmup: 2, min_runs: {min_runs}, max_runs: {max_runs}, target_ci: 0.002, time_budget_s: 300,
-   timeout_s: 20, sizes: [small], delta: 0.05, adaptive_runs: false}}
+   timeout_s: 20, sizes: [small], delta: 0.05, adaptive_runs: false, decide_on: {decide_on}}}
 quick: {{warmup: 1, min_runs: 5, max_runs: 5, time_budget_s: 60, sizes: [small]}}
 tools:
   ctool:
@@ -83,10 +83,19 @@ class CtoolRepo:
     def tag(self, name: str) -> None:
         git(self.path, "tag", "-a", name, "-m", f"release {name}")
 
-    def suite(self, directory: Path, name: str = "ctool", max_runs: int = 150, min_runs: int = 25) -> Path:
+    def suite(
+        self,
+        directory: Path,
+        name: str = "ctool",
+        max_runs: int = 150,
+        min_runs: int = 25,
+        decide_on: str = "wall",
+    ) -> Path:
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / f"{name}.yaml"
-        path.write_text(SUITE.format(name=name, repo=self.path, max_runs=max_runs, min_runs=min_runs))
+        path.write_text(
+            SUITE.format(name=name, repo=self.path, max_runs=max_runs, min_runs=min_runs, decide_on=decide_on)
+        )
         return path
 
 

@@ -147,3 +147,10 @@ def test_fdr_share_reaches_the_sequential_design():
     assert design.alpha_spent(len(design.looks) - 1) == pytest.approx(0.5 * design.alpha)  # decisions at γα
     with pytest.raises(SuiteError, match="fdr_share"):
         parse_suite(MINIMAL + "settings: {fdr_share: 0}\n")
+
+
+def test_decide_on_is_wall_or_cpu():
+    assert parse_suite(MINIMAL).settings.decide_on == "wall"
+    assert parse_suite(MINIMAL + "settings: {decide_on: cpu}\n").settings.decide_on == "cpu"
+    with pytest.raises(SuiteError, match="decide_on"):
+        parse_suite(MINIMAL + "settings: {decide_on: rss}\n")  # peak memory is measured, not sampled to a verdict
