@@ -283,7 +283,7 @@ def comparisons_frame(samples: pl.DataFrame, delta: float, *, seed: int = 0) -> 
 
 
 def with_decisions(frame: pl.DataFrame, decisions: pl.DataFrame) -> pl.DataFrame:
-    """Wall-time rows of a run sampled to a verdict take the verdicts it stopped on.
+    """Rows of the metric a run was sampled to a verdict on (wall, or CPU time) take the verdicts it stopped on.
 
     The run decided each tool pair with the sequential design (``stats.sequential``: paired
     Hodges–Lehmann ratio, exact signed-rank interval at the look's level, its own BH step across the

@@ -173,12 +173,13 @@ def _revisions(report: Report, limit: int | None) -> list[str]:
     if not changes:
         return []
     cpu = {(c.old, c.new, c.operation, c.fixture): c for c in report.revisions if c.metric == "cpu"}
+    stopped, other = ("CPU time", "time") if decided_metric(report) == "cpu" else ("time", "CPU time")
     lines = [
         "## What changed between revisions",
         "",
-        "Ratio = newer / older revision, with the interval and verdict of the run's comparisons (time: "
-        "the paired ratio the run stopped on; CPU time: ratio of medians, BCa 95% CI), measured "
-        "interleaved on the same fixtures. CPU time is user + sys: what a busy machine disturbs least.",
+        f"Ratio = newer / older revision, with the interval and verdict of the run's comparisons ({stopped}: "
+        f"the paired ratio the run was sampled to a verdict on; {other}: ratio of medians, BCa 95% CI), "
+        "measured interleaved on the same fixtures. CPU time is user + sys: what a busy machine disturbs least.",
         "",
     ]
     for old, new in dict.fromkeys((c.old, c.new) for c in changes):
@@ -196,7 +197,7 @@ def _revisions(report: Report, limit: int | None) -> list[str]:
         )
         lines += [f"**{new} vs {old}** (time): {summary}.", ""]
         lines += [
-            f"| operation | fixture | {old} | {new} | ratio | CI | verdict | CPU ratio | CPU 95% CI | CPU verdict |",
+            f"| operation | fixture | {old} | {new} | ratio | CI | verdict | CPU ratio | CPU CI | CPU verdict |",
             "|---|---|---|---|---|---|---|---|---|---|",
         ]
         table = []
@@ -276,9 +277,18 @@ def _builds(report: Report) -> list[str]:
     return [*lines, ""] if lines[-1].startswith("- ") else lines
 
 
+def decided_metric(report: Report) -> str:
+    """The metric the run sampled its pairs to a verdict on (``runs.measuring.metric``): wall or cpu."""
+    metric = report.run.measuring.get("metric", "wall")
+    return metric if metric in ("wall", "cpu") else "wall"
+
+
 def conclusions(report: Report) -> list[str]:
-    """The decided verdicts first, per tool pair (wall time), then what stayed undecided and why."""
-    walls = [c for c in report.comparisons if c.metric == "wall" and c.verdict != "invalid"]
+    """The decided verdicts first, per tool pair (on the metric the run was sampled to a verdict on),
+    then what stayed undecided and why."""
+    metric = decided_metric(report)
+    on = " in CPU time" if metric == "cpu" else ""
+    walls = [c for c in report.comparisons if c.metric == metric and c.verdict != "invalid"]
     by_pair: dict[tuple[str, str], list] = {}
     for c in walls:
         by_pair.setdefault((c.tool_a, c.tool_b), []).append(c)
@@ -290,7 +300,7 @@ def conclusions(report: Report) -> list[str]:
             hits = [c.ratio for c in rows if c.verdict == verdict and c.ratio]
             if hits:
                 med = statistics.median(hits)
-                parts.append(f"{word} **{a}** on {len(hits)} of {n} operations (median ratio {med:.2f}×)")
+                parts.append(f"{word} **{a}**{on} on {len(hits)} of {n} operations (median ratio {med:.2f}×)")
         same = sum(c.verdict == "equivalent" for c in rows)
         if same:
             parts.append(f"equivalent to **{a}** on {same} of {n} (within ±{report.delta:.0%})")
@@ -302,7 +312,8 @@ def conclusions(report: Report) -> list[str]:
 
 def _undecided(report: Report, limit: int = 5) -> list[str]:
     """Why pairs stayed undecided: the stop reason of their cells (budget or max_runs, n, CI)."""
-    open_ = [c for c in report.comparisons if c.metric == "wall" and c.verdict in ("inconclusive",)]
+    metric = decided_metric(report)
+    open_ = [c for c in report.comparisons if c.metric == metric and c.verdict in ("inconclusive",)]
     if not open_:
         return []
     stops = {}
@@ -322,8 +333,8 @@ def _undecided(report: Report, limit: int = 5) -> list[str]:
         )
     more = f" (first {limit} shown)" if len(open_) > limit else ""
     return [
-        f"- **Undecided: {len(open_)}** of {len([c for c in report.comparisons if c.metric == 'wall'])} "
-        f"wall-time comparisons{more}:",
+        f"- **Undecided: {len(open_)}** of {len([c for c in report.comparisons if c.metric == metric])} "
+        f"{'CPU-time' if metric == 'cpu' else 'wall-time'} comparisons{more}:",
         *shown,
     ]
 
@@ -340,7 +351,8 @@ def _summary(report: Report) -> list[str]:
     if m.get("design") == "sequential":
         lines += [
             "",
-            f"Measured until decided (sequential design, looks at {', '.join(map(str, m.get('looks', [])))} "
+            f"Measured until decided{' on CPU time (user + sys)' if decided_metric(report) == 'cpu' else ''} "
+            f"(sequential design, looks at {', '.join(map(str, m.get('looks', [])))} "
             f"rounds; {m.get('rounds', '?')} rounds; duty cycle {m.get('duty_cycle', 0):.0%}"
             + (
                 f"; fresh state by {', '.join(sorted(m.get('restore_methods', {})))}"
