@@ -23,7 +23,7 @@ from bench_pipeline.report.html_parts import (
     td,
     with_code,
 )
-from bench_pipeline.report.model import Comparison, Report, ToolCell
+from bench_pipeline.report.model import METRIC_WORDS, Comparison, Report, ToolCell, decided_metric
 
 
 def _table_metrics(report: Report) -> dict[str, str]:
@@ -34,7 +34,8 @@ def _table_metrics(report: Report) -> dict[str, str]:
 
 def summary(report: Report) -> str:
     out = ['<section id="summary"><h2>Summary</h2>']
-    wall_pairs = [p for p in report.pairs if p.metric == "wall" and p.geomean_ratio is not None]
+    metric = decided_metric(report)  # what the run was sampled to a verdict on leads
+    wall_pairs = [p for p in report.pairs if p.metric == metric and p.geomean_ratio is not None]
     if wall_pairs:
         items = []
         for p in wall_pairs:
@@ -47,7 +48,7 @@ def summary(report: Report) -> str:
                 word = badge("no clear difference", "inconclusive")
             counts = ", ".join(f"{n} {e(v)}" for v, n in sorted(p.verdicts.items()))
             items.append(
-                f"<li>{word} <b>{e(p.tool_b)} vs {e(p.tool_a)}</b>: geometric mean of time ratios "
+                f"<li>{word} <b>{e(p.tool_b)} vs {e(p.tool_a)}</b>: geometric mean of {METRIC_WORDS[metric]} ratios "
                 f"<b>{p.geomean_ratio:.2f}</b>{ci} over {p.cells} cells; {counts}.</li>"
             )
         out.append(f'<ul class="verdicts">{"".join(items)}</ul>')

@@ -5,7 +5,7 @@ from __future__ import annotations
 import statistics
 
 from bench_pipeline.report.markdown_findings import findings_markdown
-from bench_pipeline.report.model import Report, ToolCell
+from bench_pipeline.report.model import METRIC_WORDS, Report, ToolCell, decided_metric
 from bench_pipeline.suite.build import release_key
 
 MAX_CHARS = 65_000
@@ -277,12 +277,6 @@ def _builds(report: Report) -> list[str]:
     return [*lines, ""] if lines[-1].startswith("- ") else lines
 
 
-def decided_metric(report: Report) -> str:
-    """The metric the run sampled its pairs to a verdict on (``runs.measuring.metric``): wall or cpu."""
-    metric = report.run.measuring.get("metric", "wall")
-    return metric if metric in ("wall", "cpu") else "wall"
-
-
 def conclusions(report: Report) -> list[str]:
     """The decided verdicts first, per tool pair (on the metric the run was sampled to a verdict on),
     then what stayed undecided and why."""
@@ -363,12 +357,14 @@ def _summary(report: Report) -> list[str]:
             f"±{report.delta:.0%}, Benjamini–Hochberg across the run (docs/methods.md).",
         ]
     geo = []
+    metric = decided_metric(report)
     for p in report.pairs:
-        if p.metric != "wall" or p.geomean_ratio is None:
+        if p.metric != metric or p.geomean_ratio is None:
             continue
         ci = f" (95% CI {p.ci_low:.2f}–{p.ci_high:.2f})" if p.ci_low and p.ci_high else ""
         geo.append(
-            f"- {p.tool_b} / {p.tool_a}: geometric mean of time ratios {p.geomean_ratio:.2f}{ci} over {p.cells} cells"
+            f"- {p.tool_b} / {p.tool_a}: geometric mean of {METRIC_WORDS[metric]} ratios {p.geomean_ratio:.2f}{ci} "
+            f"over {p.cells} cells"
         )
     if geo:
         lines += ["", *geo]

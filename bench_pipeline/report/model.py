@@ -316,3 +316,9 @@ class Report(BaseModel):
     similar_runs: list[SimilarRun] = Field(
         default_factory=list, description="the earlier runs most like this one, with why (since 1.5)"
     )
+
+
+def decided_metric(report: Report) -> str:
+    """The metric the run sampled its pairs to a verdict on (``runs.measuring.metric``): wall or cpu."""
+    metric = report.run.measuring.get("metric", "wall")
+    return metric if metric in ("wall", "cpu") else "wall"

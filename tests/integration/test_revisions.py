@@ -199,6 +199,9 @@ def test_tag_sensor_builds_the_new_tag_and_compares_it_with_the_previous_one(wat
         # the summary leads with the verdicts of the metric the run was sampled to a verdict on
         assert "Measured until decided on CPU time (user + sys)" in md
         assert "is slower than **ctool@v2** in CPU time on 1 of 3 operations" in md, md
+        assert "ctool@v3 / ctool@v2: geometric mean of CPU time ratios" in md
+        html = (Path(store.path).parent / "reports" / "ctool" / run_id / "report.html").read_text()
+        assert "geometric mean of CPU time ratios" in html
 
         # a tag that does not build: a recorded failed build, one clear line, and the next tag goes on
         watched.commit("broken", version="4", broken=True)
