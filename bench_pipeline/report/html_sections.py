@@ -35,10 +35,10 @@ def _table_metrics(report: Report) -> dict[str, str]:
 def summary(report: Report) -> str:
     out = ['<section id="summary"><h2>Summary</h2>']
     metric = decided_metric(report)  # what the run was sampled to a verdict on leads
-    wall_pairs = [p for p in report.pairs if p.metric == metric and p.geomean_ratio is not None]
-    if wall_pairs:
+    leading = [p for p in report.pairs if p.metric == metric and p.geomean_ratio is not None]
+    if leading:
         items = []
-        for p in wall_pairs:
+        for p in leading:
             ci = f" (95% CI {p.ci_low:.2f}–{p.ci_high:.2f})" if p.ci_low and p.ci_high else ""
             if p.ci_high is not None and p.ci_high < 1:
                 word = badge(f"{p.tool_b} faster", "faster")

@@ -282,9 +282,9 @@ def conclusions(report: Report) -> list[str]:
     then what stayed undecided and why."""
     metric = decided_metric(report)
     on = " in CPU time" if metric == "cpu" else ""
-    walls = [c for c in report.comparisons if c.metric == metric and c.verdict != "invalid"]
+    decided = [c for c in report.comparisons if c.metric == metric and c.verdict != "invalid"]
     by_pair: dict[tuple[str, str], list] = {}
-    for c in walls:
+    for c in decided:
         by_pair.setdefault((c.tool_a, c.tool_b), []).append(c)
     lines = []
     for (a, b), rows in by_pair.items():
@@ -342,10 +342,11 @@ def _summary(report: Report) -> list[str]:
     lines += conclusions(report)
     lines += _undecided(report)
     m = report.run.measuring
+    metric = decided_metric(report)
     if m.get("design") == "sequential":
         lines += [
             "",
-            f"Measured until decided{' on CPU time (user + sys)' if decided_metric(report) == 'cpu' else ''} "
+            f"Measured until decided{' on CPU time (user + sys)' if metric == 'cpu' else ''} "
             f"(sequential design, looks at {', '.join(map(str, m.get('looks', [])))} "
             f"rounds; {m.get('rounds', '?')} rounds; duty cycle {m.get('duty_cycle', 0):.0%}"
             + (
@@ -357,7 +358,6 @@ def _summary(report: Report) -> list[str]:
             f"±{report.delta:.0%}, Benjamini–Hochberg across the run (docs/methods.md).",
         ]
     geo = []
-    metric = decided_metric(report)
     for p in report.pairs:
         if p.metric != metric or p.geomean_ratio is None:
             continue
