@@ -37,10 +37,15 @@ def test_identical_tools_get_no_false_verdicts_and_mostly_equivalent(bench_home:
     check = json.loads(proc.stdout.strip().splitlines()[-1])["aa"]
     print(check["verdict"])
     assert check["pairs"] == 8  # one wall-time pair per operation of suites/aa.yaml
-    # doctor exits 1 when the check finds a false alarm (it says so); one is tolerated here: on this
-    # 2-core VM `git status` alone differs persistently between the two identical tools in some runs
-    # (10-20 %, either direction; benchmarks/RESULTS.md, "Placement"), an open finding
+    # doctor exits 1 when the check finds a false alarm (it says so, naming the pair); one is tolerated
+    # here: on this 2-core VM, after heavy work, the two tools' working copies themselves can differ
+    # on `git status` for a whole run (5-30 %, either direction; benchmarks/RESULTS.md, "Where the A/A
+    # bias lives"), an open finding
     assert check["false_alarms"] <= 1, check["verdict"]
+    assert len(check["false_alarm_operations"]) == check["false_alarms"]
+    for alarm in check["false_alarm_operations"]:
+        assert alarm.split()[0] in {"status", "log", "diff-revisions", "show", "blame", "grep", "file-list",
+                                    "branch-list"} and alarm in check["verdict"], alarm  # fmt: skip
     assert (proc.returncode == 0) == check["ok"], check
     assert check["equivalent"] * 2 > check["pairs"], check["verdict"]
 

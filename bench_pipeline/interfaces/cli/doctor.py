@@ -31,12 +31,23 @@ def _aa_check(backend: str) -> dict:
     false = counts.get("slower", 0) + counts.get("faster", 0)
     same = counts.get("equivalent", 0)
     ok = false == 0 and same * 2 >= pairs
+    alarms = [
+        f"{op} {ratio:.3f} ({low:.3f}–{high:.3f})"
+        for op, ratio, low, high in Store()
+        .query(
+            "SELECT operation, ratio, ci_low, ci_high FROM comparisons WHERE run_id = ? AND metric = 'wall' "
+            "AND verdict IN ('slower', 'faster') ORDER BY operation",
+            [result.run_id],
+        )
+        .iter_rows()
+    ]
     return {
         "run_id": result.run_id,
         "pairs": pairs,
         "equivalent": same,
         "false_alarms": false,
         "undecided": pairs - same - false,
+        "false_alarm_operations": alarms,
         "ok": ok,
         "report": result.reports.get("md"),
         "verdict": (
@@ -48,7 +59,12 @@ def _aa_check(backend: str) -> dict:
                 else "this machine is too noisy for verdicts at ±3 %: close other load, or use "
                 "--backend docker with a resource profile"
                 if false == 0
-                else "false alarms: check for CPU frequency scaling or background load"
+                else f"false alarms ({', '.join(alarms)}, b / a with its interval): check for CPU frequency "
+                "scaling or background load; after heavy work (a compile, a test session) two copies of "
+                "one repository can differ by 5–30 % on commands that walk the working tree, for the "
+                "whole run, on some machines: let the machine settle, run the check again, and do not "
+                "trust verdicts near ±3 % on such commands until it passes (benchmarks/RESULTS.md, "
+                "'Where the A/A bias lives')"
             )
         ),
     }
