@@ -46,6 +46,7 @@ import polars as pl
 from bench_pipeline.errors import RunnerError
 from bench_pipeline.execution.backends import Backend, WorkerSpec
 from bench_pipeline.execution.equivalence import evaluate_equivalence
+from bench_pipeline.execution.lockstep import write_in_lockstep
 from bench_pipeline.execution.measure import result_row
 from bench_pipeline.execution.plan import (
     BUDGET_CAP_ENV,
@@ -239,7 +240,7 @@ def execute_run(
     measuring_started = measuring_ended = started
     try:
         _start_sessions(suite, run_id, tools, sizes, cells, backend, tool_fixtures, fixture_cache, work_dir,
-                        unavailable or {}, bin_dirs or {}, sessions, versions, say)  # fmt: skip
+                        unavailable or {}, bin_dirs or {}, sessions, versions, say, rng)  # fmt: skip
         design = settings.design(suite.settings.delta, suite.settings.fdr_share)
         loop = _Loop(cells, settings, design)
         pending = [c for c in cells if c.status == "pending"]
@@ -389,8 +390,10 @@ def _start_sessions(
     sessions: dict[str, ToolSession],
     versions: dict[str, str],
     say: Progress,
+    rng: np.random.Generator,
 ) -> None:
     """One worker per available tool, its version checked and a working copy of each fixture ready."""
+    ready: dict[str, list[ToolSession]] = {}
 
     def mark(tool: str, why: str, size: str | None = None) -> None:
         for cell in cells:
@@ -428,9 +431,18 @@ def _start_sessions(
             if size not in session.fixtures:
                 mark(tool, f"no {size} fixture prepared for {tool}", size)
                 continue
-            error = session.restore(size, session.shared[size])
+            ready.setdefault(size, []).append(session)
+    # the read-only copies: all tools' at once where their paths are ours (lockstep.py), else each
+    # tool's worker writes its own
+    for size, group in ready.items():
+        if backend.name == "local":
+            write_in_lockstep([(s.pristine[size], s.shared[size]) for s in group], rng)
+            for s in group:
+                s.restore_methods["copy"] += 1
+        for s in group:
+            error = s.after_restore(size, s.shared[size]) if backend.name == "local" else s.restore(size, s.shared[size])
             if error:
-                raise RunnerError(f"{tool}: preparing the working copy failed: {error}")
+                raise RunnerError(f"{s.tool}: preparing the working copy failed: {error}")
 
 
 def _stop_reasons(cells: list[Cell], decisions: pl.DataFrame, why: str) -> None:

@@ -37,6 +37,10 @@ class ToolSession:
         """A fresh copy of the pristine fixture at ``root``, fixed up by the tool's after_restore steps."""
         reply = self.worker.restore(self.pristine[size], root)
         self.restore_methods[str(reply.get("method", "copy"))] += 1
+        return self.after_restore(size, root)
+
+    def after_restore(self, size: str, root: str) -> str:
+        """The tool's after_restore steps on a copy at ``root``; an error text or ''."""
         values = self.values(size, root, "restore")
         where = f"{self.suite.source}: tools.{self.tool}.after_restore"
         return run_steps(self, self.suite.tools[self.tool].after_restore, root, values, where, 120)
