@@ -40,7 +40,7 @@ def test_identical_tools_get_no_false_verdicts_and_mostly_equivalent(bench_home:
     # doctor exits 1 when the check finds a false alarm (it says so, naming the pair); one is tolerated
     # here: on this 2-core VM, after heavy work, the two tools' working copies themselves can differ
     # on `git status` for a whole run (5-30 %, either direction; benchmarks/RESULTS.md, "Where the A/A
-    # bias lives"), an open finding
+    # bias lives"); the run writes the read-only copies in lockstep against it since 2026-12-07
     assert check["false_alarms"] <= 1, check["verdict"]
     assert len(check["false_alarm_operations"]) == check["false_alarms"]
     for alarm in check["false_alarm_operations"]:

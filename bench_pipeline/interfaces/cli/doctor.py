@@ -60,11 +60,12 @@ def _aa_check(backend: str) -> dict:
                 "--backend docker with a resource profile"
                 if false == 0
                 else f"false alarms ({', '.join(alarms)}, b / a with its interval): check for CPU frequency "
-                "scaling or background load; after heavy work (a compile, a test session) two copies of "
-                "one repository can differ by 5–30 % on commands that walk the working tree, for the "
-                "whole run, on some machines: let the machine settle, run the check again, and do not "
-                "trust verdicts near ±3 % on such commands until it passes (benchmarks/RESULTS.md, "
-                "'Where the A/A bias lives')"
+                "scaling or background load; after heavy work (a compile, a test session) copies of one "
+                "repository can differ by 5–30 % on commands that walk the working tree: the run writes "
+                "the tools' read-only copies in lockstep against that on the local backend, but not in "
+                "containers or for mutable copies. Let the machine settle, run the check again, and do "
+                "not trust verdicts near ±3 % until it passes (benchmarks/RESULTS.md, 'Where the A/A "
+                "bias lives')"
             )
         ),
     }
