@@ -30,6 +30,8 @@ import time
 
 import numpy as np
 
+from bench_pipeline.execution.runner import _remove
+
 
 def _entries(src: str) -> list[str]:
     """Relative paths below ``src``, top-down: a directory before its contents."""
@@ -53,13 +55,16 @@ def _write(src: str, dst: str) -> None:
 
 
 def write_in_lockstep(pairs: list[tuple[str, str]], rng: np.random.Generator) -> dict:
-    """Copy each ``(src, dst)`` tree, all at the same pace (module docstring); ``dst`` must not exist.
+    """Copy each ``(src, dst)`` tree, all at the same pace (module docstring). What is at ``dst``
+    already (a run resumed after a crash left it) is deleted first.
 
     Returns ``{"seconds", "entries"}``.
     """
     start = time.perf_counter()
     lists = [_entries(src) for src, _ in pairs]
     for _, dst in pairs:
+        if os.path.lexists(dst):
+            _remove(dst)
         os.makedirs(os.path.dirname(dst), exist_ok=True)
         os.mkdir(dst, 0o700)
     done = [0] * len(pairs)

@@ -67,3 +67,13 @@ def test_the_copies_advance_at_the_same_pace(tmp_path: Path, monkeypatch):
     for who in order:
         done[who] += 1
         assert abs(done["A"] / total_a - done["B"] / total_b) <= 1 / min(total_a, total_b) + 1e-9
+
+
+def test_what_a_crashed_run_left_at_the_destination_is_replaced(tmp_path: Path):
+    a = _tree(tmp_path / "a", "repo", 5)
+    dst = tmp_path / "x" / "a"
+    (dst / "repo" / "stale").mkdir(parents=True)
+    (dst / "repo" / "stale" / "junk").write_text("left by a killed run\n")
+    (dst / "repo" / "stale").chmod(0o500)  # read-only, as git leaves some directories
+    write_in_lockstep([(str(a), str(dst))], np.random.default_rng(0))
+    assert _state(dst) == _state(a)
