@@ -1,12 +1,17 @@
 """Runner overhead and accuracy, side by side with ``hyperfine -N`` (no shell) in one script.
 
 For each command, alternate short blocks of hyperfine and of our local worker (``--rounds`` blocks
-of ``--runs`` runs each, which of the two goes first chosen at random per round, so the machine's
-drift hits both alike), and print the pooled medians, their ratio ours / hyperfine, and the paired
+of ``--runs`` runs each, their order shuffled per round, so the machine's drift hits both alike),
+and print the pooled medians, their ratio ours / hyperfine, and the paired
 estimate over the rounds: the Hodges–Lehmann estimate of the per-round log ratios of block medians
 with its exact Wilcoxon 95 % interval (the method of docs/methods.md, "Sampling to a verdict").
 Each round also runs a second hyperfine block: hyperfine against itself (A/A) shows how closely this
-machine lets any two measurements of one command agree, the yardstick for "within 2 %". Besides commands of known
+machine lets any two measurements of one command agree, the yardstick for "within 2 %".
+
+"Ours" runs the block back to back in one batch of the worker's bench-exec helper (``exec_many``,
+as ``bench-pipeline measure`` does): nothing of the worker or of this script runs between two runs,
+as in hyperfine's loop. A second block per round takes one request per run, as a suite's measuring
+loop takes its samples; its column shows what the between-run activity costs. Besides commands of known
 cost, git commands that print (SPEC §4.1, issue 18 item 5) run on the small generated fixture with
 100 files edited, so ``status`` and ``diff`` have something to say: a runner that drains output
 through a reader process shows up there, not on ``true``.
@@ -142,11 +147,19 @@ def hyperfine_times(argv: list[str], cwd: Path, runs: int) -> list[float]:
 
 
 def ours_times(worker, argv: list[str], cwd: Path, runs: int) -> tuple[list[float], int]:
-    """Wall seconds of ``runs`` runs after 5 warmups (as hyperfine's block), and the stdout bytes."""
+    """Wall seconds of ``runs`` runs after 5 warmups, all back to back in one batch of the worker's
+    helper (``exec_many``, as ``bench-pipeline measure`` runs them), and the stdout bytes."""
+    request = worker.exec_request(argv, str(cwd), ENV, 60)
+    results = worker.exec_many([request] * (5 + runs))[5:]
+    return [r["wall_ns"] / 1e9 for r in results], results[-1]["stdout_bytes"]
+
+
+def single_times(worker, argv: list[str], cwd: Path, runs: int) -> list[float]:
+    """The same, one request per run (as a suite's measuring loop takes its samples): the worker, and
+    this script, run between two runs."""
     for _ in range(5):
         worker.exec(argv, str(cwd), ENV, 60)
-    results = [worker.exec(argv, str(cwd), ENV, 60) for _ in range(runs)]
-    return [r["wall_ns"] / 1e9 for r in results], results[-1]["stdout_bytes"]
+    return [worker.exec(argv, str(cwd), ENV, 60)["wall_ns"] / 1e9 for _ in range(runs)]
 
 
 def paired_ratio(ours: list[float], theirs: list[float]) -> tuple[float, float, float]:
@@ -192,17 +205,20 @@ def main() -> None:
     extra = f" {args.before} median | {args.before} / hyperfine |" if before else ""
     print(
         "| command | stdout | hyperfine -N median | bench-pipeline median | ours / hyperfine (pooled medians) "
-        f"| ours / hyperfine, paired per round, 95 % CI | hyperfine / hyperfine (A/A), 95 % CI |{extra}"
+        "| ours / hyperfine, paired per round, 95 % CI | one request per run / hyperfine, 95 % CI "
+        f"| hyperfine / hyperfine (A/A), 95 % CI |{extra}"
     )
-    print("|---|---|---|---|---|---|---|" + ("---|---|" if before else ""))
+    print("|---|---|---|---|---|---|---|---|" + ("---|---|" if before else ""))
     for argv, cwd, where in plan:
         hf: list[list[float]] = []
-        hf2: list[list[float]] = []  # a second hyperfine block per round: how far hyperfine agrees with itself
+        # a second hyperfine block per round: how far hyperfine agrees with itself
+        hf2: list[list[float]] = []
         ours: list[list[float]] = []
+        single: list[list[float]] = []
         old: list[list[float]] = []
         out_bytes = 0
         for _ in range(args.rounds):
-            sides = ["hf", "hf2", "ours", *(["old"] if before else [])]
+            sides = ["hf", "hf2", "ours", "single", *(["old"] if before else [])]
             rng.shuffle(sides)
             for side in sides:
                 if side == "hf":
@@ -212,16 +228,22 @@ def main() -> None:
                 elif side == "ours":
                     times, out_bytes = ours_times(worker, argv, cwd, args.runs)
                     ours.append(times)
+                elif side == "single":
+                    single.append(single_times(worker, argv, cwd, args.runs))
                 else:
-                    old.append(ours_times(before, argv, cwd, args.runs)[0])
+                    old.append(single_times(before, argv, cwd, args.runs))
         h = statistics.median(t for block in hf for t in block)
         o = statistics.median(t for block in ours for t in block)
         r, lo, hi = paired_ratio([statistics.median(b) for b in ours], [statistics.median(b) for b in hf])
         ar, alo, ahi = paired_ratio([statistics.median(b) for b in hf2], [statistics.median(b) for b in hf])
+        sr, slo, shi = paired_ratio(
+            [statistics.median(b) for b in single], [statistics.median(b) for b in hf]
+        )
         label = " ".join(Path(a).name if i == 0 else a for i, a in enumerate(argv))
         row = (
             f"| `{label[:50]}`{where} | {out_bytes / 1024:.1f} KiB | {h * 1e3:.3f} ms | {o * 1e3:.3f} ms "
-            f"| {o / h:.3f} | {r:.3f} ({lo:.3f}–{hi:.3f}) | {ar:.3f} ({alo:.3f}–{ahi:.3f}) |"
+            f"| {o / h:.3f} | {r:.3f} ({lo:.3f}–{hi:.3f}) | {sr:.3f} ({slo:.3f}–{shi:.3f}) "
+            f"| {ar:.3f} ({alo:.3f}–{ahi:.3f}) |"
         )
         if before:
             b = statistics.median(t for block in old for t in block)

@@ -2,8 +2,10 @@
 
 :func:`result_row` turns what the worker reports for one execution into a ``samples`` row (suite
 rounds use it too). :func:`measure_command` and :func:`summarise` are ``bench-pipeline measure``:
-warmups, then timed runs of one command in one worker of the chosen backend, as sample rows, and
-their summary by ``bench_pipeline.stats.cell_stats`` (timed, successful runs count, as in suite runs).
+warmups, then timed runs of one command in one worker of the chosen backend, back to back in
+batches (the worker's ``exec_many``: as in hyperfine's loop, nothing of ours runs between two
+runs), as sample rows, and their summary by ``bench_pipeline.stats.cell_stats`` (timed, successful
+runs count, as in suite runs).
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ LOCAL_QUIET = ("LC_ALL", "TERM", "NO_COLOR", "PAGER")
 ADHOC_SUITE = "adhoc"
 ADHOC_RUN = "measure"
 ADHOC_FIXTURE = "default"
+#: timed runs per round trip to the worker (each batch runs back to back in its helper)
+BATCH_RUNS = 100
 
 
 def result_row(result: Mapping[str, Any], *, ok: bool, **keys: Any) -> dict[str, Any]:
@@ -100,27 +104,39 @@ def measure_command(
             else:
                 cwd = worker.work_root
                 env = {**BASE_ENV, **worker.env, "PATH": worker.path, "HOME": worker.work_root}
-            for i in range(warmup + runs):
-                result = worker.exec(argv, cwd, env, timeout_s)
-                if not_started(result):
-                    raise ToolUnavailable(
-                        f"{result.get('stderr_tail') or 'cannot execute'} ({choice.kind} backend)",
-                        fix="check the command's path and that it is executable (it runs without a shell)",
+            request = worker.exec_request(argv, cwd, env, timeout_s)
+            i = 0
+            for batch in _batches(warmup, runs):
+                # back to back in the worker's helper: nothing of ours runs between two runs (hyperfine's loop)
+                for result in worker.exec_many([request] * batch):
+                    if not_started(result):
+                        raise ToolUnavailable(
+                            f"{result.get('stderr_tail') or 'cannot execute'} ({choice.kind} backend)",
+                            fix="check the command's path and that it is executable (it runs without a shell)",
+                        )
+                    warm = i < warmup
+                    rows.append(
+                        result_row(
+                            result,
+                            ok=result["exit_code"] == 0 and not result["timed_out"],
+                            round=i,
+                            iteration=-1 if warm else i - warmup,
+                            warmup=warm,
+                            **keys,
+                        )
                     )
-                warm = i < warmup
-                rows.append(
-                    result_row(
-                        result,
-                        ok=result["exit_code"] == 0 and not result["timed_out"],
-                        round=i,
-                        iteration=-1 if warm else i - warmup,
-                        warmup=warm,
-                        **keys,
-                    )
-                )
+                    i += 1
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return pl.DataFrame(rows, schema=SAMPLE_SCHEMA), choice
+
+
+def _batches(warmup: int, runs: int, size: int = BATCH_RUNS) -> list[int]:
+    """Batch sizes for ``warmup`` then ``runs`` executions: the warmups alone (a command that cannot
+    start is told before the timed runs), then at most ``size`` runs per batch."""
+    sizes = [warmup] if warmup else []
+    sizes += [min(size, runs - k) for k in range(0, runs, size)]
+    return sizes
 
 
 def summarise(samples: pl.DataFrame) -> dict[str, Any]:

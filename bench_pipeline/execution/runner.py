@@ -6,10 +6,13 @@ the very same file inside each tool container, so both backends share one measur
 
 What one measurement does (SPEC §4.1):
 
-* exec without a shell; stdin is ``/dev/null``; stdout and stderr are two fresh memfds (files in
-  memory), so no reader process sits in the command's path: a command that prints runs as under
-  ``hyperfine -N``, whose output goes to ``/dev/null``. Their sizes after the run are the byte
-  counts; the last 4 KiB of stderr are kept as the failure tail;
+* exec without a shell; stdin is ``/dev/null``; stdout a fresh pipe that nobody waits on while the
+  command runs (the helper drains it on a periodic tick and counts the bytes), stderr a fresh memfd
+  (a file in memory; its size is the byte count, its last 4 KiB the failure tail). So no reader
+  sits in the command's path, and the command sees a pipe as it would under a user's ``|``: git,
+  for one, flushes stdout per commit unless stdout is a regular file, and ran ``git log -n 300``
+  8 % faster into a memfd than into a pipe or ``/dev/null`` (``hyperfine -N``'s default). Without
+  the helper (no C compiler) stdout is a memfd too (``output_method``);
 * wall time from a monotonic clock around fork → wait;
 * CPU time, peak RSS, block I/O and context switches from ``wait4`` rusage **of that child
   only** (never ``RUSAGE_CHILDREN``, whose max RSS never decreases);
@@ -41,7 +44,7 @@ destination are incremental: every entry the command left untouched (same inode,
 same size and mode as recorded when it was written) is kept, everything else is removed or
 brought back from the pristine tree. See :class:`Restorer` for why that is exact.
 
-Worker protocol (``RUNNER_PROTOCOL`` 2; protocol 1 requests are answered unchanged): one JSON
+Worker protocol (``RUNNER_PROTOCOL`` 3; protocol 1 and 2 requests are answered unchanged): one JSON
 object per line on stdin, one JSON reply per line on stdout. Every reply carries ``"ok": true``
 (or ``"ok": false, "error": "..."``) and ``"request_ns"``, the worker's own wall time for the
 request (duty cycle = timed ns ÷ measuring ns).
@@ -50,6 +53,11 @@ request (duty cycle = timed ns ÷ measuring ns).
     → one measurement: ``wall_ns user_ns sys_ns peak_rss_bytes read_bytes write_bytes ctx_switches
     exit_code signal timed_out stdout_bytes stderr_bytes stderr_tail`` (plus ``cgroup_*`` fields in
     containers). ``cpus``: pin the command to these CPUs (a subset of ``info``'s ``cpus_allowed``).
+``{"op": "exec_many", "execs": [exec request without "op", ...]}``
+    → ``results``: one exec reply per request, the runs made back to back. With the helper (and no
+    per-run cgroup accounting: not in containers) the whole list is one batch of ``bench-exec``,
+    which answers after the last run, so nothing of the worker runs between two runs, as in
+    hyperfine's loop (``bench-pipeline measure``). Protocol 3.
 ``{"op": "capture", "argv", "cwd", "env", "timeout_s"}``
     → run untimed: ``exit_code timed_out stdout stderr_tail seconds`` (versions, state probes).
 ``{"op": "restore", "src": str, "dst": str, "method": "auto" | "reflink" | "hardlink" | "copy"}``
@@ -91,7 +99,7 @@ import subprocess
 import sys
 import time
 
-RUNNER_PROTOCOL = 2
+RUNNER_PROTOCOL = 3
 STDERR_TAIL_BYTES = 4096
 #: every measured run gets this variable with 0 … ENV_OFFSET_MAX bytes, drawn afresh (as hyperfine does)
 ENV_OFFSET_VAR = "BENCH_RANDOMIZED_ENV_OFFSET"
@@ -331,11 +339,13 @@ class ExecHelper:
         data, self._buf = self._buf[:n], self._buf[n:]
         return data
 
-    def measure(
-        self, argv: list[str], cwd: str, env: dict[str, str], timeout_s: float, cpus: list[int] | None
-    ) -> dict:
-        proc = self._proc if self._proc is not None and self._proc.poll() is None else self._start()
-        assert proc.stdin is not None and proc.stdout is not None
+    def _running(self) -> subprocess.Popen[bytes]:
+        return self._proc if self._proc is not None and self._proc.poll() is None else self._start()
+
+    @staticmethod
+    def _encode(
+        argv: list[str], cwd: str, env: dict[str, str], timeout_s: float, cpus: list[int] | None
+    ) -> bytes:
         fields = [
             str(max(0, int(timeout_s * 1000))).encode(),
             cpu_ranges(cpus).encode() if cpus else b"",
@@ -345,14 +355,22 @@ class ExecHelper:
             *(os.fsencode(a) for a in argv),
         ]
         payload = b"\0".join(fields) + b"\0"
+        return b"%d\n" % len(payload) + payload
+
+    def _send(self, proc: subprocess.Popen[bytes], data: bytes) -> str | None:
+        """Write ``data`` to the helper; the error text when it is gone."""
+        assert proc.stdin is not None
         try:
-            proc.stdin.write(b"%d\n" % len(payload) + payload)
+            proc.stdin.write(data)
             proc.stdin.flush()
         except OSError as exc:
             self.close()
-            return _result(ok=False, error=f"bench-exec is gone: {exc}")
-        # backstop in case the helper itself wedges: well past the helper's own timeout
-        backstop = time.perf_counter_ns() + int((timeout_s + 30) * 1e9) if timeout_s > 0 else None
+            return f"bench-exec is gone: {exc}"
+        return None
+
+    def _reply(self, proc: subprocess.Popen[bytes], argv: list[str], backstop: int | None) -> dict:
+        """Read one reply of the helper as a runner result (``ok`` False when it broke off)."""
+        assert proc.stdout is not None
         fd = proc.stdout.fileno()
         line = self._read(fd, None, backstop)
         values = line.split() if line is not None else []
@@ -388,6 +406,43 @@ class ExecHelper:
             stderr_bytes=err,
             stderr_tail=tail.decode("utf-8", "replace"),
         )
+
+    @staticmethod
+    def _backstop(timeout_s: float) -> int | None:
+        """When to stop waiting for a helper that itself wedges: well past the runs' own timeouts."""
+        return time.perf_counter_ns() + int((timeout_s + 30) * 1e9) if timeout_s > 0 else None
+
+    def measure(
+        self, argv: list[str], cwd: str, env: dict[str, str], timeout_s: float, cpus: list[int] | None
+    ) -> dict:
+        proc = self._running()
+        error = self._send(proc, self._encode(argv, cwd, env, timeout_s, cpus))
+        if error:
+            return _result(ok=False, error=error)
+        return self._reply(proc, argv, self._backstop(timeout_s))
+
+    def measure_many(
+        self, runs: list[tuple[list[str], str, dict[str, str], float, list[int] | None]]
+    ) -> list[dict]:
+        """Several runs ``(argv, cwd, env, timeout_s, cpus)`` back to back in one batch of the helper.
+
+        The helper reads them all, runs them one after the other and answers after the last, so
+        nothing of this process runs between two runs (as in hyperfine's loop). A helper that
+        breaks off leaves the rest of the batch as runner errors.
+        """
+        proc = self._running()
+        error = self._send(proc, b"B%d\n" % len(runs) + b"".join(self._encode(*run) for run in runs))
+        if error:
+            return [_result(ok=False, error=error) for _ in runs]
+        backstop = self._backstop(sum(run[3] for run in runs)) if all(run[3] > 0 for run in runs) else None
+        results: list[dict] = []
+        for argv, *_ in runs:
+            results.append(self._reply(proc, argv, backstop))
+            if not results[-1]["ok"]:
+                gone = results[-1]["error"]
+                results += [_result(ok=False, error=gone) for _ in runs[len(results) :]]
+                break
+        return results
 
 
 def capture(argv: list[str], cwd: str, env: dict[str, str], timeout_s: float, limit: int = 1 << 20) -> dict:
@@ -955,6 +1010,27 @@ class Runner:
             result.update(self.cgroup.end(mark, result))
         return result
 
+    def measure_many(self, requests: list[dict]) -> list[dict]:
+        """Exec requests run back to back (op ``exec_many``): in one helper batch when there is a
+        helper and no per-run cgroup accounting to do between runs, else one after the other."""
+        runs = []
+        for request in requests:
+            env = dict(request.get("env") or os.environ)
+            if request.get("env_offset", True):
+                env[ENV_OFFSET_VAR] = "X" * self._rng.randrange(ENV_OFFSET_MAX + 1)
+            runs.append(
+                (
+                    list(request["argv"]),
+                    request.get("cwd") or os.getcwd(),
+                    env,
+                    float(request.get("timeout_s", 60.0)),
+                    self._cpus(request.get("cpus")),
+                )
+            )
+        if self.helper and not self.cgroup:
+            return self.helper.measure_many(runs)
+        return [self.measure(*run, env_offset=False) for run in runs]
+
     def info(self) -> dict:
         return {
             "ok": True,
@@ -964,7 +1040,9 @@ class Runner:
             "uid": os.getuid(),
             "exec_helper": bool(self.exec_helper),
             "rss_method": "bench-exec" if self.exec_helper else "python-fork",
-            "output_method": "memfd" if hasattr(os, "memfd_create") else "tmpfile",
+            "output_method": "pipe"
+            if self.exec_helper
+            else ("memfd" if hasattr(os, "memfd_create") else "tmpfile"),
             "cpus_allowed": self.cpus_allowed,
             **(self.cgroup.describe() if self.cgroup else {}),
         }
@@ -1059,6 +1137,9 @@ class Runner:
             return self._exec(request)
         if op == "sample":
             return self.sample(request)
+        if op == "exec_many":
+            results = self.measure_many(list(request["execs"]))
+            return {"ok": True, "results": results}
         if op == "capture":
             return capture(
                 list(request["argv"]),

@@ -32,7 +32,7 @@ def run(worker, argv, timeout=30.0):
 
 def test_exec_helper_is_used_where_a_compiler_exists(worker):
     info = worker.info()
-    assert info["protocol"] == 2
+    assert info["protocol"] == 3
     import shutil
 
     if shutil.which("cc"):
@@ -98,6 +98,21 @@ def test_output_is_drained_and_counted(worker):
     assert r["stdout_bytes"] == 1_000_000
 
 
+def test_stdout_is_a_pipe_as_under_a_users_pipe_not_a_file(worker):
+    """git (and others) behave differently when stdout is a regular file (no per-commit flush):
+    the command must see a pipe, as with `cmd | less`, or /dev/null under hyperfine -N."""
+    probe = "import os, stat, sys; sys.exit(0 if stat.S_ISFIFO(os.fstat(1).st_mode) else 5)"
+    assert run(worker, [PY, "-c", probe])["exit_code"] == 0
+
+
+def test_output_larger_than_the_pipe_is_counted_without_stalling(worker):
+    """80 MB, far past the pipe's 1 MiB: drained on the tick while the command runs, every byte
+    counted, and not held up for long (a stall at every full pipe would take seconds)."""
+    r = run(worker, ["head", "-c", "80000000", "/dev/zero"])
+    assert r["exit_code"] == 0 and r["stdout_bytes"] == 80_000_000
+    assert r["wall_ns"] < 1.5e9, r
+
+
 def test_restore_copies_a_tree(worker, tmp_path):
     src = tmp_path / "src"
     (src / "d").mkdir(parents=True)
@@ -128,7 +143,7 @@ def test_stderr_tail_is_the_last_4_kib(worker):
 
 
 def test_a_grandchild_holding_stdout_does_not_hold_the_run(worker):
-    """Output goes to files, not pipes: nothing waits for the last writer to close them."""
+    """Nothing waits for the last writer of stdout to close it: the run ends when the command does."""
     r = run(worker, ["sh", "-c", "sleep 2 & echo started"])
     assert r["exit_code"] == 0 and r["stdout_bytes"] == 8
     assert r["wall_ns"] < 1e9, r
@@ -307,3 +322,78 @@ def test_each_run_gets_a_fresh_random_environment_size(worker):
          "env_offset": False}
     )  # fmt: skip
     assert plain["stdout_bytes"] == len("PATH=/usr/bin:/bin\n")
+
+
+# -- exec_many: runs back to back in one batch of the helper (bench-pipeline measure, item 5)
+
+
+def test_exec_many_answers_each_run_of_a_mixed_batch(worker, tmp_path):
+    """Every run of a batch gets its own reply, in order: output, exit codes, a command that cannot
+    start, a timeout, its own working directory and a fresh environment size."""
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin"}
+    req = lambda argv, timeout=30.0, cwd=worker.work_root: worker.exec_request(argv, cwd, env, timeout)  # noqa: E731
+    results = worker.exec_many(
+        [
+            req(["printf", "%0500d", "0"]),
+            req([PY, "-c", "import sys; sys.stderr.write('boom'); sys.exit(3)"]),
+            req(["no-such-command-here"]),
+            req(["sleep", "5"], timeout=0.3),
+            req(["pwd"], cwd=str(tmp_path)),
+            *[req(["env"]) for _ in range(8)],
+        ]
+    )
+    assert len(results) == 13
+    assert results[0]["exit_code"] == 0 and results[0]["stdout_bytes"] == 500
+    assert results[1]["exit_code"] == 3 and results[1]["stderr_tail"] == "boom"
+    assert results[2]["exit_code"] == 127 and "no-such-command-here" in results[2]["stderr_tail"]
+    assert results[3]["timed_out"] is True and 0.3e9 <= results[3]["wall_ns"] < 2e9
+    assert results[4]["exit_code"] == 0 and results[4]["stdout_bytes"] == len(str(tmp_path)) + 1
+    sizes = [r["stdout_bytes"] for r in results[5:]]
+    assert len(set(sizes)) >= 4, sizes  # the environment size is drawn per run, in a batch too
+
+
+def test_exec_many_runs_back_to_back_with_one_reply_at_the_end(tmp_path):
+    """The helper reads the whole batch, runs it, and answers after the last run: 5 runs of 0.1 s
+    each start right after the previous one ends, and no reply comes before all 5 are done."""
+    import select
+    import subprocess
+
+    from bench_pipeline.execution.native import ensure_exec_helper
+    from bench_pipeline.execution.runner import ExecHelper
+
+    helper = ensure_exec_helper(tmp_path / "bin")
+    if helper is None:
+        pytest.skip("no C compiler")
+    stamps = tmp_path / "stamps"
+    argv = ["sh", "-c", f"date +%s%N >> {stamps}; sleep 0.1"]
+    encoded = b"".join(
+        ExecHelper._encode(argv, str(tmp_path), {"PATH": "/usr/bin:/bin"}, 10, None) for _ in range(5)
+    )
+    proc = subprocess.Popen([str(helper), "--serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        proc.stdin.write(b"B5\n" + encoded)
+        proc.stdin.flush()
+        assert not select.select([proc.stdout], [], [], 0.35)[0]  # 3 runs in: nothing answered yet
+        assert select.select([proc.stdout], [], [], 5)[0]
+        replies = [proc.stdout.readline().split() for _ in range(5)]
+    finally:
+        proc.kill()
+        proc.wait()
+    assert all(len(r) == 15 and r[8] == b"0" for r in replies), replies
+    starts = [int(x) for x in stamps.read_text().split()]
+    gaps = [(b - a) / 1e9 for a, b in zip(starts, starts[1:], strict=False)]
+    assert len(starts) == 5 and all(0.1 <= g < 0.2 for g in gaps), gaps
+
+
+def test_exec_many_without_the_helper_measures_one_after_another(tmp_path):
+    from bench_pipeline.execution.runner import Runner
+
+    runner = Runner(None)
+    env = {"PATH": "/usr/bin:/bin"}
+    results = runner.measure_many(
+        [
+            {"argv": ["true"], "cwd": str(tmp_path), "env": env},
+            {"argv": ["false"], "cwd": str(tmp_path), "env": env},
+        ]
+    )
+    assert [r["exit_code"] for r in results] == [0, 1] and all(r["wall_ns"] > 0 for r in results)

@@ -127,6 +127,14 @@ class Worker:
         """One timed run; ``cpus`` (default: the worker's placement) pins the command."""
         return self.request({"op": "exec", **self.exec_request(argv, cwd, env, timeout_s, cpus=cpus)})
 
+    def exec_many(self, requests: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Timed runs back to back in one round trip (``requests`` from :meth:`exec_request`).
+
+        With the local bench-exec helper nothing of the worker runs between two runs, as in
+        hyperfine's loop: what ``bench-pipeline measure`` uses. One exec reply per request.
+        """
+        return list(self.request({"op": "exec_many", "execs": list(requests)})["results"])
+
     def exec_request(
         self,
         argv: list[str],
