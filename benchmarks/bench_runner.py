@@ -11,7 +11,9 @@ machine lets any two measurements of one command agree, the yardstick for "withi
 "Ours" runs the block back to back in one batch of the worker's bench-exec helper (``exec_many``,
 as ``bench-pipeline measure`` does): nothing of the worker or of this script runs between two runs,
 as in hyperfine's loop. A second block per round takes one request per run, as a suite's measuring
-loop takes its samples; its column shows what the between-run activity costs. Besides commands of known
+loop takes its samples; its column shows what the between-run activity costs. A minimal C loop
+(posix_spawnp → waitpid, nothing else, stdio on /dev/null) is the floor any measuring loop can reach:
+it tells hyperfine's own per-run cost apart from ours. Besides commands of known
 cost, git commands that print (SPEC §4.1, issue 18 item 5) run on the small generated fixture with
 100 files edited, so ``status`` and ``diff`` have something to say: a runner that drains output
 through a reader process shows up there, not on ``true``.
@@ -121,6 +123,55 @@ ENV = {
 }
 
 
+# The least a measuring loop can do: posix_spawnp, waitpid, CLOCK_MONOTONIC around the two; stdio on
+# /dev/null (as hyperfine -N); a random-size environment variable per run, set outside the timing.
+C_LOOP = r"""
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+extern char **environ;
+static long long now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec * 1000000000LL + t.tv_nsec; }
+int main(int argc, char **argv) {
+    int n = atoi(argv[1]), nul = open("/dev/null", O_RDWR);
+    static char pad[4097];
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    for (int fd = 0; fd < 3; fd++) posix_spawn_file_actions_adddup2(&fa, nul, fd);
+    srand((unsigned)now());
+    for (int i = 0; i < n; i++) {
+        int len = rand() % 4096;
+        memset(pad, 'X', len); pad[len] = 0;
+        setenv("LOOP_RANDOMIZED_ENV_OFFSET", pad, 1);
+        pid_t pid; int status;
+        long long t0 = now();
+        if (posix_spawnp(&pid, argv[2], &fa, NULL, argv + 2, environ)) return 1;
+        waitpid(pid, &status, 0);
+        printf("%lld\n", now() - t0);
+    }
+    return 0;
+}
+"""
+
+
+def c_loop(tmp: Path) -> Path:
+    source, binary = tmp / "loop.c", tmp / "loop"
+    source.write_text(C_LOOP)
+    subprocess.run(["cc", "-O2", "-o", binary, source], check=True)
+    return binary
+
+
+def c_loop_times(loop: Path, argv: list[str], cwd: Path, runs: int) -> list[float]:
+    """``runs`` runs after 5 warmups by the minimal C loop."""
+    out = subprocess.run([loop, str(5 + runs), *argv], cwd=cwd, env=ENV, capture_output=True, check=True)
+    return [int(x) / 1e9 for x in out.stdout.split()[5:]]
+
+
 def hyperfine_times(argv: list[str], cwd: Path, runs: int) -> list[float]:
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
         subprocess.run(
@@ -185,6 +236,7 @@ def main() -> None:
         sys.exit("hyperfine is not installed (apt-get install hyperfine)")
     hf_version = subprocess.run(["hyperfine", "--version"], capture_output=True, text=True).stdout.strip()
     tmp = Path(tempfile.mkdtemp())
+    loop = c_loop(tmp)
     worker = worker_at(None, tmp)
     before = worker_at(args.before, tmp) if args.before else None
     plan: list[tuple[list[str], Path, str]] = []
@@ -205,48 +257,45 @@ def main() -> None:
     extra = f" {args.before} median | {args.before} / hyperfine |" if before else ""
     print(
         "| command | stdout | hyperfine -N median | bench-pipeline median | ours / hyperfine (pooled medians) "
-        "| ours / hyperfine, paired per round, 95 % CI | one request per run / hyperfine, 95 % CI "
-        f"| hyperfine / hyperfine (A/A), 95 % CI |{extra}"
+        "| ours / hyperfine, paired, 95 % CI | ours / C loop, paired | C loop / hyperfine, paired "
+        f"| one request per run / hyperfine, paired | hyperfine / hyperfine (A/A), paired |{extra}"
     )
-    print("|---|---|---|---|---|---|---|---|" + ("---|---|" if before else ""))
+    print("|---|---|---|---|---|---|---|---|---|---|" + ("---|---|" if before else ""))
+
+    def paired(a: list[list[float]], b: list[list[float]]) -> str:
+        r, lo, hi = paired_ratio([statistics.median(x) for x in a], [statistics.median(x) for x in b])
+        return f"{r:.3f} ({lo:.3f}–{hi:.3f})"
+
     for argv, cwd, where in plan:
-        hf: list[list[float]] = []
-        # a second hyperfine block per round: how far hyperfine agrees with itself
-        hf2: list[list[float]] = []
-        ours: list[list[float]] = []
-        single: list[list[float]] = []
-        old: list[list[float]] = []
+        blocks: dict[str, list[list[float]]] = {k: [] for k in ("hf", "hf2", "ours", "loop", "single", "old")}
         out_bytes = 0
         for _ in range(args.rounds):
-            sides = ["hf", "hf2", "ours", "single", *(["old"] if before else [])]
+            # hf2: a second hyperfine block per round, how far hyperfine agrees with itself
+            sides = ["hf", "hf2", "ours", "loop", "single", *(["old"] if before else [])]
             rng.shuffle(sides)
             for side in sides:
-                if side == "hf":
-                    hf.append(hyperfine_times(argv, cwd, args.runs))
-                elif side == "hf2":
-                    hf2.append(hyperfine_times(argv, cwd, args.runs))
+                if side in ("hf", "hf2"):
+                    blocks[side].append(hyperfine_times(argv, cwd, args.runs))
                 elif side == "ours":
                     times, out_bytes = ours_times(worker, argv, cwd, args.runs)
-                    ours.append(times)
+                    blocks[side].append(times)
+                elif side == "loop":
+                    blocks[side].append(c_loop_times(loop, argv, cwd, args.runs))
                 elif side == "single":
-                    single.append(single_times(worker, argv, cwd, args.runs))
+                    blocks[side].append(single_times(worker, argv, cwd, args.runs))
                 else:
-                    old.append(single_times(before, argv, cwd, args.runs))
-        h = statistics.median(t for block in hf for t in block)
-        o = statistics.median(t for block in ours for t in block)
-        r, lo, hi = paired_ratio([statistics.median(b) for b in ours], [statistics.median(b) for b in hf])
-        ar, alo, ahi = paired_ratio([statistics.median(b) for b in hf2], [statistics.median(b) for b in hf])
-        sr, slo, shi = paired_ratio(
-            [statistics.median(b) for b in single], [statistics.median(b) for b in hf]
-        )
+                    blocks[side].append(single_times(before, argv, cwd, args.runs))
+        h = statistics.median(t for block in blocks["hf"] for t in block)
+        o = statistics.median(t for block in blocks["ours"] for t in block)
         label = " ".join(Path(a).name if i == 0 else a for i, a in enumerate(argv))
         row = (
             f"| `{label[:50]}`{where} | {out_bytes / 1024:.1f} KiB | {h * 1e3:.3f} ms | {o * 1e3:.3f} ms "
-            f"| {o / h:.3f} | {r:.3f} ({lo:.3f}–{hi:.3f}) | {sr:.3f} ({slo:.3f}–{shi:.3f}) "
-            f"| {ar:.3f} ({alo:.3f}–{ahi:.3f}) |"
+            f"| {o / h:.3f} | {paired(blocks['ours'], blocks['hf'])} | {paired(blocks['ours'], blocks['loop'])} "
+            f"| {paired(blocks['loop'], blocks['hf'])} | {paired(blocks['single'], blocks['hf'])} "
+            f"| {paired(blocks['hf2'], blocks['hf'])} |"
         )
         if before:
-            b = statistics.median(t for block in old for t in block)
+            b = statistics.median(t for block in blocks["old"] for t in block)
             row += f" {b * 1e3:.3f} ms | {b / h:.3f} |"
         print(row, flush=True)
     print(f"\nload average at the end: {os.getloadavg()[0]:.2f}")
