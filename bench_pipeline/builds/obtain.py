@@ -395,14 +395,14 @@ def _run_logged(
                     if step != last:
                         last, since = step, time.monotonic()
                     quiet = time.monotonic() - since
-                    say(
-                        f"building {tool} {rev}: {_duration(time.monotonic() - started)} so far — {step}"
-                        + (
-                            f" (no new output for {_duration(quiet)}: a long step, still working)"
-                            if quiet >= 60
-                            else ""
-                        )
+                    # after a minute without output the last line is not what runs (cargo names the
+                    # last crate it started, while the time goes to the final link)
+                    now = (
+                        f"no new output for {_duration(quiet)}, still working (the last line was: {step})"
+                        if quiet >= 60
+                        else step
                     )
+                    say(f"building {tool} {rev}: {_duration(time.monotonic() - started)} so far — {now}")
 
             beat = threading.Thread(target=heartbeat, daemon=True)
             beat.start()
