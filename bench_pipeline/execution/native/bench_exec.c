@@ -140,9 +140,10 @@ static void set_tick(long first_us, long every_us) {
 /* Spawn argv (searched on environ's PATH), wait for it, fill o.  out_fd < 0: inherit 0-2.
  * pipe_rd >= 0: out_fd is the write end of a pipe whose read end this is (non-blocking).  Nobody
  * waits on it while the command runs (a reader woken at every write competes for the cores); a
- * tick drains it, 1 ms after the start, then every 5 ms.  A command that fills half the pipe between two ticks is a heavy
- * writer: from then on this reads as it writes, as the consumer of a user's pipe would, so it is
- * not held up by a full pipe.  The byte count goes to *piped. */
+ * tick drains it, 1 ms after the start, then every 5 ms.  A command that fills half the pipe
+ * between two ticks is a heavy writer: from then on this reads as it writes, as the consumer of a
+ * user's pipe would, so it is not held up by a full pipe (should it exit while a grandchild keeps
+ * the pipe open, its end is seen at the next tick).  The byte count goes to *piped. */
 static void run_one(char **argv, long timeout_ms, int out_fd, int err_fd, int pipe_rd, long long *piped,
                     struct outcome *o) {
     posix_spawn_file_actions_t fa;
