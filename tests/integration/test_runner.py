@@ -397,3 +397,28 @@ def test_exec_many_without_the_helper_measures_one_after_another(tmp_path):
         ]
     )
     assert [r["exit_code"] for r in results] == [0, 1] and all(r["wall_ns"] > 0 for r in results)
+
+
+def test_a_helper_dying_mid_batch_fails_the_rest_and_the_worker_raises(tmp_path):
+    """Killed during a batch: the run in progress and those after it are runner errors (never
+    samples), the worker client raises as it does for exec, and the next batch gets a new helper."""
+    import os
+    import signal
+    import threading
+
+    from bench_pipeline.execution.native import ensure_exec_helper
+    from bench_pipeline.execution.runner import Runner
+
+    helper = ensure_exec_helper(tmp_path / "bin")
+    if helper is None:
+        pytest.skip("no C compiler")
+    runner = Runner(str(helper))
+    env = {"PATH": "/usr/bin:/bin"}
+    runner.measure(["true"], str(tmp_path), env, 10)
+    threading.Timer(0.3, os.kill, (runner.helper._proc.pid, signal.SIGKILL)).start()
+    steps = [{"argv": ["sleep", "0.2"], "cwd": str(tmp_path), "env": env, "timeout_s": 10}] * 4
+    results = runner.measure_many(steps)
+    assert [r["ok"] for r in results] == [False] * 4  # replies come after the last run: none got out
+    assert all("bench-exec" in r["error"] for r in results)
+    assert [r["exit_code"] for r in runner.measure_many(steps[:2])] == [0, 0]
+    runner.helper.close()

@@ -133,7 +133,11 @@ class Worker:
         With the local bench-exec helper nothing of the worker runs between two runs, as in
         hyperfine's loop: what ``bench-pipeline measure`` uses. One exec reply per request.
         """
-        return list(self.request({"op": "exec_many", "execs": list(requests)})["results"])
+        results = list(self.request({"op": "exec_many", "execs": list(requests)})["results"])
+        broken = next((r for r in results if not r.get("ok")), None)
+        if broken is not None:  # as exec: a run the runner could not make is an error, never a sample
+            raise RunnerError(f"worker {self.description}: {broken.get('error', 'unknown error')}")
+        return results
 
     def exec_request(
         self,
