@@ -999,8 +999,7 @@ class Runner:
         cpus: list[int] | None = None,
         env_offset: bool = True,
     ) -> dict:
-        if env_offset:  # a random-length variable per run: stack alignment luck becomes noise, not bias
-            env = {**env, ENV_OFFSET_VAR: "X" * self._rng.randrange(ENV_OFFSET_MAX + 1)}
+        env = self._with_offset(env, env_offset)
         mark = self.cgroup.begin() if self.cgroup else None
         if self.helper:
             result = self.helper.measure(argv, cwd, env, timeout_s, cpus)
@@ -1015,18 +1014,8 @@ class Runner:
         helper and no per-run cgroup accounting to do between runs, else one after the other."""
         runs = []
         for request in requests:
-            env = dict(request.get("env") or os.environ)
-            if request.get("env_offset", True):
-                env[ENV_OFFSET_VAR] = "X" * self._rng.randrange(ENV_OFFSET_MAX + 1)
-            runs.append(
-                (
-                    list(request["argv"]),
-                    request.get("cwd") or os.getcwd(),
-                    env,
-                    float(request.get("timeout_s", 60.0)),
-                    self._cpus(request.get("cpus")),
-                )
-            )
+            argv, cwd, env, timeout_s, cpus = self._exec_args(request)
+            runs.append((argv, cwd, self._with_offset(env, request.get("env_offset", True)), timeout_s, cpus))
         if self.helper and not self.cgroup:
             return self.helper.measure_many(runs)
         return [self.measure(*run, env_offset=False) for run in runs]
@@ -1047,15 +1036,22 @@ class Runner:
             **(self.cgroup.describe() if self.cgroup else {}),
         }
 
-    def _exec(self, request: dict) -> dict:
-        return self.measure(
+    def _with_offset(self, env: dict[str, str], on: object = True) -> dict[str, str]:
+        """``env`` with a random-length variable (per run: stack alignment luck becomes noise, not bias)."""
+        return {**env, ENV_OFFSET_VAR: "X" * self._rng.randrange(ENV_OFFSET_MAX + 1)} if on else env
+
+    def _exec_args(self, request: dict) -> tuple[list[str], str, dict[str, str], float, list[int] | None]:
+        """An exec request's ``argv, cwd, env, timeout_s, cpus``, defaults filled, the CPU set checked."""
+        return (
             list(request["argv"]),
             request.get("cwd") or os.getcwd(),
             dict(request.get("env") or os.environ),
             float(request.get("timeout_s", 60.0)),
             self._cpus(request.get("cpus")),
-            bool(request.get("env_offset", True)),
         )
+
+    def _exec(self, request: dict) -> dict:
+        return self.measure(*self._exec_args(request), bool(request.get("env_offset", True)))
 
     def _step(self, step: dict, defaults: dict) -> dict:
         return capture(
@@ -1091,7 +1087,7 @@ class Runner:
             parts[part] += now - clock
             clock = now
 
-        cpus = self._cpus(ex.get("cpus"))  # checked before anything runs
+        args = self._exec_args(ex)  # the CPU set is checked before anything runs
         spec = request.get("restore")
         if spec:
             reply["restore"] = self.restorer.restore(spec["src"], spec["dst"], spec.get("method", "auto"))
@@ -1104,14 +1100,7 @@ class Runner:
                 lap("prepare")
                 return reply
         lap("prepare")
-        result = self.measure(
-            list(ex["argv"]),
-            ex.get("cwd") or os.getcwd(),
-            dict(ex.get("env") or os.environ),
-            float(ex.get("timeout_s", 60.0)),
-            cpus,
-            bool(ex.get("env_offset", True)),
-        )
+        result = self.measure(*args, bool(ex.get("env_offset", True)))
         lap("exec")
         reply["exec"] = result
         reply["timed_ns"] = result.get("wall_ns", 0)

@@ -120,11 +120,12 @@ static void failed(struct outcome *o, int e) {
     o->code = e == ENOENT ? 127 : 126;
 }
 
+static char sink_buf[1 << 16]; /* where the command's stdout is read to; only its size is kept */
+
 /* Read what the stdout pipe holds (non-blocking) and count it. */
 static void drain(int fd, long long *bytes) {
-    static char buf[1 << 16];
     ssize_t got;
-    while ((got = read(fd, buf, sizeof buf)) > 0) *bytes += got;
+    while ((got = read(fd, sink_buf, sizeof sink_buf)) > 0) *bytes += got;
 }
 
 /* SIGALRM after first_us, then every every_us (0, 0: off). */
@@ -179,8 +180,7 @@ static void run_one(char **argv, long timeout_ms, int out_fd, int err_fd, int pi
     pid_t r;
     for (;;) {
         if (reading) {
-            static char buf[1 << 16];
-            ssize_t got = read(pipe_rd, buf, sizeof buf); /* blocking; the tick interrupts it */
+            ssize_t got = read(pipe_rd, sink_buf, sizeof sink_buf); /* blocking; the tick interrupts it */
             if (got > 0) {
                 *piped += got;
                 continue;
