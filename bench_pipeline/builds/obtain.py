@@ -93,7 +93,8 @@ def install_command(build: Build, rev: str | None = None) -> str:
     return f"git clone {build.git} src && cd src && git checkout {rev} && {steps}"
 
 
-_SAID: set[str] = set()  # "built earlier" lines already said in this process
+# (tool, revision) already built, or named as built earlier, in this process
+_SAID: set[tuple[str, str]] = set()
 
 
 def _duration(seconds: float) -> str:
@@ -245,11 +246,12 @@ def obtain_tool(
     if planned.action in ("installed", "unavailable") or (
         planned.kind == "crate" and planned.action != "build"
     ):
-        line = describe(planned)
-        # a cached build is named once per process: the fixtures and the measuring of one run both ask
-        if planned.action != "installed" and (planned.action != "cached" or line not in _SAID):
-            say(line)
-            _SAID.add(line)
+        # a cached build is named once per process (the fixtures and the measuring of one run both
+        # ask), and not at all after this process built it
+        said = (planned.tool, planned.rev)
+        if planned.action != "installed" and (planned.action != "cached" or said not in _SAID):
+            say(describe(planned))
+            _SAID.add(said)
         return planned
     base = split_tool(tool)[0]
     build = suite.tools[base].build
@@ -280,7 +282,9 @@ def obtain_tool(
             )
         say(describe(planned))
         outcome = _build(base, build, entry, planned, say)
-        if not outcome.available:
+        if outcome.available:
+            _SAID.add((planned.tool, planned.rev))
+        else:
             say(describe(outcome))
         return outcome
 

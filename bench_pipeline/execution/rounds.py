@@ -434,13 +434,16 @@ def _start_sessions(
             ready.setdefault(size, []).append(session)
     # the read-only copies: all tools' at once where their paths are ours (lockstep.py), else each
     # tool's worker writes its own
+    lockstep = backend.name == "local"
     for size, group in ready.items():
-        if backend.name == "local":
+        if lockstep:
             write_in_lockstep([(s.pristine[size], s.shared[size]) for s in group], rng)
-            for s in group:
-                s.restore_methods["copy"] += 1
         for s in group:
-            error = s.after_restore(size, s.shared[size]) if backend.name == "local" else s.restore(size, s.shared[size])
+            if lockstep:
+                s.restore_methods["copy"] += 1
+                error = s.after_restore(size, s.shared[size])
+            else:
+                error = s.restore(size, s.shared[size])
             if error:
                 raise RunnerError(f"{s.tool}: preparing the working copy failed: {error}")
 

@@ -284,14 +284,18 @@ def run_suite(
     finally:
         shutil.rmtree(work, ignore_errors=True)
     counts = {status: int(n) for status, n in cells.group_by("status").len().iter_rows()}
+    timed = int((~result.samples["warmup"]).sum())
+    warmups = result.samples.height - timed
     say(
-        f"run {run_id}: {result.samples.height} samples in {result.seconds:.1f}s; cells: "
+        f"run {run_id}: {timed} samples"
+        + (f" (and {warmups} warmup runs)" if warmups else "")
+        + f" in {result.seconds:.1f}s of measuring; cells: "
         + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
     )
     return RunOutcome(
         run_id=run_id,
         status="succeeded",
-        samples=int((~result.samples["warmup"]).sum()),
+        samples=timed,
         cells=counts,
         backend=choice,
         tools=tools,

@@ -157,3 +157,42 @@ def test_a_revisions_image_holds_its_own_executables(tmp_path):
         recipe_for("mytool@v1")
     generic = _plan(BUILT, "sha256:parent", tmp_path, (old,))
     assert set(generic.build_bins) == {"jj"} and "binaries" in generic.inputs
+
+
+def test_a_build_is_named_once_per_process_and_not_as_earlier_after_building_it(tmp_path, monkeypatch):
+    """The fixtures and the measuring of one run both ask for jj: a cached build is named once, and a
+    build this process just made is not announced again as "built earlier"."""
+    import bench_pipeline.builds.obtain as obtain
+    from bench_pipeline.builds.cache import BuildRecord, entry_dir, write_record
+
+    suite = parse_suite(
+        SUITE.replace("    version: [jj, --version]\n", "    version: [jj, --version]\n    requires: [jj]\n")
+    )
+    assert suite.tools["jj"].requires == ["jj"]
+
+    monkeypatch.setenv("BENCH_PIPELINE_TOOL_CACHE", str(tmp_path / "tools"))
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # no jj on PATH
+    monkeypatch.setattr(obtain, "_SAID", set())
+    monkeypatch.setattr(obtain, "cargo", lambda: "/usr/bin/cargo")
+    recipe = suite.tools["jj"].build.recipe_hash()
+    entry = entry_dir("jj", "0.45.1", recipe)
+
+    def fake_build(base, build, entry_, planned, say):  # what _build leaves behind, without cargo
+        (entry_ / "bin").mkdir(parents=True)
+        write_record(entry_, BuildRecord("jj", "0.45.1", "0.45.1", recipe, "crate", 1.0, "now", ["jj"]))
+        return obtain.replace(planned, available=True, action="built", bin_dir=entry_ / "bin")
+
+    monkeypatch.setattr(obtain, "_build", fake_build)
+    lines: list[str] = []
+    built = obtain.obtain_tool(suite, "jj", allow_build=True, progress=lines.append)
+    assert (built.action, built.bin_dir) == ("built", entry / "bin")
+    again = obtain.obtain_tool(suite, "jj", allow_build=True, progress=lines.append)
+    assert again.action == "cached"
+    assert [line for line in lines if "built earlier" in line] == []
+    assert len(lines) == 1 and "building jj 0.45.1" in lines[0], lines
+
+    monkeypatch.setattr(obtain, "_SAID", set())  # a new process: the cached build is named, once
+    lines.clear()
+    for _ in range(2):
+        obtain.obtain_tool(suite, "jj", allow_build=True, progress=lines.append)
+    assert len(lines) == 1 and "jj 0.45.1 built earlier" in lines[0], lines

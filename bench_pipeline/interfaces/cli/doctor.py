@@ -19,28 +19,24 @@ def _aa_check(backend: str) -> dict:
 
     with progress():
         result = run_pipeline("aa", quick=True, backend=backend, formats=("md",))
-    counts = dict(
+    rows = (
         Store()
         .query(
-            "SELECT verdict, count(*) AS n FROM comparisons WHERE run_id = ? AND metric = 'wall' GROUP BY 1",
+            "SELECT verdict, operation, ratio, ci_low, ci_high FROM comparisons "
+            "WHERE run_id = ? AND metric = 'wall' ORDER BY operation",
             [result.run_id],
         )
-        .iter_rows()
+        .rows(named=True)
     )
-    pairs = sum(counts.values())
-    false = counts.get("slower", 0) + counts.get("faster", 0)
-    same = counts.get("equivalent", 0)
-    ok = false == 0 and same * 2 >= pairs
+    pairs = len(rows)
+    same = sum(r["verdict"] == "equivalent" for r in rows)
     alarms = [
-        f"{op} {ratio:.3f} ({low:.3f}–{high:.3f})"
-        for op, ratio, low, high in Store()
-        .query(
-            "SELECT operation, ratio, ci_low, ci_high FROM comparisons WHERE run_id = ? AND metric = 'wall' "
-            "AND verdict IN ('slower', 'faster') ORDER BY operation",
-            [result.run_id],
-        )
-        .iter_rows()
+        f"{r['operation']} {r['ratio']:.3f} ({r['ci_low']:.3f}–{r['ci_high']:.3f})"
+        for r in rows
+        if r["verdict"] in ("slower", "faster")
     ]
+    false = len(alarms)
+    ok = false == 0 and same * 2 >= pairs
     return {
         "run_id": result.run_id,
         "pairs": pairs,
