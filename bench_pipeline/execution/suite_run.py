@@ -47,7 +47,8 @@ class RunRequest:
     run_id: str | None = None
     seed: int | None = None
     allow_build: bool | None = None  # None: unless BENCH_PIPELINE_NO_BUILD is set
-    decide_on: str | None = None  # the metric pairs are sampled to a verdict on (wall | cpu); None: the suite's
+    # the metric pairs are sampled to a verdict on (wall | cpu); None: the suite's
+    decide_on: str | None = None
 
     def resolved_tools(self) -> list[str]:
         return self.suite.select_tools(self.tools)
