@@ -60,7 +60,9 @@ def main() -> None:
         widths = store.query(
             """SELECT max((s.ci_high - s.ci_low) / 2 / s.median) AS w FROM cell_stats s
                JOIN run_cells c USING (run_id, tool, operation, fixture)
-               WHERE s.run_id = ? AND s.metric = 'wall' AND c.stop = 'converged'""", [outcome.run_id]).item()
+               WHERE s.run_id = ? AND s.metric = 'wall' AND c.stop = 'converged'""",
+            [outcome.run_id],
+        ).item()
         adaptive = next((n.split()[6] for n in notes if n.startswith("adaptive run counts")), "0")
         width = f"{widths:.2%}" if widths is not None else "–"
         print(f"| {i} | {adaptive} | {outcome.samples} | {outcome.seconds:.1f} | {width} |")

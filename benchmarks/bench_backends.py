@@ -28,8 +28,9 @@ def medians(worker, tf, suite, runs: int) -> dict[str, float]:
     root = str(PurePosixPath(worker.work_root) / "copy")
     worker.restore(str(PurePosixPath(worker.fixture_root) / tf.dir_name / "root"), root)
     repo = str(PurePosixPath(root) / "repo")
-    env = command_env(suite, "git", home=str(PurePosixPath(worker.work_root) / "home"), path=worker.path, seed=1,
-                      values={})
+    env = command_env(
+        suite, "git", home=str(PurePosixPath(worker.work_root) / "home"), path=worker.path, seed=1, values={}
+    )
     out = {}
     for label, argv in COMMANDS.items():
         for _ in range(5):
@@ -49,13 +50,21 @@ def main() -> None:
     tf = ensure_tool_fixture(suite, "git", "small", paths.fixtures_dir())
     tmp = Path(tempfile.mkdtemp())
     backends = {"local": LocalBackend(tmp / "bin"), "docker": DockerBackend(bin_dir=tmp / "bin")}
-    print(f"# git on the small fixture: local vs docker ({backends['docker'].check()}), "
-          f"{args.runs} runs × {args.rounds} rounds, medians in ms\n")
+    print(
+        f"# git on the small fixture: local vs docker ({backends['docker'].check()}), "
+        f"{args.runs} runs × {args.rounds} rounds, medians in ms\n"
+    )
     results: dict[str, dict[str, list[float]]] = {name: {c: [] for c in COMMANDS} for name in backends}
     for r in range(args.rounds):
         for name, backend in backends.items():
-            spec = WorkerSpec("vcs", "git", f"bench-{r}", tmp / f"work-{name}-{r}",
-                              tool_fixture_dir(paths.fixtures_dir(), "vcs", "git"), profile="medium")
+            spec = WorkerSpec(
+                "vcs",
+                "git",
+                f"bench-{r}",
+                tmp / f"work-{name}-{r}",
+                tool_fixture_dir(paths.fixtures_dir(), "vcs", "git"),
+                profile="medium",
+            )
             with backend.start_worker(spec) as worker:
                 for label, value in medians(worker, tf, suite, args.runs).items():
                     results[name][label].append(value)

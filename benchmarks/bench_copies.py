@@ -56,7 +56,9 @@ def measure(copies: list[str], command: str, rounds: int, runs: int, label: str)
         for c in random.sample(copies, len(copies)):
             times[c].append(block(c, command, runs))
     per_round = [statistics.median(times[c][k] for c in copies) for k in range(rounds)]
-    print(f"\n{label}: `{command}`, {rounds} rounds, round median {statistics.median(per_round) * 1e3:.3f} ms")
+    print(
+        f"\n{label}: `{command}`, {rounds} rounds, round median {statistics.median(per_round) * 1e3:.3f} ms"
+    )
     print("copy | median ms | ÷ round median | above it in")
     for i, c in enumerate(copies):
         rel = [t / m for t, m in zip(times[c], per_round, strict=True)]

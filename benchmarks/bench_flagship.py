@@ -82,7 +82,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--which", nargs="+", default=["quick", "full"], choices=["quick", "full"])
     parser.add_argument("--backend", default="local")
-    parser.add_argument("--suite", default="vcs", help="a variant of the flagship suite (a path), e.g. with cpus: 1")
+    parser.add_argument(
+        "--suite", default="vcs", help="a variant of the flagship suite (a path), e.g. with cpus: 1"
+    )
     parser.add_argument(
         "--fixture-cache", type=Path, default=Path(tempfile.gettempdir()) / "bench-flagship-fixtures"
     )

@@ -152,7 +152,9 @@ def test_allocation_beyond_limit_is_recorded_as_oom_and_worker_survives(micro) -
     touch = "b = bytearray(800 * 1024 * 1024)\nfor i in range(0, len(b), 4096): b[i] = 1"
     result = run(worker, "python3", "-c", touch)
     assert result["signal"] == 9 and not result["timed_out"], result
-    assert "oom_killed" in result, "runner.py does not call bench_pipeline/execution/cgroup.py yet (docs/docker.md)"
+    assert "oom_killed" in result, (
+        "runner.py does not call bench_pipeline/execution/cgroup.py yet (docs/docker.md)"
+    )
     assert result["oom_killed"] is True, result
     assert run(worker, "true")["exit_code"] == 0, "the worker survives the OOM kill of its command"
     assert run(worker, "true")["oom_killed"] is False

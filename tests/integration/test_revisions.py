@@ -182,7 +182,9 @@ def test_tag_sensor_builds_the_new_tag_and_compares_it_with_the_previous_one(wat
         # disturb least; the planted 30 % of the loop is ~25 % of the process (start-up included).
         # Unchanged subcommands are never called slower or faster; equivalent where the machine lets
         # a ±5 % interval form in the rounds wall time needed (a loaded one may leave them inconclusive)
-        measuring = json.loads(store.query("SELECT measuring FROM runs WHERE run_id = ?", [run_id])["measuring"][0])
+        measuring = json.loads(
+            store.query("SELECT measuring FROM runs WHERE run_id = ?", [run_id])["measuring"][0]
+        )
         assert measuring["metric"] == "cpu", measuring  # the suite's decide_on
         why = (verdicts, measuring, _machine_noise(store, run_id))
         assert verdicts[("beta", "cpu")][0] == "slower" and verdicts[("beta", "cpu")][1] > 1.15, why

@@ -16,7 +16,12 @@ LINT = [sys.executable, "-c", "from importlinter.cli import lint_imports_command
 
 def _lint(root: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [*LINT, "--no-cache"], cwd=root, capture_output=True, text=True, timeout=300, env={"PYTHONPATH": str(root)}
+        [*LINT, "--no-cache"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"PYTHONPATH": str(root)},
     )
 
 
