@@ -290,7 +290,7 @@ def run_suite(
     say(
         f"run {run_id}: {timed} samples"
         + (f" (and {warmups} warmup runs)" if warmups else "")
-        + f" in {result.seconds:.1f}s of measuring; cells: "
+        + f" in {result.seconds:.1f}s; cells: "
         + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
     )
     return RunOutcome(

@@ -43,9 +43,8 @@ def _require_jj() -> None:
     in_ci = os.environ.get("CI", "").lower() == "true"
     suite = load_suite_file(VCS)
     pin = suite.tools["jj"].build.default_rev if suite.tools["jj"].build else "?"
-    status = plan_tool(
-        suite, "jj", allow_build=False
-    )  # found on PATH or in the tool cache, as a run finds it
+    # found on PATH or in the tool cache, as a run finds it
+    status = plan_tool(suite, "jj", allow_build=False)
     why = ""
     if status.action not in ("installed", "cached"):
         why = f"jj is not installed ({status.fix})"

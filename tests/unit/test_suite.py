@@ -153,6 +153,5 @@ def test_decide_on_is_wall_or_cpu():
     assert parse_suite(MINIMAL).settings.decide_on == "wall"
     assert parse_suite(MINIMAL + "settings: {decide_on: cpu}\n").settings.decide_on == "cpu"
     with pytest.raises(SuiteError, match="decide_on"):
-        parse_suite(
-            MINIMAL + "settings: {decide_on: rss}\n"
-        )  # peak memory is measured, not sampled to a verdict
+        # peak memory is measured, not sampled to a verdict
+        parse_suite(MINIMAL + "settings: {decide_on: rss}\n")

@@ -162,6 +162,8 @@ def test_a_revisions_image_holds_its_own_executables(tmp_path):
 def test_a_build_is_named_once_per_process_and_not_as_earlier_after_building_it(tmp_path, monkeypatch):
     """The fixtures and the measuring of one run both ask for jj: a cached build is named once, and a
     build this process just made is not announced again as "built earlier"."""
+    from dataclasses import replace
+
     import bench_pipeline.builds.obtain as obtain
     from bench_pipeline.builds.cache import BuildRecord, entry_dir, write_record
 
@@ -180,7 +182,7 @@ def test_a_build_is_named_once_per_process_and_not_as_earlier_after_building_it(
     def fake_build(base, build, entry_, planned, say):  # what _build leaves behind, without cargo
         (entry_ / "bin").mkdir(parents=True)
         write_record(entry_, BuildRecord("jj", "0.45.1", "0.45.1", recipe, "crate", 1.0, "now", ["jj"]))
-        return obtain.replace(planned, available=True, action="built", bin_dir=entry_ / "bin")
+        return replace(planned, available=True, action="built", bin_dir=entry_ / "bin")
 
     monkeypatch.setattr(obtain, "_build", fake_build)
     lines: list[str] = []
