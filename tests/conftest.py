@@ -40,9 +40,28 @@ def docker_available() -> bool:
 
 
 @pytest.fixture(scope="session")
-def fixture_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def fixture_cache(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    """One fixture cache for the whole session, shared by pytest-xdist's workers.
+
+    Each fixture is built into a temporary directory and renamed into place; when two workers
+    build the same one, the second rename loses and uses the winner's (``ensure_fixture``)."""
     shared = os.environ.get("BENCH_PIPELINE_FIXTURE_CACHE")
-    return Path(shared) if shared else tmp_path_factory.mktemp("fixture-cache")
+    if shared:
+        return Path(shared)
+    if worker_id == "master":  # not under xdist
+        return tmp_path_factory.mktemp("fixture-cache")
+    cache = tmp_path_factory.getbasetemp().parent / "fixture-cache"
+    cache.mkdir(exist_ok=True)
+    return cache
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist, the Docker tests run on one worker, one after another: they share the
+    engine's images (built and tagged by the tests) and its labelled containers (removed by the
+    clean-up tests)."""
+    for item in items:
+        if item.get_closest_marker("docker") is not None:
+            item.add_marker(pytest.mark.xdist_group("docker"))
 
 
 @pytest.fixture

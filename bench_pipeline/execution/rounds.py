@@ -331,7 +331,9 @@ def execute_run(
         measuring_ended = time.monotonic()
         evaluate_equivalence(cells, suite.reference)
         decisions = loop.tracker.report() if loop.tracker else pl.DataFrame()
-        _stop_reasons(cells, decisions, "time budget" if loop.budget_stopped else "max_runs")
+        _stop_reasons(
+            cells, decisions, "by the time budget" if loop.budget_stopped else "at the round limit (max_runs)"
+        )
     finally:
         for session in sessions.values():
             with contextlib.suppress(RunnerError):
@@ -472,7 +474,7 @@ def _stop_reasons(cells: list[Cell], decisions: pl.DataFrame, why: str) -> None:
             else "no interval yet"
         )
         other = worst["tool_b"] if worst["tool_a"] == cell.tool else worst["tool_a"]
-        cell.stop = f"undecided vs {other}: stopped by the {why} at n = {len(cell.walls)}, {ci}"
+        cell.stop = f"undecided vs {other}: stopped {why} at n = {len(cell.walls)}, {ci}"
 
 
 DECIDABLE = ("wall", "cpu")
