@@ -33,13 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench_pipeline.execution.runner import Restorer  # noqa: E402
 from bench_pipeline.fixtures import ensure_fixture, fixture_for  # noqa: E402
 
-ENV = {
-    "PATH": "/usr/local/bin:/usr/bin:/bin",
-    "LC_ALL": "C",
-    "HOME": "/nonexistent",
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "GIT_CONFIG_GLOBAL": "/dev/null",
-}
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_runner import ENV  # noqa: E402  (the same environment as the runner benchmark)
 
 
 def block(cwd: str, command: str, runs: int) -> float:

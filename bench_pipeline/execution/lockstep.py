@@ -44,7 +44,8 @@ def _entries(src: str) -> list[str]:
     return out
 
 
-def _write(src: str, dst: str) -> None:
+def _write(src: str, dst: str) -> os.stat_result:
+    """Write one entry; its ``lstat`` (a directory's mode and times are set after its contents)."""
     st = os.lstat(src)
     if stat.S_ISDIR(st.st_mode):
         os.mkdir(dst, 0o700)
@@ -52,6 +53,7 @@ def _write(src: str, dst: str) -> None:
         os.symlink(os.readlink(src), dst)
     else:
         shutil.copy2(src, dst, follow_symlinks=False)
+    return st
 
 
 def write_in_lockstep(pairs: list[tuple[str, str]], rng: np.random.Generator) -> dict:
@@ -67,6 +69,7 @@ def write_in_lockstep(pairs: list[tuple[str, str]], rng: np.random.Generator) ->
             _remove(dst)
         os.makedirs(os.path.dirname(dst), exist_ok=True)
         os.mkdir(dst, 0o700)
+    dirs: list[tuple[str, os.stat_result]] = [(dst, os.lstat(src)) for src, dst in pairs]
     done = [0] * len(pairs)
     sizes = [max(1, len(entries)) for entries in lists]
     left = sum(len(entries) for entries in lists)
@@ -76,15 +79,14 @@ def write_in_lockstep(pairs: list[tuple[str, str]], rng: np.random.Generator) ->
         tied = [i for i, p in enumerate(pace) if p == least]
         i = int(tied[rng.integers(len(tied))])
         rel = lists[i][done[i]]
-        _write(os.path.join(pairs[i][0], rel), os.path.join(pairs[i][1], rel))
+        dst = os.path.join(pairs[i][1], rel)
+        st = _write(os.path.join(pairs[i][0], rel), dst)
+        if stat.S_ISDIR(st.st_mode):
+            dirs.append((dst, st))
         done[i] += 1
         left -= 1
-    for (src, dst), entries in zip(pairs, lists, strict=True):  # directories last: writing moved their mtimes
-        for rel in [*reversed(entries), ""]:
-            s = os.path.join(src, rel) if rel else src
-            st = os.lstat(s)
-            if stat.S_ISDIR(st.st_mode):
-                d = os.path.join(dst, rel) if rel else dst
-                os.chmod(d, stat.S_IMODE(st.st_mode))
-                os.utime(d, ns=(st.st_atime_ns, st.st_mtime_ns))
+    # directories last, deepest first: writing their entries moved their mtimes
+    for d, st in sorted(dirs, key=lambda item: item[0].count(os.sep), reverse=True):
+        os.chmod(d, stat.S_IMODE(st.st_mode))
+        os.utime(d, ns=(st.st_atime_ns, st.st_mtime_ns))
     return {"seconds": time.perf_counter() - start, "entries": sum(len(e) for e in lists)}

@@ -58,7 +58,7 @@ def test_the_copies_advance_at_the_same_pace(tmp_path: Path, monkeypatch):
     write = lockstep._write
     top = len(str(tmp_path / "x")) + 1
     monkeypatch.setattr(
-        lockstep, "_write", lambda s, d: (order.append(d[top:].split(os.sep)[0]), write(s, d))
+        lockstep, "_write", lambda s, d: (order.append(d[top:].split(os.sep)[0]), write(s, d))[1]
     )
     write_in_lockstep([(str(a), str(tmp_path / "x" / "A")), (str(b), str(tmp_path / "x" / "B"))],
                       np.random.default_rng(3))  # fmt: skip
