@@ -393,6 +393,73 @@ def test_measure_followup_ingests_every_tool_then_reports(instance):
     assert isinstance(evaluate(measured), SkipReason)  # its ingest runs exist: nothing is started twice
 
 
+def test_fleet_followup_ingests_each_delivered_run_once_whether_launched_by_the_ui_or_the_cli(instance):
+    """A finished fleet_job run starts ingest_job per tool for every bench run it delivered: from the
+    launchpad (bench run ids derived from its ops' config and root run) and from the CLI (its
+    ``bench/fleet_runs`` tag); a bench run whose stages exist already is not started twice."""
+    from jobs.fleet import build_fleet_followup, build_fleet_job, fleet_run_id
+
+    fleet_job = build_fleet_job()
+    sensor = build_fleet_followup(fleet_job)
+    result = fine_job.execute_in_process(instance=instance)
+    (entry,) = instance.all_logs(result.run_id, of_type=DagsterEventType.RUN_SUCCESS)
+
+    def evaluate(run: DagsterRun):
+        if instance.get_run_by_id(run.run_id) is None:
+            instance.add_run(run)
+        return sensor(
+            build_run_status_sensor_context(
+                sensor_name="fleet_followup", dagster_event=entry.dagster_event, dagster_instance=instance,
+                dagster_run=run,
+            )
+        )  # fmt: skip
+
+    root = uuid.uuid4().hex
+    launched = DagsterRun(
+        job_name="fleet_job",
+        run_id=root,
+        status=DagsterRunStatus.SUCCESS,
+        run_config={
+            "ops": {
+                "measure_on_bench_a": {
+                    "config": {"suite": "vcs", "tools": ["git", "jj"], "sizes": ["small"]}
+                },
+                "measure_on_bench_b": {
+                    "config": {"suite": "vcs", "tools": ["git", "jj"], "sizes": ["medium"]}
+                },
+            }
+        },
+    )
+    requests = evaluate(launched)
+    runs = {fleet_run_id("vcs", "bench-a", root), fleet_run_id("vcs", "bench-b", root)}
+    assert sensor.job_name == "ingest_job" and len(requests) == 4  # the sensor's request_job
+    assert {(r.tags["bench/run_id"], str(r.partition_key)) for r in requests} == {
+        (run, key) for run in runs for key in ("vcs|git", "vcs|jj")
+    }
+    assert all(r.tags["bench/stage"] == "ingest" and r.tags["bench/tools"] == "git,jj" for r in requests)
+    assert len({r.run_key for r in requests}) == 4
+
+    for r in requests[:2]:  # one bench run's ingest runs exist (bench-a's or bench-b's, both tools)
+        instance.add_run(DagsterRun(job_name="ingest_job", run_id=str(uuid.uuid4()), status=DagsterRunStatus.SUCCESS,
+                                    tags=r.tags))  # fmt: skip
+    left = evaluate(launched)
+    assert {r.tags["bench/run_id"] for r in left} == runs - {requests[0].tags["bench/run_id"]}
+
+    by_cli = DagsterRun(
+        job_name="fleet_job",
+        run_id=uuid.uuid4().hex,
+        status=DagsterRunStatus.SUCCESS,
+        tags={"bench/suite": "vcs", "bench/tools": "git", "bench/fleet_runs": "bench-a=cli-r1"},
+    )
+    (cli_request,) = evaluate(by_cli)
+    assert cli_request.tags["bench/run_id"] == "cli-r1" and str(cli_request.partition_key) == "vcs|git"
+    instance.add_run(DagsterRun(job_name="ingest_job", run_id=str(uuid.uuid4()), status=DagsterRunStatus.SUCCESS,
+                                tags=cli_request.tags))  # fmt: skip
+    assert isinstance(evaluate(by_cli), SkipReason)  # `bench-pipeline fleet` ran its stages: skipped
+    empty = DagsterRun(job_name="fleet_job", run_id=uuid.uuid4().hex, status=DagsterRunStatus.SUCCESS)
+    assert "carries no bench runs" in str(evaluate(empty).skip_message)
+
+
 def test_definitions_load():
     from definitions import defs
 
