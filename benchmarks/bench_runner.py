@@ -13,7 +13,9 @@ as ``bench-pipeline measure`` does): nothing of the worker or of this script run
 as in hyperfine's loop. A second block per round takes one request per run, as a suite's measuring
 loop takes its samples; its column shows what the between-run activity costs. A minimal C loop
 (posix_spawnp → waitpid, nothing else, stdio on /dev/null) is the floor any measuring loop can reach:
-it tells hyperfine's own per-run cost apart from ours. Besides commands of known
+it tells hyperfine's own per-run cost apart from ours. "ours, devnull" is the batch again with stdout
+on /dev/null (a suite's ``settings.stdout: devnull``), where hyperfine -N and the C loop send it; plain
+"ours" sends it through the counted pipe, the default. Besides commands of known
 cost, git commands that print (SPEC §4.1, issue 18 item 5) run on the small generated fixture with
 100 files edited, so ``status`` and ``diff`` have something to say: a runner that drains output
 through a reader process shows up there, not on ``true``.
@@ -197,10 +199,13 @@ def hyperfine_times(argv: list[str], cwd: Path, runs: int) -> list[float]:
     return list(data["results"][0]["times"])
 
 
-def ours_times(worker, argv: list[str], cwd: Path, runs: int) -> tuple[list[float], int]:
+def ours_times(
+    worker, argv: list[str], cwd: Path, runs: int, stdout: str = "pipe"
+) -> tuple[list[float], int]:
     """Wall seconds of ``runs`` runs after 5 warmups, all back to back in one batch of the worker's
-    helper (``exec_many``, as ``bench-pipeline measure`` runs them), and the stdout bytes."""
-    request = worker.exec_request(argv, str(cwd), ENV, 60)
+    helper (``exec_many``, as ``bench-pipeline measure`` runs them), and the stdout bytes.
+    ``stdout="devnull"``: as a suite with ``settings.stdout: devnull`` (and hyperfine -N)."""
+    request = {**worker.exec_request(argv, str(cwd), ENV, 60), "stdout": stdout}
     results = worker.exec_many([request] * (5 + runs))[5:]
     return [r["wall_ns"] / 1e9 for r in results], results[-1]["stdout_bytes"]
 
@@ -257,21 +262,24 @@ def main() -> None:
     extra = f" {args.before} median | {args.before} / hyperfine |" if before else ""
     print(
         "| command | stdout | hyperfine -N median | bench-pipeline median | ours / hyperfine (pooled medians) "
-        "| ours / hyperfine, paired, 95 % CI | ours / C loop, paired | C loop / hyperfine, paired "
+        "| ours / hyperfine, paired, 95 % CI | ours, devnull / hyperfine (pooled) | ours, devnull / hyperfine, paired "
+        "| ours / C loop, paired | C loop / hyperfine, paired "
         f"| one request per run / hyperfine, paired | hyperfine / hyperfine (A/A), paired |{extra}"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|" + ("---|---|" if before else ""))
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|" + ("---|---|" if before else ""))
 
     def paired(a: list[list[float]], b: list[list[float]]) -> str:
         r, lo, hi = paired_ratio([statistics.median(x) for x in a], [statistics.median(x) for x in b])
         return f"{r:.3f} ({lo:.3f}–{hi:.3f})"
 
     for argv, cwd, where in plan:
-        blocks: dict[str, list[list[float]]] = {k: [] for k in ("hf", "hf2", "ours", "loop", "single", "old")}
+        blocks: dict[str, list[list[float]]] = {
+            k: [] for k in ("hf", "hf2", "ours", "null", "loop", "single", "old")
+        }
         out_bytes = 0
         for _ in range(args.rounds):
             # hf2: a second hyperfine block per round, how far hyperfine agrees with itself
-            sides = ["hf", "hf2", "ours", "loop", "single", *(["old"] if before else [])]
+            sides = ["hf", "hf2", "ours", "null", "loop", "single", *(["old"] if before else [])]
             rng.shuffle(sides)
             for side in sides:
                 if side in ("hf", "hf2"):
@@ -279,6 +287,8 @@ def main() -> None:
                 elif side == "ours":
                     times, out_bytes = ours_times(worker, argv, cwd, args.runs)
                     blocks[side].append(times)
+                elif side == "null":
+                    blocks[side].append(ours_times(worker, argv, cwd, args.runs, "devnull")[0])
                 elif side == "loop":
                     blocks[side].append(c_loop_times(loop, argv, cwd, args.runs))
                 elif side == "single":
@@ -287,10 +297,12 @@ def main() -> None:
                     blocks[side].append(single_times(before, argv, cwd, args.runs))
         h = statistics.median(t for block in blocks["hf"] for t in block)
         o = statistics.median(t for block in blocks["ours"] for t in block)
+        z = statistics.median(t for block in blocks["null"] for t in block)
         label = " ".join(Path(a).name if i == 0 else a for i, a in enumerate(argv))
         row = (
             f"| `{label[:50]}`{where} | {out_bytes / 1024:.1f} KiB | {h * 1e3:.3f} ms | {o * 1e3:.3f} ms "
-            f"| {o / h:.3f} | {paired(blocks['ours'], blocks['hf'])} | {paired(blocks['ours'], blocks['loop'])} "
+            f"| {o / h:.3f} | {paired(blocks['ours'], blocks['hf'])} | {z / h:.3f} | {paired(blocks['null'], blocks['hf'])} "
+            f"| {paired(blocks['ours'], blocks['loop'])} "
             f"| {paired(blocks['loop'], blocks['hf'])} | {paired(blocks['single'], blocks['hf'])} "
             f"| {paired(blocks['hf2'], blocks['hf'])} |"
         )

@@ -370,10 +370,13 @@ def execute_run(
 
 def _placement(info: dict, sessions: dict[str, ToolSession]) -> dict:
     """The backend's description, with the CPU set measured commands were pinned to when the suite
-    narrowed it (``settings.cpus``): the same for every tool."""
+    narrowed it (``settings.cpus``): the same for every tool; ``stdout: devnull`` when the suite sends
+    the commands' output to ``/dev/null`` (``settings.stdout``)."""
     pinned = {tuple(s.worker.cpus) for s in sessions.values() if s.worker.cpus}
     if len(pinned) == 1:
         info = {**info, "cpus": cpu_ranges(list(pinned.pop()))}
+    if any(s.worker.stdout == "devnull" for s in sessions.values()):  # settings.stdout: not counted
+        info = {**info, "stdout": "devnull"}
     return info
 
 
@@ -423,6 +426,7 @@ def _start_sessions(
         )
         sessions[tool] = session  # registered first: closed on every way out, a refused placement too
         session.worker.narrow(suite.settings.cpus)
+        session.worker.stdout = suite.settings.stdout
         version, why = check_tool(session)
         if version is None:
             say(f"{tool}: unavailable — {why}")

@@ -12,7 +12,10 @@ What one measurement does (SPEC §4.1):
   sits in the command's path, and the command sees a pipe as it would under a user's ``|``: git,
   for one, flushes stdout per commit unless stdout is a regular file, and ran ``git log -n 300``
   8 % faster into a memfd than into a pipe or ``/dev/null`` (``hyperfine -N``'s default). Without
-  the helper (no C compiler) stdout is a memfd too (``output_method``);
+  the helper (no C compiler) stdout is a memfd too (``output_method``). An exec request's
+  ``"stdout": "devnull"`` (a suite's ``settings.stdout``) sends stdout to ``/dev/null`` instead, as
+  ``hyperfine -N`` does: no byte count (``stdout_bytes`` null), and no pipe for the command to
+  write into, which costs git 2–4 % on ``log -n 300`` (benchmarks/RESULTS.md);
 * wall time from a monotonic clock around fork → wait;
 * CPU time, peak RSS, block I/O and context switches from ``wait4`` rusage **of that child
   only** (never ``RUSAGE_CHILDREN``, whose max RSS never decreases);
@@ -44,15 +47,17 @@ destination are incremental: every entry the command left untouched (same inode,
 same size and mode as recorded when it was written) is kept, everything else is removed or
 brought back from the pristine tree. See :class:`Restorer` for why that is exact.
 
-Worker protocol (``RUNNER_PROTOCOL`` 3; protocol 1 and 2 requests are answered unchanged): one JSON
+Worker protocol (``RUNNER_PROTOCOL`` 4; protocol 1–3 requests are answered unchanged): one JSON
 object per line on stdin, one JSON reply per line on stdout. Every reply carries ``"ok": true``
 (or ``"ok": false, "error": "..."``) and ``"request_ns"``, the worker's own wall time for the
 request (duty cycle = timed ns ÷ measuring ns).
 
-``{"op": "exec", "argv": [...], "cwd": str, "env": {...}, "timeout_s": float, "cpus": [int] | null, "env_offset": bool}``
+``{"op": "exec", "argv": [...], "cwd": str, "env": {...}, "timeout_s": float, "cpus": [int] | null, "env_offset": bool,
+"stdout": "pipe" | "devnull"}``
     → one measurement: ``wall_ns user_ns sys_ns peak_rss_bytes read_bytes write_bytes ctx_switches
     exit_code signal timed_out stdout_bytes stderr_bytes stderr_tail`` (plus ``cgroup_*`` fields in
     containers). ``cpus``: pin the command to these CPUs (a subset of ``info``'s ``cpus_allowed``).
+    ``stdout`` (protocol 4; default ``pipe``): ``devnull`` sends it to ``/dev/null``, ``stdout_bytes`` null.
 ``{"op": "exec_many", "execs": [exec request without "op", ...]}``
     → ``results``: one exec reply per request, the runs made back to back. With the helper (and no
     per-run cgroup accounting: not in containers) the whole list is one batch of ``bench-exec``,
@@ -99,7 +104,8 @@ import subprocess
 import sys
 import time
 
-RUNNER_PROTOCOL = 3
+RUNNER_PROTOCOL = 4
+STDOUT_MODES = ("pipe", "devnull")
 STDERR_TAIL_BYTES = 4096
 #: every measured run gets this variable with 0 … ENV_OFFSET_MAX bytes, drawn afresh (as hyperfine does)
 ENV_OFFSET_VAR = "BENCH_RANDOMIZED_ENV_OFFSET"
@@ -127,14 +133,16 @@ def _sink(name: str) -> int:
 
 
 class _Output:
-    """stdout and stderr of one run: two memfds whose sizes are the byte counts."""
+    """stdout and stderr of one run: two memfds whose sizes are the byte counts (stdout
+    ``/dev/null``, not counted, for ``stdout="devnull"``)."""
 
-    def __init__(self) -> None:
-        self.stdout = _sink("stdout")
+    def __init__(self, stdout: str = "pipe") -> None:
+        self.counted = stdout != "devnull"
+        self.stdout = _sink("stdout") if self.counted else os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)
         self.stderr = _sink("stderr")
 
     def collect(self) -> dict:
-        out = os.fstat(self.stdout).st_size
+        out = os.fstat(self.stdout).st_size if self.counted else None
         err = os.fstat(self.stderr).st_size
         tail = os.pread(self.stderr, STDERR_TAIL_BYTES, max(0, err - STDERR_TAIL_BYTES)) if err else b""
         return {"stdout_bytes": out, "stderr_bytes": err, "stderr_tail": tail.decode("utf-8", "replace")}
@@ -237,14 +245,19 @@ def parse_cpus(text: str) -> list[int]:
 
 
 def measure_direct(
-    argv: list[str], cwd: str, env: dict[str, str], timeout_s: float, cpus: list[int] | None = None
+    argv: list[str],
+    cwd: str,
+    env: dict[str, str],
+    timeout_s: float,
+    cpus: list[int] | None = None,
+    stdout: str = "pipe",
 ) -> dict:
     """Measure by forking from this process (fallback when no bench-exec helper exists).
 
     ``cpus``: the worker moves itself onto the set for the measurement (the child inherits it, and
     the clock readings happen there) and back afterwards.
     """
-    output = _Output()
+    output = _Output(stdout)
     saved = os.sched_getaffinity(0) if cpus else None
     try:
         if cpus:
@@ -344,11 +357,17 @@ class ExecHelper:
 
     @staticmethod
     def _encode(
-        argv: list[str], cwd: str, env: dict[str, str], timeout_s: float, cpus: list[int] | None
+        argv: list[str],
+        cwd: str,
+        env: dict[str, str],
+        timeout_s: float,
+        cpus: list[int] | None,
+        stdout: str = "pipe",
     ) -> bytes:
         fields = [
             str(max(0, int(timeout_s * 1000))).encode(),
             cpu_ranges(cpus).encode() if cpus else b"",
+            stdout.encode(),
             os.fsencode(cwd),
             str(len(env)).encode(),
             *(os.fsencode(f"{k}={v}") for k, v in env.items()),
@@ -402,7 +421,7 @@ class ExecHelper:
             exit_code=-9 if tout else exit_code,
             signal=sig,
             timed_out=bool(tout),
-            stdout_bytes=out,
+            stdout_bytes=out if out >= 0 else None,  # -1: sent to /dev/null, not counted
             stderr_bytes=err,
             stderr_tail=tail.decode("utf-8", "replace"),
         )
@@ -413,18 +432,24 @@ class ExecHelper:
         return time.perf_counter_ns() + int((timeout_s + 30) * 1e9) if timeout_s > 0 else None
 
     def measure(
-        self, argv: list[str], cwd: str, env: dict[str, str], timeout_s: float, cpus: list[int] | None
+        self,
+        argv: list[str],
+        cwd: str,
+        env: dict[str, str],
+        timeout_s: float,
+        cpus: list[int] | None,
+        stdout: str = "pipe",
     ) -> dict:
         proc = self._running()
-        error = self._send(proc, self._encode(argv, cwd, env, timeout_s, cpus))
+        error = self._send(proc, self._encode(argv, cwd, env, timeout_s, cpus, stdout))
         if error:
             return _result(ok=False, error=error)
         return self._reply(proc, argv, self._backstop(timeout_s))
 
     def measure_many(
-        self, runs: list[tuple[list[str], str, dict[str, str], float, list[int] | None]]
+        self, runs: list[tuple[list[str], str, dict[str, str], float, list[int] | None, str]]
     ) -> list[dict]:
-        """Several runs ``(argv, cwd, env, timeout_s, cpus)`` back to back in one batch of the helper.
+        """Several runs ``(argv, cwd, env, timeout_s, cpus, stdout)`` back to back in one batch of the helper.
 
         The helper reads them all, runs them one after the other and answers after the last, so
         nothing of this process runs between two runs (as in hyperfine's loop). A helper that
@@ -998,13 +1023,14 @@ class Runner:
         timeout_s: float = 60.0,
         cpus: list[int] | None = None,
         env_offset: bool = True,
+        stdout: str = "pipe",
     ) -> dict:
         env = self._with_offset(env, env_offset)
         mark = self.cgroup.begin() if self.cgroup else None
         if self.helper:
-            result = self.helper.measure(argv, cwd, env, timeout_s, cpus)
+            result = self.helper.measure(argv, cwd, env, timeout_s, cpus, stdout)
         else:
-            result = measure_direct(argv, cwd, env, timeout_s, cpus)
+            result = measure_direct(argv, cwd, env, timeout_s, cpus, stdout)
         if self.cgroup and result.get("ok"):
             result.update(self.cgroup.end(mark, result))
         return result
@@ -1015,10 +1041,11 @@ class Runner:
         runs = []
         for request in requests:
             argv, cwd, env, timeout_s, cpus = self._exec_args(request)
-            runs.append((argv, cwd, self._with_offset(env, request.get("env_offset", True)), timeout_s, cpus))
+            env = self._with_offset(env, request.get("env_offset", True))
+            runs.append((argv, cwd, env, timeout_s, cpus, self._stdout(request)))
         if self.helper and not self.cgroup:
             return self.helper.measure_many(runs)
-        return [self.measure(*run, env_offset=False) for run in runs]
+        return [self.measure(*run[:5], env_offset=False, stdout=run[5]) for run in runs]
 
     def info(self) -> dict:
         return {
@@ -1032,6 +1059,7 @@ class Runner:
             "output_method": "pipe"
             if self.exec_helper
             else ("memfd" if hasattr(os, "memfd_create") else "tmpfile"),
+            "stdout_modes": list(STDOUT_MODES),
             "cpus_allowed": self.cpus_allowed,
             **(self.cgroup.describe() if self.cgroup else {}),
         }
@@ -1050,8 +1078,18 @@ class Runner:
             self._cpus(request.get("cpus")),
         )
 
+    @staticmethod
+    def _stdout(request: dict) -> str:
+        """An exec request's ``stdout``: ``pipe`` (default, counted) or ``devnull``."""
+        mode = request.get("stdout") or "pipe"
+        if mode not in STDOUT_MODES:
+            raise ValueError(f"stdout must be one of {', '.join(STDOUT_MODES)}, not {mode!r}")
+        return str(mode)
+
     def _exec(self, request: dict) -> dict:
-        return self.measure(*self._exec_args(request), bool(request.get("env_offset", True)))
+        return self.measure(
+            *self._exec_args(request), bool(request.get("env_offset", True)), self._stdout(request)
+        )
 
     def _step(self, step: dict, defaults: dict) -> dict:
         return capture(
@@ -1087,7 +1125,8 @@ class Runner:
             parts[part] += now - clock
             clock = now
 
-        args = self._exec_args(ex)  # the CPU set is checked before anything runs
+        args = self._exec_args(ex)  # the CPU set (and the stdout mode) are checked before anything runs
+        stdout = self._stdout(ex)
         spec = request.get("restore")
         if spec:
             reply["restore"] = self.restorer.restore(spec["src"], spec["dst"], spec.get("method", "auto"))
@@ -1100,7 +1139,7 @@ class Runner:
                 lap("prepare")
                 return reply
         lap("prepare")
-        result = self.measure(*args, bool(ex.get("env_offset", True)))
+        result = self.measure(*args, bool(ex.get("env_offset", True)), stdout)
         lap("exec")
         reply["exec"] = result
         reply["timed_ns"] = result.get("wall_ns", 0)

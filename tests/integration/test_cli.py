@@ -201,6 +201,36 @@ def test_parallel_setting_runs_tools_at_once_and_the_report_says_so(bench_home, 
     assert n == 2
 
 
+def test_stdout_null_setting_sends_output_to_dev_null_and_the_run_says_so(bench_home, tmp_path):
+    """``settings.stdout: devnull``: every sample's stdout_bytes is null (not counted), the run's host
+    record says so; the default run of the same suite counts the bytes (git log -n5: 5 hashes)."""
+    text = (DATA / "mini.yaml").read_text().replace("sizes: [small]}", "sizes: [small], stdout: devnull}", 1)
+    suite = tmp_path / "mini.yaml"
+    suite.write_text(text)
+    nulled = last_json(cli("run", "--suite", str(suite), "--quick", "--backend", "local", "--json").stdout)
+    piped = last_json(
+        cli("run", "--suite", str(DATA / "mini.yaml"), "--quick", "--backend", "local", "--json").stdout
+    )
+    assert nulled["status"] == piped["status"] == "succeeded"
+    con = duckdb.connect(str(bench_home / "bench.duckdb"), read_only=True)
+    counts = {
+        run: con.execute(
+            "SELECT count(*), count(stdout_bytes), max(stdout_bytes) FROM samples_all"
+            " WHERE run_id = ? AND operation = 'log-n'",
+            [out["run_id"]],
+        ).fetchone()
+        for run, out in (("null", nulled), ("pipe", piped))
+    }
+    hosts = {
+        run: json.loads(con.execute("SELECT host FROM runs WHERE run_id = ?", [out["run_id"]]).fetchone()[0])
+        for run, out in (("null", nulled), ("pipe", piped))
+    }
+    con.close()
+    assert counts["null"][0] > 0 and counts["null"][1] == 0, counts
+    assert counts["pipe"][1] == counts["pipe"][0] > 0 and counts["pipe"][2] == 5 * 41, counts
+    assert hosts["null"]["backend"]["stdout"] == "devnull" and "stdout" not in hosts["pipe"]["backend"]
+
+
 def test_a_missing_tool_is_reported_unavailable_not_a_crash(bench_home):
     out = last_json(
         cli("run", "--suite", str(DATA / "missing.yaml"), "--quick", "--backend", "local", "--json").stdout

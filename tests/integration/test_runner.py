@@ -32,7 +32,7 @@ def run(worker, argv, timeout=30.0):
 
 def test_exec_helper_is_used_where_a_compiler_exists(worker):
     info = worker.info()
-    assert info["protocol"] == 3
+    assert info["protocol"] == 4
     import shutil
 
     if shutil.which("cc"):
@@ -111,6 +111,40 @@ def test_output_larger_than_the_pipe_is_counted_without_stalling(worker):
     r = run(worker, ["head", "-c", "80000000", "/dev/zero"])
     assert r["exit_code"] == 0 and r["stdout_bytes"] == 80_000_000
     assert r["wall_ns"] < 1.5e9, r
+
+
+# a probe: exit 0 when stdout is the character device /dev/null, 5 otherwise; 2 KB to stderr, 1 MB to stdout
+_NULL_PROBE = (
+    "import os, stat, sys; st = os.fstat(1); sys.stderr.write('e' * 2000); sys.stdout.write('x' * 1_000_000); "
+    "sys.exit(0 if stat.S_ISCHR(st.st_mode) and st.st_rdev == os.stat(os.devnull).st_rdev else 5)"
+)
+
+
+def test_stdout_null_sends_output_to_dev_null_uncounted_and_keeps_stderr(worker):
+    """A suite's ``settings.stdout: devnull`` (exec request ``"stdout": "devnull"``): as hyperfine -N."""
+    worker.stdout = "devnull"
+    try:
+        r = run(worker, [PY, "-c", _NULL_PROBE])
+    finally:
+        worker.stdout = "pipe"
+    assert r["exit_code"] == 0, r  # the command saw /dev/null
+    assert r["stdout_bytes"] is None and r["stderr_bytes"] == 2000 and r["stderr_tail"] == "e" * 2000
+    piped = run(worker, [PY, "-c", _NULL_PROBE])  # the default again: a pipe, counted
+    assert piped["exit_code"] == 5 and piped["stdout_bytes"] == 1_000_000
+
+
+def test_stdout_null_without_the_helper_and_a_bad_mode_is_refused(tmp_path):
+    from bench_pipeline.execution.runner import Runner
+
+    runner = Runner(None)
+    r = runner.measure(
+        [PY, "-c", _NULL_PROBE], str(tmp_path), {"PATH": "/usr/bin:/bin"}, 10, stdout="devnull"
+    )
+    assert r["exit_code"] == 0 and r["stdout_bytes"] is None and r["stderr_bytes"] == 2000
+    with pytest.raises(
+        ValueError, match="stdout must be one of pipe, devnull, not 'file'"
+    ):  # the worker's error reply
+        runner.handle({"op": "exec", "argv": ["true"], "cwd": str(tmp_path), "stdout": "file"})
 
 
 def test_restore_copies_a_tree(worker, tmp_path):

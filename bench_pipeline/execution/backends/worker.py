@@ -53,6 +53,8 @@ class Worker:
         self._on_close = on_close
         self._stderr_tail = stderr_tail
         self.cpus = sorted(cpus) if cpus else None
+        # where measured commands' stdout goes: a counted pipe, or /dev/null (a suite's settings.stdout)
+        self.stdout = "pipe"
         self.closed = False
 
     def narrow(self, choice: int | Sequence[int] | None) -> list[int] | None:
@@ -154,6 +156,8 @@ class Worker:
         pin = cpus if cpus is not None else self.cpus
         if pin:
             request["cpus"] = sorted(pin)
+        if self.stdout != "pipe":
+            request["stdout"] = self.stdout
         if expect_exit is not None:
             request["expect_exit"] = list(expect_exit)
         return request

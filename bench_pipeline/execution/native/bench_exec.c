@@ -16,7 +16,10 @@
  *   A long-lived spawner, like hyperfine's measuring loop: a fresh helper process per run
  *   would add its own exec and cold start to every sample (~50-80 us on `git --version`).
  *   Requests on stdin: "<length>\n" then <length> bytes of NUL-terminated strings:
- *     TIMEOUT_MS, CPUS ("" or e.g. "1" / "0,2-3"), CWD, N, N times NAME=VALUE, then ARGV...
+ *     TIMEOUT_MS, CPUS ("" or e.g. "1" / "0,2-3"), STDOUT ("pipe" or "devnull"), CWD, N, N times
+ *     NAME=VALUE, then ARGV...
+ *   STDOUT "devnull" sends the command's stdout to /dev/null, as `hyperfine -N` does: nothing counts
+ *   it (stdout_bytes -1), and a command that writes much pays no pipe (git log -n 300: 2-4 %).
  *   The command gets stdin /dev/null, stdout on a fresh pipe and stderr on a fresh memfd.  Nobody
  *   waits on the pipe while the command runs (a reader woken at every write competes for the
  *   cores: 13.7 % on `git log -n 300` with a Python reader); a periodic tick drains it (see
@@ -248,29 +251,36 @@ static void handle(char *buf, long n, const cpu_set_t *initial, FILE *out) {
     long long out_bytes = 0, err_bytes = 0;
     char tail[TAIL];
     int tail_len = 0;
-    long nenv = field && count > 4 ? atol(field[3]) : -1;
+    long nenv = field && count > 5 ? atol(field[4]) : -1;
+    int to_null = field && count > 2 && strcmp(field[2], "devnull") == 0;
     if (!field) {
         failed(&o, ENOMEM);
-    } else if (nenv < 0 || (size_t)(4 + nenv) >= count) {
+    } else if (nenv < 0 || (size_t)(5 + nenv) >= count || (!to_null && strcmp(field[2], "pipe") != 0)) {
         failed(&o, EINVAL);
     } else {
         cpu_set_t set;
         char **env = calloc((size_t)nenv + 1, sizeof *env);
-        for (long i = 0; env && i < nenv; i++) env[i] = field[4 + i];
-        char **argv = field + 4 + nenv; /* NULL-terminated by calloc */
+        for (long i = 0; env && i < nenv; i++) env[i] = field[5 + i];
+        char **argv = field + 5 + nenv; /* NULL-terminated by calloc */
         int pipe_fds[2] = {-1, -1}, serr = -1;
         if (!env) failed(&o, ENOMEM);
         else if (*field[1] ? parse_cpus(field[1], &set) != 0 : 0) failed(&o, EINVAL);
         else if (sched_setaffinity(0, sizeof set, *field[1] ? &set : initial) != 0) failed(&o, errno);
-        else if (chdir(field[2]) != 0) failed(&o, errno);
-        else if (pipe2(pipe_fds, O_CLOEXEC) != 0 || (serr = sink("bench-stderr")) < 0) failed(&o, errno);
+        else if (chdir(field[3]) != 0) failed(&o, errno);
+        else if ((to_null ? (pipe_fds[1] = open("/dev/null", O_WRONLY | O_CLOEXEC)) < 0
+                          : pipe2(pipe_fds, O_CLOEXEC) != 0) ||
+                 (serr = sink("bench-stderr")) < 0)
+            failed(&o, errno);
         else {
-            fcntl(pipe_fds[0], F_SETPIPE_SZ, PIPE_SIZE); /* as much as we may: the less draining */
-            fcntl(pipe_fds[0], F_SETFL, O_NONBLOCK);
+            if (!to_null) {
+                fcntl(pipe_fds[0], F_SETPIPE_SZ, PIPE_SIZE); /* as much as we may: the less draining */
+                fcntl(pipe_fds[0], F_SETFL, O_NONBLOCK);
+            }
             char **saved = environ;
             environ = env; /* the command's environment, and the PATH posix_spawnp searches */
             run_one(argv, atol(field[0]), pipe_fds[1], serr, pipe_fds[0], &out_bytes, &o);
-            pipe_fds[1] = -1; /* closed by run_one */
+            if (to_null) out_bytes = -1; /* not counted */
+            else pipe_fds[1] = -1;       /* closed by run_one */
             environ = saved;
             struct stat st;
             if (fstat(serr, &st) == 0) err_bytes = st.st_size;
