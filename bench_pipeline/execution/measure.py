@@ -65,8 +65,11 @@ def measure_command(
     timeout_s: float,
     backend: str,
     progress: Callable[[str], None] | None = None,
+    stdout: str = "pipe",
 ) -> tuple[pl.DataFrame, BackendChoice]:
     """``warmup`` untimed then ``runs`` timed executions of ``argv`` (no shell) in one worker.
+
+    ``stdout``: ``pipe`` (counted) or ``devnull`` (as ``hyperfine -N``; ``stdout_bytes`` null).
 
     Returns the samples (``SAMPLE_SCHEMA``; warmups flagged, success = exit 0 and not timed out)
     and the backend choice. The local backend runs in the current directory with the caller's
@@ -98,6 +101,7 @@ def measure_command(
             suite=ADHOC_SUITE, tool=tool, run_id=ADHOC_RUN, work_dir=tmp / "work", fixture_dir=tmp
         )
         with chosen.start_worker(spec) as worker:
+            worker.stdout = stdout
             if choice.kind == "local":
                 cwd = os.getcwd()
                 env = {**os.environ, **{k: BASE_ENV[k] for k in LOCAL_QUIET}}

@@ -60,6 +60,15 @@ def test_measure_json_runs_carry_the_measured_columns_and_failures_count_apart(b
     assert out["backend"] == "local"
 
 
+def test_measure_stdout_devnull_is_uncounted_and_the_pipe_counts(bench_home):
+    """``--stdout devnull`` (as hyperfine -N): the command writes to /dev/null, stdout_bytes null."""
+    probe = ["sh", "-c", 'printf 1234567; [ "$(readlink /proc/$$/fd/1)" = /dev/null ]']
+    nulled = last_json(cli("measure", "--runs", "2", "--stdout", "devnull", "--json", "--", *probe).stdout)
+    piped = last_json(cli("measure", "--runs", "2", "--json", "--", *probe).stdout)
+    assert [(r["exit_code"], r["stdout_bytes"]) for r in nulled["runs"]] == [(0, None)] * 2
+    assert [(r["exit_code"], r["stdout_bytes"]) for r in piped["runs"]] == [(1, 7)] * 2
+
+
 def test_a_command_that_cannot_run_is_one_clear_line(bench_home):
     proc = cli("measure", "--", "/nonexistent/bin", check=False)
     assert proc.returncode != 0 and proc.stdout == "" and "Traceback" not in proc.stderr

@@ -23,10 +23,20 @@ def _seconds(_ctx: click.Context, _param: click.Parameter, value: float) -> floa
     help="seconds per run (more than 0)",
 )  # fmt: skip
 @click.option("--backend", default="local", show_default=True, type=click.Choice(["auto", "local", "docker"]))
+@click.option(
+    "--stdout", "stdout", default="pipe", show_default=True, type=click.Choice(["pipe", "devnull"]),
+    help="the command's stdout: a pipe whose bytes are counted, or /dev/null (uncounted, as hyperfine -N)",
+)  # fmt: skip
 @click.option("--json", "as_json", is_flag=True)
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 def measure(
-    runs: int, warmup: int, timeout_s: float, backend: str, as_json: bool, command: tuple[str, ...]
+    runs: int,
+    warmup: int,
+    timeout_s: float,
+    backend: str,
+    stdout: str,
+    as_json: bool,
+    command: tuple[str, ...],
 ) -> None:
     """Measure one command with the pipeline's runner (no shell): bench-pipeline measure -- CMD ARGS."""
     import polars as pl
@@ -40,7 +50,7 @@ def measure(
 
     argv = list(command)
     samples, choice = measure_command(
-        argv, runs=runs, warmup=warmup, timeout_s=timeout_s, backend=backend, progress=say
+        argv, runs=runs, warmup=warmup, timeout_s=timeout_s, backend=backend, progress=say, stdout=stdout
     )
     summary = summarise(samples)
     timed = samples.filter(~pl.col("warmup"))
