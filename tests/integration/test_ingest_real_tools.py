@@ -129,6 +129,8 @@ def test_pytest_benchmark(bench_home: Path, tmp_path: Path) -> None:
             "--benchmark-max-time=0.05",
         ],
         cwd=tmp_path,
+        # not an xdist worker's child: pytest-benchmark turns itself off when it sees PYTEST_XDIST_WORKER
+        env={k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")},
     )
     result = ingest_files([out], suite="py")
     store = Store()

@@ -252,13 +252,24 @@ def test_changes_in_the_same_clock_tick_as_the_restore_are_seen(pristine, tmp_pa
 
 
 def test_an_unchanged_copy_is_kept_whole(pristine, tmp_path):
+    """Entries a restore wrote in its last clock tick are racy and replaced by the next restore (which
+    may write some of them in its own last tick again, on a busy machine); within a few restores
+    nothing is left to replace, and then everything is kept."""
     dst = tmp_path / "work" / "copy"
     restorer = Restorer()
-    restorer.restore(str(pristine), str(dst))
-    time.sleep(0.05)  # past the first restore's last clock tick
-    restorer.restore(str(pristine), str(dst))
-    again = restorer.restore(str(pristine), str(dst))
-    assert again["incremental"] and again["copied"] == again["removed"] == 0 and again["kept"] > 10
+    first = restorer.restore(str(pristine), str(dst))
+    replies = []
+    for _ in range(5):
+        time.sleep(0.05)  # past the last restore's clock tick
+        replies.append(restorer.restore(str(pristine), str(dst)))
+        if replies[-1]["copied"] == 0:
+            break
+    again = replies[-1]
+    assert again["incremental"] and again["copied"] == again["removed"] == 0 and again["kept"] > 10, replies
+    written = first["copied"] + first["linked"]
+    assert all(r["copied"] < written / 2 and r["removed"] == 0 for r in replies), [
+        {k: r[k] for k in ("copied", "removed", "kept", "linked")} for r in (first, *replies)
+    ]  # only the racy few are replaced
 
 
 def test_an_unavailable_method_is_an_error_not_a_silent_copy(pristine, tmp_path):
