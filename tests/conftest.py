@@ -55,15 +55,6 @@ def fixture_cache(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> P
     return cache
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under pytest-xdist, the Docker tests run on one worker, one after another: they share the
-    engine's images (built and tagged by the tests) and its labelled containers (removed by the
-    clean-up tests)."""
-    for item in items:
-        if item.get_closest_marker("docker") is not None:
-            item.add_marker(pytest.mark.xdist_group("docker"))
-
-
 @pytest.fixture
 def bench_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fixture_cache: Path) -> Path:
     home = tmp_path / "home"
