@@ -156,7 +156,9 @@ def make_rootfs_tarball(target: Path, *, progress: Callable[[str], None] = print
         )
         (rootfs / "etc/dpkg/dpkg.cfg.d/01bench-pipeline-nodoc").write_text(_NODOC)
         packed = time.monotonic()
-        partial = target.with_suffix(".partial")
+        # in this build's own work directory: two builds at once (two test workers, two shells)
+        # must not write one tarball together; the last rename wins, and either is whole
+        partial = work / (target.name + ".partial")
         subprocess.run(["tar", "--numeric-owner", "-C", str(rootfs), "-czf", str(partial), "."], check=True)
         os.replace(partial, target)
         progress(
