@@ -1045,7 +1045,10 @@ class Runner:
             runs.append((argv, cwd, env, timeout_s, cpus, self._stdout(request)))
         if self.helper and not self.cgroup:
             return self.helper.measure_many(runs)
-        return [self.measure(*run[:5], env_offset=False, stdout=run[5]) for run in runs]
+        return [
+            self.measure(argv, cwd, env, timeout_s, cpus, env_offset=False, stdout=stdout)
+            for argv, cwd, env, timeout_s, cpus, stdout in runs
+        ]
 
     def info(self) -> dict:
         return {
@@ -1059,7 +1062,6 @@ class Runner:
             "output_method": "pipe"
             if self.exec_helper
             else ("memfd" if hasattr(os, "memfd_create") else "tmpfile"),
-            "stdout_modes": list(STDOUT_MODES),
             "cpus_allowed": self.cpus_allowed,
             **(self.cgroup.describe() if self.cgroup else {}),
         }

@@ -349,23 +349,30 @@ def fine_job():
     _fine()
 
 
-def test_measure_followup_ingests_every_tool_then_reports(instance):
-    from jobs.sensors import measure_followup
-
+def _run_status_evaluator(instance, sensor, name: str):
+    """``evaluate(run)``: what the run-status ``sensor`` asks for when ``run`` (stored first) finished."""
     result = fine_job.execute_in_process(instance=instance)
     (entry,) = instance.all_logs(result.run_id, of_type=DagsterEventType.RUN_SUCCESS)
 
     def evaluate(run: DagsterRun):
         if instance.get_run_by_id(run.run_id) is None:
             instance.add_run(run)
-        return measure_followup(
+        return sensor(
             build_run_status_sensor_context(
-                sensor_name="measure_followup",
+                sensor_name=name,
                 dagster_event=entry.dagster_event,
                 dagster_instance=instance,
                 dagster_run=run,
             )
         )
+
+    return evaluate
+
+
+def test_measure_followup_ingests_every_tool_then_reports(instance):
+    from jobs.sensors import measure_followup
+
+    evaluate = _run_status_evaluator(instance, measure_followup, "measure_followup")
 
     measured = DagsterRun(
         job_name="measure_job",
@@ -399,20 +406,8 @@ def test_fleet_followup_ingests_each_delivered_run_once_whether_launched_by_the_
     ``bench/fleet_runs`` tag); a bench run whose stages exist already is not started twice."""
     from jobs.fleet import build_fleet_followup, build_fleet_job, fleet_run_id
 
-    fleet_job = build_fleet_job()
-    sensor = build_fleet_followup(fleet_job)
-    result = fine_job.execute_in_process(instance=instance)
-    (entry,) = instance.all_logs(result.run_id, of_type=DagsterEventType.RUN_SUCCESS)
-
-    def evaluate(run: DagsterRun):
-        if instance.get_run_by_id(run.run_id) is None:
-            instance.add_run(run)
-        return sensor(
-            build_run_status_sensor_context(
-                sensor_name="fleet_followup", dagster_event=entry.dagster_event, dagster_instance=instance,
-                dagster_run=run,
-            )
-        )  # fmt: skip
+    sensor = build_fleet_followup(build_fleet_job())
+    evaluate = _run_status_evaluator(instance, sensor, "fleet_followup")
 
     root = uuid.uuid4().hex
     launched = DagsterRun(
@@ -439,11 +434,13 @@ def test_fleet_followup_ingests_each_delivered_run_once_whether_launched_by_the_
     assert all(r.tags["bench/stage"] == "ingest" and r.tags["bench/tools"] == "git,jj" for r in requests)
     assert len({r.run_key for r in requests}) == 4
 
-    for r in requests[:2]:  # one bench run's ingest runs exist (bench-a's or bench-b's, both tools)
-        instance.add_run(DagsterRun(job_name="ingest_job", run_id=str(uuid.uuid4()), status=DagsterRunStatus.SUCCESS,
-                                    tags=r.tags))  # fmt: skip
+    done = fleet_run_id("vcs", "bench-a", root)  # bench-a's ingest runs exist, for both tools
+    for r in requests:
+        if r.tags["bench/run_id"] == done:
+            instance.add_run(DagsterRun(job_name="ingest_job", run_id=str(uuid.uuid4()),
+                                        status=DagsterRunStatus.SUCCESS, tags=r.tags))  # fmt: skip
     left = evaluate(launched)
-    assert {r.tags["bench/run_id"] for r in left} == runs - {requests[0].tags["bench/run_id"]}
+    assert {r.tags["bench/run_id"] for r in left} == runs - {done} and len(left) == 2
 
     by_cli = DagsterRun(
         job_name="fleet_job",
